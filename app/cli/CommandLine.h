@@ -1,0 +1,30 @@
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+/// Thrown for a malformed command line; main prints it with the command's usage.
+struct UsageError {
+    std::string message;
+};
+
+/// A parsed command line: positional arguments and repeated --options, in order.
+class CommandLine {
+public:
+    /// Parses `args` (without the program and command names). `valueOptions` take a value
+    /// (--opt VALUE or --opt=VALUE), `flags` do not; anything else starting with '-' is an error.
+    CommandLine(const std::vector<std::string>& args, const std::vector<std::string>& valueOptions,
+                const std::vector<std::string>& flags);
+
+    const std::vector<std::string>& positional() const { return positional_; }
+    bool has(const std::string& option) const { return values_.count(option) > 0; }
+    /// All values given for a value option, in command-line order.
+    std::vector<std::string> values(const std::string& option) const;
+    /// The single value of an option, or `fallback`; a repeated option is a UsageError.
+    std::string value(const std::string& option, const std::string& fallback = {}) const;
+
+private:
+    std::vector<std::string> positional_;
+    std::map<std::string, std::vector<std::string>> values_;
+};

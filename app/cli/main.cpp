@@ -1,0 +1,207 @@
+// featscope-cli: torchvision's feature extraction on TorchScript files, from the shell.
+
+#include "CommandLine.h"
+#include "JsonWriter.h"
+
+#include <featscope/Errors.h>
+#include <featscope/FeatureExtraction.h>
+#include <featscope/ModuleLoader.h>
+#include <featscope/ReturnNodeSpec.h>
+
+#include <torch/script.h>
+
+#include <functional>
+#include <iostream>
+#include <map>
+
+namespace {
+
+constexpr const char* mainUsage = R"(Usage: featscope-cli COMMAND [OPTIONS]
+
+Inspect TorchScript models under torchvision's feature-extraction node names and
+build pruned feature extractors from them.
+
+Commands:
+  nodes     List a model's node names in train and eval mode
+  extract   Save a feature extractor that returns the chosen nodes
+
+Run 'featscope-cli COMMAND --help' for a command's options.
+)";
+
+constexpr const char* nodesUsage = R"(Usage: featscope-cli nodes MODEL.pt [--mode train|eval|both] [--json]
+                           [--leaf-module QUALNAME]...
+
+List the node names of MODEL.pt (made by torch.jit.script or torch.jit.trace) in
+execution order, exactly as torchvision's get_graph_node_names names them.
+
+Options:
+  --mode MODE             train, eval or both (default: both)
+  --json                  print a JSON object {"train": [...], "eval": [...]}
+  --leaf-module QUALNAME  also treat this module class as a leaf, e.g.
+                          torchvision.models.resnet.Bottleneck (repeatable)
+  -h, --help              show this help
+)";
+
+constexpr const char* extractUsage = R"(Usage: featscope-cli extract MODEL.pt --return NODE[=KEY]... -o OUT.pt
+       featscope-cli extract MODEL.pt --train-return NODE[=KEY]...
+                             --eval-return NODE[=KEY]... -o OUT.pt
+
+Save a TorchScript module whose forward returns Dict[str, Tensor] holding the
+chosen nodes, pruned of everything they do not need. It loads with
+torch.jit.load in Python and torch::jit::load in C++, switches with
+.train()/.eval() and can be trained end to end.
+
+A NODE may be truncated: 'layer2' selects the last node at or below layer2.
+KEY defaults to NODE.
+
+Options:
+  --return NODE[=KEY]        an output in both modes (repeatable)
+  --train-return NODE[=KEY]  an output in train mode only (repeatable)
+  --eval-return NODE[=KEY]   an output in eval mode only (repeatable)
+  --leaf-module QUALNAME     also treat this module class as a leaf (repeatable)
+  -o, --output OUT.pt        where to write the extractor (written atomically)
+  -h, --help                 show this help
+)";
+
+bool wantsHelp(const std::vector<std::string>& args)
+{
+    for (const std::string& arg : args)
+        if (arg == "-h" || arg == "--help")
+            return true;
+    return false;
+}
+
+std::string onlyModelPath(const CommandLine& line)
+{
+    if (line.positional().empty())
+        throw UsageError{"missing MODEL.pt"};
+    if (line.positional().size() > 1)
+        throw UsageError{"unexpected argument '" + line.positional()[1] + "'"};
+    return line.positional().front();
+}
+
+featscope::FeatureExtractionOptions optionsFrom(const CommandLine& line)
+{
+    featscope::FeatureExtractionOptions options;
+    options.leafModules = line.values("--leaf-module");
+    return options;
+}
+
+int runNodes(const std::vector<std::string>& args)
+{
+    const CommandLine line(args, {"--mode", "--leaf-module"}, {"--json"});
+    const std::string path = onlyModelPath(line);
+    const std::string mode = line.value("--mode", "both");
+    if (mode != "train" && mode != "eval" && mode != "both")
+        throw UsageError{"--mode must be train, eval or both, not '" + mode + "'"};
+    const torch::jit::Module module = featscope::loadModule(path);
+    const featscope::GraphNodeNames names = featscope::getGraphNodeNames(module, optionsFrom(line));
+    if (names.warning && mode == "both")
+        std::cerr << "featscope-cli: note: " << *names.warning << "\n";
+    if (line.has("--json")) {
+        std::cout << "{";
+        if (mode != "eval")
+            std::cout << "\"train\": " << jsonStringArray(names.train);
+        if (mode == "both")
+            std::cout << ", ";
+        if (mode != "train")
+            std::cout << "\"eval\": " << jsonStringArray(names.eval);
+        std::cout << "}\n";
+        return 0;
+    }
+    const auto print = [](const std::vector<std::string>& list) {
+        for (const std::string& name : list)
+            std::cout << name << "\n";
+    };
+    if (mode == "train")
+        print(names.train);
+    else if (mode == "eval" || names.train == names.eval)
+        print(names.eval);
+    else {
+        std::cout << "# train\n";
+        print(names.train);
+        std::cout << "\n# eval\n";
+        print(names.eval);
+    }
+    return 0;
+}
+
+featscope::ReturnNodes returnNodes(const CommandLine& line, const std::string& option)
+{
+    featscope::ReturnNodes nodes;
+    for (const std::string& spec : line.values(option))
+        nodes.push_back(featscope::parseReturnNodeSpec(spec));
+    return nodes;
+}
+
+int runExtract(const std::vector<std::string>& args)
+{
+    const CommandLine line(args, {"--return", "--train-return", "--eval-return", "--leaf-module", "-o", "--output"}, {});
+    const std::string path = onlyModelPath(line);
+    if (line.has("-o") && line.has("--output"))
+        throw UsageError{"give the output once, with -o or --output"};
+    const std::string output = line.has("-o") ? line.value("-o") : line.value("--output");
+    if (output.empty())
+        throw UsageError{"missing -o OUT.pt"};
+    const auto both = returnNodes(line, "--return");
+    const auto train = returnNodes(line, "--train-return");
+    const auto eval = returnNodes(line, "--eval-return");
+    if (!both.empty() && (!train.empty() || !eval.empty()))
+        throw UsageError{"--return cannot be mixed with --train-return/--eval-return: use --return for both modes, "
+                         "or give both --train-return and --eval-return"};
+    if (both.empty() && (train.empty() != eval.empty()))
+        throw UsageError{"--train-return and --eval-return go together: give both, or use --return"};
+    if (both.empty() && train.empty())
+        throw UsageError{"choose at least one node with --return NODE[=KEY]"};
+
+    const torch::jit::Module module = featscope::loadModule(path);
+    const auto options = optionsFrom(line);
+    try {
+        const torch::jit::Module extractor = both.empty()
+            ? featscope::createFeatureExtractor(module, train, eval, options)
+            : featscope::createFeatureExtractor(module, both, options);
+        featscope::saveModuleAtomically(extractor, output);
+    } catch (const featscope::UnknownNodeError& error) {
+        throw featscope::UnknownNodeError(std::string(error.what()) + " (model: '" + path + "')", error.suggestions());
+    }
+    return 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+    const std::vector<std::string> all(argv + 1, argv + argc);
+    if (all.empty() || all.front() == "-h" || all.front() == "--help" || all.front() == "help") {
+        std::cout << mainUsage;
+        return all.empty() ? 2 : 0;
+    }
+    const std::map<std::string, std::pair<const char*, std::function<int(const std::vector<std::string>&)>>> commands = {
+        {"nodes", {nodesUsage, runNodes}},
+        {"extract", {extractUsage, runExtract}},
+    };
+    const auto command = commands.find(all.front());
+    if (command == commands.end()) {
+        std::cerr << "featscope-cli: unknown command '" << all.front() << "'.\n\n" << mainUsage;
+        return 2;
+    }
+    const std::vector<std::string> args(all.begin() + 1, all.end());
+    const auto& [usage, run] = command->second;
+    if (wantsHelp(args)) {
+        std::cout << usage;
+        return 0;
+    }
+    try {
+        return run(args);
+    } catch (const UsageError& error) {
+        std::cerr << "featscope-cli " << all.front() << ": " << error.message << ".\n\n" << usage;
+        return 2;
+    } catch (const featscope::Error& error) {
+        std::cerr << "featscope-cli " << all.front() << ": " << error.what() << "\n";
+    } catch (const c10::Error& error) {
+        std::cerr << "featscope-cli " << all.front() << ": LibTorch failed: " << error.what_without_backtrace() << "\n";
+    } catch (const std::exception& error) {
+        std::cerr << "featscope-cli " << all.front() << ": " << error.what() << "\n";
+    }
+    return 1;
+}

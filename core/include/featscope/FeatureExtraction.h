@@ -1,0 +1,59 @@
+#pragma once
+
+#include <featscope/GraphDescription.h>
+
+#include <torch/script.h>
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+/// torchvision.models.feature_extraction for TorchScript modules.
+namespace featscope {
+
+/// Options shared by node listing and extractor creation (torchvision's tracer_kwargs).
+struct FeatureExtractionOptions {
+    /// Extra leaf module classes by qualified name, e.g. "torchvision.models.resnet.Bottleneck".
+    std::vector<std::string> leafModules;
+};
+
+/// Node names in execution order for both modes, as torchvision's get_graph_node_names returns them.
+struct GraphNodeNames {
+    std::vector<std::string> train;
+    std::vector<std::string> eval;
+    /// Set when the two lists differ (torchvision warns in that case).
+    std::optional<std::string> warning;
+};
+
+/// Lists the node names of `module` in train and eval mode.
+GraphNodeNames getGraphNodeNames(const torch::jit::Module& module,
+                                 const FeatureExtractionOptions& options = {});
+
+/// One requested output: a (possibly truncated) node name and the key it gets in the output dict.
+struct ReturnNode {
+    std::string node;
+    std::string key;
+};
+using ReturnNodes = std::vector<ReturnNode>;
+
+/// Builds a module whose forward returns Dict[str, Tensor] of the chosen nodes, in both modes.
+torch::jit::Module createFeatureExtractor(const torch::jit::Module& module,
+                                          const ReturnNodes& returnNodes,
+                                          const FeatureExtractionOptions& options = {});
+
+/// Same, with separate selections for train and eval mode.
+torch::jit::Module createFeatureExtractor(const torch::jit::Module& module,
+                                          const ReturnNodes& trainReturnNodes,
+                                          const ReturnNodes& evalReturnNodes,
+                                          const FeatureExtractionOptions& options = {});
+
+/// Describes the named graph of `module` in one mode (nodes, kinds, module paths, edges).
+GraphDescription describeGraph(const torch::jit::Module& module, Mode mode,
+                               const FeatureExtractionOptions& options = {});
+
+/// The node a (possibly truncated) name selects in `names`: the last one at or below that prefix.
+std::optional<std::string> resolveNodeName(const std::vector<std::string>& names,
+                                           const std::string& query);
+
+} // namespace featscope

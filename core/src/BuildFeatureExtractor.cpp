@@ -1,0 +1,174 @@
+#include "BuildFeatureExtractor.h"
+
+#include "FlattenModuleCalls.h"
+#include "LeafPolicy.h"
+
+#include <torch/csrc/jit/passes/dead_code_elimination.h>
+
+#include <map>
+#include <set>
+
+namespace featscope {
+namespace {
+
+using torch::jit::Block;
+using torch::jit::Graph;
+using torch::jit::Node;
+using torch::jit::Value;
+namespace attr = torch::jit::attr;
+namespace prim = torch::jit::prim;
+
+// What the pruned graph reads below one module path.
+struct UsedAttributes {
+    std::set<std::string> children;     // attribute names of submodules that are containers
+    std::set<std::string> wholeModules; // attribute names of modules kept as they are (leaves)
+    std::set<std::string> values;       // parameters, buffers and other attributes
+};
+
+void forEachNode(Block* block, const std::function<void(Node*)>& visit)
+{
+    for (Node* node : block->nodes()) {
+        visit(node);
+        for (Block* inner : node->blocks())
+            forEachNode(inner, visit);
+    }
+}
+
+std::string childPath(const std::string& path, const std::string& name)
+{
+    return path.empty() ? name : path + "." + name;
+}
+
+class ExtractorBuilder {
+public:
+    explicit ExtractorBuilder(const torch::jit::Module& module) : module_(module) {}
+
+    torch::jit::Module build(const ExtractorOutputs& train, const ExtractorOutputs& eval)
+    {
+        graph_ = std::make_shared<Graph>();
+        Value* self = graph_->addInput("self");
+        const auto& original = module_.get_method("forward").graph();
+        std::vector<Value*> inputs = {self};
+        for (size_t i = 1; i < original->inputs().size(); ++i) {
+            Value* input = graph_->addInput(original->inputs()[i]->debugName());
+            input->setType(original->inputs()[i]->type());
+            inputs.push_back(input);
+        }
+        const auto dictType = c10::DictType::create(c10::StringType::get(), c10::TensorType::get());
+        Value* training = graph_->insertGetAttr(self, "training");
+        Node* branch = graph_->insertNode(graph_->create(prim::If, 1));
+        branch->addInput(training);
+        branch->output()->setType(dictType);
+        addMode(branch->addBlock(), train, inputs);
+        addMode(branch->addBlock(), eval, inputs);
+        graph_->registerOutput(branch->output());
+        torch::jit::EliminateDeadCode(graph_);
+
+        collectUsedAttributes();
+        auto cu = module_._ivalue()->compilation_unit();
+        torch::jit::Module extractor(c10::QualifiedName("__torch__.featscope.FeatureExtractor"), cu, true);
+        populate(extractor, module_, "");
+        retype(extractor);
+        auto* forward = cu->create_function(c10::QualifiedName(*extractor.type()->name(), "forward"), graph_);
+        extractor.type()->addMethod(forward);
+        extractor.train(module_.is_training());
+        return extractor;
+    }
+
+private:
+    void addMode(Block* block, const ExtractorOutputs& mode, const std::vector<Value*>& inputs)
+    {
+        torch::jit::WithInsertPoint guard(block->return_node());
+        std::unordered_map<Value*, Value*> valueMap;
+        torch::jit::insertGraph(*graph_, *mode.graph->flat.graph, inputs, valueMap);
+        std::vector<Value*> keys;
+        std::vector<Value*> values;
+        for (const auto& [key, value] : mode.outputs) {
+            keys.push_back(graph_->insertConstant(key));
+            values.push_back(valueMap.at(value));
+        }
+        Node* dict = graph_->insertNode(
+            graph_->createDict(c10::StringType::get(), c10::TensorType::get(), keys, values));
+        block->registerOutput(dict->output());
+    }
+
+    // A module-typed value read only to reach its attributes is a container; any other use
+    // (a call, an argument) keeps the whole module.
+    void collectUsedAttributes()
+    {
+        forEachNode(graph_->block(), [&](Node* node) {
+            if (node->kind() != prim::GetAttr || node->s(attr::name) == "training")
+                return;
+            const std::string owner = modulePathOf(node->input(0));
+            const std::string name = node->s(attr::name);
+            Value* output = node->output();
+            const auto classType = output->type()->cast<c10::ClassType>();
+            if (!classType || !classType->is_module()) {
+                used_[owner].values.insert(name);
+                return;
+            }
+            bool onlyAttributeReads = true;
+            for (const auto& use : output->uses())
+                onlyAttributeReads &= use.user->kind() == prim::GetAttr;
+            if (onlyAttributeReads)
+                used_[owner].children.insert(name);
+            else
+                used_[owner].wholeModules.insert(name);
+        });
+    }
+
+    void populate(torch::jit::Module& target, const torch::jit::Module& source, const std::string& path)
+    {
+        target.register_attribute("training", c10::BoolType::get(), source.is_training());
+        const UsedAttributes& used = used_[path];
+        const auto sourceType = source.type();
+        for (const std::string& name : used.wholeModules)
+            target.register_module(name, source.attr(name).toModule());
+        for (const std::string& name : used.children) {
+            if (used.wholeModules.count(name))
+                continue;
+            const torch::jit::Module child = source.attr(name).toModule();
+            const std::string className = LeafPolicy::pythonName(child.type()->name()->qualifiedName());
+            const auto dot = className.rfind('.');
+            torch::jit::Module container(
+                c10::QualifiedName("__torch__.featscope.pruned." + className.substr(dot + 1)),
+                target._ivalue()->compilation_unit(), true);
+            populate(container, child, childPath(path, name));
+            target.register_module(name, container);
+        }
+        for (const std::string& name : used.values) {
+            const size_t slot = sourceType->getAttributeSlot(name);
+            const c10::IValue value = source._ivalue()->getSlot(slot);
+            if (sourceType->is_parameter(slot) || sourceType->is_buffer(slot))
+                target.register_parameter(name, value.toTensor(), sourceType->is_buffer(slot));
+            else
+                target.register_attribute(name, sourceType->getAttribute(slot), value);
+        }
+    }
+
+    // Copied GetAttr nodes still carry the original container types; give them the new ones.
+    void retype(const torch::jit::Module& extractor)
+    {
+        graph_->inputs()[0]->setType(extractor.type());
+        forEachNode(graph_->block(), [](Node* node) {
+            if (node->kind() != prim::GetAttr)
+                return;
+            const auto owner = node->input(0)->type()->expect<c10::ClassType>();
+            node->output()->setType(owner->getAttribute(node->s(attr::name)));
+        });
+    }
+
+    const torch::jit::Module& module_;
+    std::shared_ptr<Graph> graph_;
+    std::map<std::string, UsedAttributes> used_;
+};
+
+} // namespace
+
+torch::jit::Module buildFeatureExtractor(const torch::jit::Module& module, const ExtractorOutputs& train,
+                                         const ExtractorOutputs& eval)
+{
+    return ExtractorBuilder(module).build(train, eval);
+}
+
+} // namespace featscope

@@ -1,0 +1,31 @@
+#pragma once
+
+#include "NamedGraph.h"
+
+#include <torch/script.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace featscope {
+
+/// One mode's half of an extractor: the named graph and the outputs, in output order.
+struct ExtractorOutputs {
+    const NamedGraph* graph = nullptr;
+    /// (key, value in graph->flat.graph); every value is a Tensor outside control flow.
+    std::vector<std::pair<std::string, torch::jit::Value*>> outputs;
+};
+
+/// Builds a new module whose forward returns Dict[str, Tensor] of the chosen values.
+///
+/// Algorithm: forward is `if self.training: <train graph> else: <eval graph>`, each half a copy
+/// of that mode's flat graph ending in a dict of its outputs. Dead code elimination then drops
+/// every node the outputs do not need. The module hierarchy is rebuilt from the prim::GetAttr
+/// chains that remain: leaf modules are the original objects (shared, like torchvision's
+/// extractor), every other level is a new container holding only the children, parameters and
+/// buffers the graph reads, so unused submodules and parameters are gone.
+torch::jit::Module buildFeatureExtractor(const torch::jit::Module& module, const ExtractorOutputs& train,
+                                         const ExtractorOutputs& eval);
+
+} // namespace featscope

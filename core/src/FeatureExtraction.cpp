@@ -1,0 +1,162 @@
+#include <featscope/FeatureExtraction.h>
+
+#include "BuildFeatureExtractor.h"
+#include "NameGraphNodes.h"
+#include "NameSuggestions.h"
+
+#include <featscope/Errors.h>
+
+#include <algorithm>
+#include <numeric>
+#include <set>
+#include <sstream>
+
+namespace featscope {
+namespace {
+
+NamedGraph namedGraph(const torch::jit::Module& module, Mode mode, const LeafPolicy& policy)
+{
+    return nameGraphNodes(flattenModuleCalls(module, mode, policy), module, policy);
+}
+
+bool isAtOrBelow(const std::string& name, const std::string& prefix)
+{
+    return name.compare(0, prefix.size(), prefix) == 0
+        && (name.size() == prefix.size() || name[prefix.size()] == '.');
+}
+
+std::optional<std::size_t> resolveIndex(const std::vector<std::string>& names, const std::string& query)
+{
+    for (std::size_t i = names.size(); i-- > 0;)
+        if (isAtOrBelow(names[i], query))
+            return i;
+    return std::nullopt;
+}
+
+bool isSubsequence(const std::vector<std::string>& needle, const std::vector<std::string>& haystack)
+{
+    std::size_t found = 0;
+    for (const std::string& name : haystack)
+        if (found < needle.size() && needle[found] == name)
+            ++found;
+    return found == needle.size();
+}
+
+std::string joined(const std::vector<std::string>& names)
+{
+    std::string result;
+    for (const std::string& name : names)
+        result += (result.empty() ? "'" : ", '") + name + "'";
+    return result;
+}
+
+void checkKeys(const ReturnNodes& returnNodes, const char* which)
+{
+    if (returnNodes.empty())
+        throw Error(std::string("No ") + which + "return nodes were given: choose at least one node.");
+    std::set<std::string> keys;
+    for (const ReturnNode& node : returnNodes) {
+        if (node.node.empty())
+            throw Error("A return node name is empty: give a node name such as 'layer1' or 'features.3'.");
+        if (node.key.empty())
+            throw Error("The output key for node '" + node.node + "' is empty: give a non-empty key.");
+        if (!keys.insert(node.key).second)
+            throw Error("The output key '" + node.key + "' is used twice: every output needs its own key.");
+    }
+}
+
+ExtractorOutputs resolveOutputs(const NamedGraph& graph, const ReturnNodes& returnNodes)
+{
+    const std::vector<std::string> names = graph.names();
+    const char* mode = toString(graph.flat.mode);
+    std::vector<std::pair<std::size_t, std::size_t>> order; // (node index, request index)
+    for (std::size_t request = 0; request < returnNodes.size(); ++request) {
+        const std::string& query = returnNodes[request].node;
+        const auto index = resolveIndex(names, query);
+        if (!index) {
+            auto suggestions = closestNames(names, query);
+            throw UnknownNodeError("There is no node '" + query + "' in " + mode + " mode"
+                                       + (suggestions.empty() ? std::string(".") : "; closest names: " + joined(suggestions) + ".")
+                                       + " List the nodes with `featscope-cli nodes MODEL.pt`.",
+                                   std::move(suggestions));
+        }
+        const NamedNode& node = graph.nodes[*index];
+        const std::string selected = query == node.description.name ? "'" + query + "'"
+                                                                     : "'" + query + "' (selects '" + node.description.name + "')";
+        if (!node.value || !node.value->type()->isSubtypeOf(*c10::TensorType::get()))
+            throw Error("Node " + selected + " produces a " + node.description.valueType
+                        + ", not a Tensor, so it cannot be an output; choose a node whose value is a tensor.");
+        if (node.description.insideControlFlow)
+            throw Error("Node " + selected + " is computed inside a loop or a data-dependent branch in " + mode
+                        + " mode, so it has no single value to return; choose a node before or after that block.");
+        order.emplace_back(*index, request);
+    }
+    std::sort(order.begin(), order.end());
+    ExtractorOutputs outputs;
+    outputs.graph = &graph;
+    for (const auto& [index, request] : order)
+        outputs.outputs.emplace_back(returnNodes[request].key, graph.nodes[index].value);
+    return outputs;
+}
+
+} // namespace
+
+GraphNodeNames getGraphNodeNames(const torch::jit::Module& module, const FeatureExtractionOptions& options)
+{
+    const LeafPolicy policy(options.leafModules);
+    GraphNodeNames result;
+    result.train = namedGraph(module, Mode::Train, policy).names();
+    result.eval = namedGraph(module, Mode::Eval, policy).names();
+    if (result.train != result.eval) {
+        std::string note;
+        if (isSubsequence(result.eval, result.train))
+            note = "NOTE: The nodes obtained by tracing the model in eval mode are a subsequence of those obtained in train mode. ";
+        else if (isSubsequence(result.train, result.eval))
+            note = "NOTE: The nodes obtained by tracing the model in train mode are a subsequence of those obtained in eval mode. ";
+        else
+            note = "The nodes obtained by tracing the model in train mode are different to those obtained in eval mode. ";
+        result.warning = note + "When choosing nodes for feature extraction, you may need to specify output nodes for train and eval mode separately.";
+    }
+    return result;
+}
+
+std::optional<std::string> resolveNodeName(const std::vector<std::string>& names, const std::string& query)
+{
+    const auto index = resolveIndex(names, query);
+    if (!index)
+        return std::nullopt;
+    return names[*index];
+}
+
+GraphDescription describeGraph(const torch::jit::Module& module, Mode mode, const FeatureExtractionOptions& options)
+{
+    const LeafPolicy policy(options.leafModules);
+    NamedGraph graph = namedGraph(module, mode, policy);
+    GraphDescription description;
+    description.mode = mode;
+    description.nodes.reserve(graph.nodes.size());
+    for (NamedNode& node : graph.nodes)
+        description.nodes.push_back(std::move(node.description));
+    return description;
+}
+
+torch::jit::Module createFeatureExtractor(const torch::jit::Module& module, const ReturnNodes& returnNodes,
+                                          const FeatureExtractionOptions& options)
+{
+    return createFeatureExtractor(module, returnNodes, returnNodes, options);
+}
+
+torch::jit::Module createFeatureExtractor(const torch::jit::Module& module, const ReturnNodes& trainReturnNodes,
+                                          const ReturnNodes& evalReturnNodes, const FeatureExtractionOptions& options)
+{
+    checkKeys(trainReturnNodes, &trainReturnNodes == &evalReturnNodes ? "" : "train-mode ");
+    if (&trainReturnNodes != &evalReturnNodes)
+        checkKeys(evalReturnNodes, "eval-mode ");
+    const LeafPolicy policy(options.leafModules);
+    const NamedGraph train = namedGraph(module, Mode::Train, policy);
+    const NamedGraph eval = namedGraph(module, Mode::Eval, policy);
+    return buildFeatureExtractor(module, resolveOutputs(train, trainReturnNodes),
+                                 resolveOutputs(eval, evalReturnNodes));
+}
+
+} // namespace featscope

@@ -1,0 +1,120 @@
+#include "LeafPolicy.h"
+
+#include <algorithm>
+#include <array>
+#include <regex>
+
+namespace featscope {
+namespace {
+
+bool startsWith(const std::string& s, const std::string& prefix)
+{
+    return s.compare(0, prefix.size(), prefix) == 0;
+}
+
+std::string lastComponent(const std::string& qualified)
+{
+    const auto dot = qualified.rfind('.');
+    return dot == std::string::npos ? qualified : qualified.substr(dot + 1);
+}
+
+// torch.fx's Tracer.is_leaf_module: classes defined in torch.nn (and torch.ao.nn), except Sequential.
+// ModuleList and ModuleDict are never called, so they never reach this check.
+bool isTorchNnLeaf(const std::string& name)
+{
+    if (!startsWith(name, "torch.nn.") && !startsWith(name, "torch.ao.nn."))
+        return false;
+    return lastComponent(name) != "Sequential";
+}
+
+// torchvision's _get_leaf_modules_for_ops(): every nn.Module class exported by torchvision.ops.
+// Subclasses count too (isinstance); the torchvision models that subclass one are listed below.
+constexpr std::array<const char*, 19> torchvisionLeafClasses = {
+    "torchvision.ops.deform_conv.DeformConv2d",
+    "torchvision.ops.drop_block.DropBlock2d",
+    "torchvision.ops.drop_block.DropBlock3d",
+    "torchvision.ops.feature_pyramid_network.FeaturePyramidNetwork",
+    "torchvision.ops.misc.Conv2dNormActivation",
+    "torchvision.ops.misc.Conv3dNormActivation",
+    "torchvision.ops.misc.FrozenBatchNorm2d",
+    "torchvision.ops.misc.MLP",
+    "torchvision.ops.misc.Permute",
+    "torchvision.ops.misc.SqueezeExcitation",
+    "torchvision.ops.poolers.MultiScaleRoIAlign",
+    "torchvision.ops.ps_roi_align.PSRoIAlign",
+    "torchvision.ops.ps_roi_pool.PSRoIPool",
+    "torchvision.ops.roi_align.RoIAlign",
+    "torchvision.ops.roi_pool.RoIPool",
+    "torchvision.ops.stochastic_depth.StochasticDepth",
+    // Subclasses of the classes above defined in torchvision.models (0.14).
+    "torchvision.models.quantization.mobilenetv3.QuantizableSqueezeExcitation",
+    "torchvision.models.regnet.SimpleStemIN",
+    "torchvision.models.vision_transformer.MLPBlock",
+};
+
+// Functions torchvision registers with torch.fx.wrap outside torchvision.ops.
+constexpr std::array<const char*, 7> fxWrappedFunctions = {
+    "torchvision.models.swin_transformer._patch_merging_pad",
+    "torchvision.models.swin_transformer._get_relative_position_bias",
+    "torchvision.models.swin_transformer.shifted_window_attention",
+    "torchvision.models.video.mvit._unsqueeze",
+    "torchvision.models.video.mvit._squeeze",
+    "torchvision.models.video.mvit._add_rel_pos",
+    "torchvision.models.video.mvit._add_shortcut",
+};
+
+// torch._jit_internal.boolean_dispatch gives the dispatcher the public name while TorchScript
+// compiles the private implementation chosen for a constant flag.
+std::string undoBooleanDispatch(const std::string& function)
+{
+    static const std::regex dispatched(
+        "_(max_pool[123]d|adaptive_max_pool[123]d|fractional_max_pool[23]d)(_with_indices)?");
+    std::smatch match;
+    if (std::regex_match(function, match, dispatched))
+        return match[1].str();
+    return function;
+}
+
+} // namespace
+
+LeafPolicy::LeafPolicy(std::vector<std::string> extraLeafModules)
+    : extraLeafModules_(std::move(extraLeafModules))
+{
+}
+
+std::string LeafPolicy::pythonName(const std::string& torchscriptName)
+{
+    static const std::regex mangle("___torch_mangle_[0-9]+\\.");
+    std::string name = std::regex_replace(torchscriptName, mangle, "");
+    if (startsWith(name, "__torch__."))
+        name.erase(0, std::string("__torch__.").size());
+    return name;
+}
+
+bool LeafPolicy::isLeafModule(const std::string& torchscriptClassName) const
+{
+    const std::string name = pythonName(torchscriptClassName);
+    if (isTorchNnLeaf(name))
+        return true;
+    const auto matches = [&](const auto& candidate) { return name == candidate; };
+    return std::any_of(torchvisionLeafClasses.begin(), torchvisionLeafClasses.end(), matches)
+        || std::any_of(extraLeafModules_.begin(), extraLeafModules_.end(), matches);
+}
+
+std::string LeafPolicy::leafFunctionName(const std::string& torchscriptFunctionName) const
+{
+    const std::string name = pythonName(torchscriptFunctionName);
+    const std::string function = lastComponent(name);
+    // torch functions dispatch to the tracer through __torch_function__ and become one node.
+    if (startsWith(name, "torch.nn.functional.") || startsWith(name, "torch.functional."))
+        return undoBooleanDispatch(function);
+    // autowrap_modules=(math, torchvision.ops): the public functions of torchvision.ops.
+    if (startsWith(name, "torchvision.ops.") && !startsWith(function, "_"))
+        return function;
+    const auto matches = [&](const char* candidate) { return name == candidate; };
+    if (std::any_of(fxWrappedFunctions.begin(), fxWrappedFunctions.end(), matches))
+        return function;
+    return {};
+}
+
+} // namespace featscope

@@ -1,0 +1,32 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace featscope {
+
+/// Decides, as torchvision's NodePathTracer does, which calls stay single graph nodes.
+///
+/// TorchScript records the Python class and function names that torch.fx decides on, but not
+/// the classes' base classes, so the few torchvision models that subclass a leaf class are
+/// listed by name (see knownLeafSubclasses in the .cpp).
+class LeafPolicy {
+public:
+    explicit LeafPolicy(std::vector<std::string> extraLeafModules = {});
+
+    /// Whether a module of this TorchScript class (e.g. "__torch__.torch.nn.modules.conv.Conv2d")
+    /// is called as one node instead of being traced through.
+    bool isLeafModule(const std::string& torchscriptClassName) const;
+
+    /// The torch.fx node name of a call to this TorchScript function if torch.fx records it as
+    /// one node ("relu" for torch.nn.functional.relu), or an empty string if fx traces through it.
+    std::string leafFunctionName(const std::string& torchscriptFunctionName) const;
+
+    /// "torch.nn.modules.conv.Conv2d" for "__torch__.torch.nn.modules.conv.___torch_mangle_3.Conv2d".
+    static std::string pythonName(const std::string& torchscriptName);
+
+private:
+    std::vector<std::string> extraLeafModules_;
+};
+
+} // namespace featscope
