@@ -1,0 +1,443 @@
+#include "Engine.h"
+
+#include "ImagePreprocessing.h"
+
+#include <featscope/Errors.h>
+#include <featscope/ModuleLoader.h>
+
+#include <caffe2/serialize/inline_container.h>
+
+#include <QDir>
+#include <QElapsedTimer>
+#include <QFileInfo>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QSaveFile>
+#include <QThread>
+
+#include <algorithm>
+#include <set>
+
+using featscope::Mode;
+
+namespace {
+
+QString qs(const std::string& s) { return QString::fromStdString(s); }
+
+QJsonArray toJson(const std::vector<std::string>& values)
+{
+    QJsonArray a;
+    for (const auto& v : values)
+        a.append(qs(v));
+    return a;
+}
+
+QJsonArray toJson(const std::vector<int64_t>& values)
+{
+    QJsonArray a;
+    for (auto v : values)
+        a.append(double(v));
+    return a;
+}
+
+Mode parseMode(const QJsonValue& value)
+{
+    const QString m = value.toString(QStringLiteral("eval"));
+    if (m == QLatin1String("train"))
+        return Mode::Train;
+    if (m == QLatin1String("eval"))
+        return Mode::Eval;
+    throw featscope::Error("Unknown mode '" + m.toStdString() + "'; use \"train\" or \"eval\".");
+}
+
+featscope::ReturnNodes parseReturnNodes(const QJsonValue& value)
+{
+    featscope::ReturnNodes nodes;
+    for (const QJsonValue& v : value.toArray()) {
+        const QJsonObject o = v.toObject();
+        featscope::ReturnNode node;
+        node.node = o.value(QStringLiteral("node")).toString().toStdString();
+        node.key = o.value(QStringLiteral("key")).toString().toStdString();
+        if (node.key.empty())
+            node.key = node.node;
+        nodes.push_back(std::move(node));
+    }
+    return nodes;
+}
+
+std::string serialise(const featscope::ReturnNodes& nodes)
+{
+    std::string out;
+    for (const auto& n : nodes)
+        out += n.node + '\x1f' + n.key + '\x1e';
+    return out;
+}
+
+std::size_t editDistance(const std::string& a, const std::string& b)
+{
+    std::vector<std::size_t> prev(b.size() + 1), cur(b.size() + 1);
+    for (std::size_t j = 0; j <= b.size(); ++j)
+        prev[j] = j;
+    for (std::size_t i = 1; i <= a.size(); ++i) {
+        cur[0] = i;
+        for (std::size_t j = 1; j <= b.size(); ++j)
+            cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+        std::swap(prev, cur);
+    }
+    return prev[b.size()];
+}
+
+/// Up to three existing names closest to `query`.
+std::vector<std::string> suggest(const std::vector<std::string>& names, const std::string& query)
+{
+    if (query.size() > 1000)
+        return {};
+    std::vector<std::pair<std::size_t, std::string>> scored;
+    for (const auto& n : names)
+        scored.emplace_back(editDistance(query, n), n);
+    std::stable_sort(scored.begin(), scored.end(),
+                     [](const auto& l, const auto& r) { return l.first < r.first; });
+    std::vector<std::string> out;
+    for (const auto& s : scored) {
+        if (out.size() == 3 || s.first > std::max<std::size_t>(3, query.size() / 2))
+            break;
+        out.push_back(s.second);
+    }
+    return out;
+}
+
+QJsonObject graphToJson(const featscope::GraphDescription& graph, const std::vector<std::string>& names)
+{
+    QJsonArray nodes;
+    for (const auto& n : graph.nodes) {
+        QJsonArray inputs;
+        for (auto i : n.inputs)
+            inputs.append(int(i));
+        nodes.append(QJsonObject{{QStringLiteral("name"), qs(n.name)},
+                                 {QStringLiteral("kind"), QString::fromLatin1(featscope::toString(n.kind))},
+                                 {QStringLiteral("modulePath"), qs(n.modulePath)},
+                                 {QStringLiteral("moduleClass"), qs(n.moduleClass)},
+                                 {QStringLiteral("op"), qs(n.op)},
+                                 {QStringLiteral("valueType"), qs(n.valueType)},
+                                 {QStringLiteral("controlFlow"), n.insideControlFlow},
+                                 {QStringLiteral("inputs"), inputs}});
+    }
+    return QJsonObject{{QStringLiteral("names"), toJson(names)}, {QStringLiteral("nodes"), nodes}};
+}
+
+std::string className(const torch::jit::Module& module)
+{
+    auto name = module.type()->name();
+    if (!name)
+        return "";
+    std::string q = name->qualifiedName();
+    // Drop TorchScript's "__torch__." prefix and mangling ("___torch_mangle_3.") for display.
+    const std::string prefix = "__torch__.";
+    if (q.rfind(prefix, 0) == 0)
+        q = q.substr(prefix.size());
+    for (;;) {
+        const auto pos = q.find("___torch_mangle_");
+        if (pos == std::string::npos)
+            break;
+        const auto end = q.find('.', pos);
+        q.erase(pos, end == std::string::npos ? std::string::npos : end - pos + 1);
+    }
+    return q;
+}
+
+/// Reads extra/featscope.json from the archive without loading the model a second time.
+QJsonObject readMetadata(const std::string& path)
+{
+    try {
+        caffe2::serialize::PyTorchStreamReader reader(path);
+        if (!reader.hasRecord("extra/featscope.json"))
+            return {};
+        auto record = reader.getRecord("extra/featscope.json");
+        const auto size = std::get<1>(record);
+        if (size > (1u << 20))
+            return {};
+        const QByteArray bytes(static_cast<const char*>(std::get<0>(record).get()), qsizetype(size));
+        return QJsonDocument::fromJson(bytes).object();
+    } catch (const std::exception&) {
+        return {};
+    }
+}
+
+} // namespace
+
+const std::vector<std::string>& Engine::names(Mode mode) const
+{
+    return mode == Mode::Train ? names_.train : names_.eval;
+}
+
+void Engine::requireModel() const
+{
+    if (!module_)
+        throw featscope::Error("No model is loaded; send a \"load\" request first.");
+}
+
+QJsonObject Engine::handle(const QJsonObject& request)
+{
+    const QJsonValue id = request.value(QStringLiteral("id"));
+    const QString cmd = request.value(QStringLiteral("cmd")).toString();
+    QJsonObject response;
+    try {
+        if (cmd == QLatin1String("hello"))
+            response = QJsonObject{{QStringLiteral("protocol"), 1}, {QStringLiteral("engine"), QStringLiteral("featscope-engine")}};
+        else if (cmd == QLatin1String("load"))
+            response = load(request);
+        else if (cmd == QLatin1String("resolve"))
+            response = resolve(request);
+        else if (cmd == QLatin1String("run"))
+            response = run(request);
+        else if (cmd == QLatin1String("export"))
+            response = exportExtractor(request);
+        else
+            throw featscope::Error("Unknown request '" + cmd.toStdString()
+                                   + "'; the engine understands hello, load, resolve, run, export and quit.");
+        response.insert(QStringLiteral("ok"), true);
+    } catch (const featscope::UnknownNodeError& e) {
+        response = QJsonObject{{QStringLiteral("ok"), false},
+                               {QStringLiteral("error"), qs(e.what())},
+                               {QStringLiteral("errorType"), QStringLiteral("unknown_node")},
+                               {QStringLiteral("suggestions"), toJson(e.suggestions())}};
+    } catch (const featscope::Error& e) {
+        response = QJsonObject{{QStringLiteral("ok"), false}, {QStringLiteral("error"), qs(e.what())},
+                               {QStringLiteral("errorType"), QStringLiteral("error")}};
+    } catch (const c10::Error& e) {
+        response = QJsonObject{{QStringLiteral("ok"), false},
+                               {QStringLiteral("error"), qs(std::string("LibTorch: ") + e.what_without_backtrace())},
+                               {QStringLiteral("errorType"), QStringLiteral("torch")}};
+    } catch (const std::bad_alloc&) {
+        response = QJsonObject{{QStringLiteral("ok"), false},
+                               {QStringLiteral("error"), QStringLiteral("The engine ran out of memory (its memory cap was reached).")},
+                               {QStringLiteral("errorType"), QStringLiteral("memory")}};
+    } catch (const std::exception& e) {
+        response = QJsonObject{{QStringLiteral("ok"), false}, {QStringLiteral("error"), qs(e.what())},
+                               {QStringLiteral("errorType"), QStringLiteral("internal")}};
+    }
+    response.insert(QStringLiteral("id"), id);
+    return response;
+}
+
+QJsonObject Engine::load(const QJsonObject& request)
+{
+    QElapsedTimer timer;
+    timer.start();
+    const std::string path = QFileInfo(request.value(QStringLiteral("path")).toString()).absoluteFilePath().toStdString();
+    featscope::FeatureExtractionOptions extraction;
+    for (const QJsonValue& v : request.value(QStringLiteral("leafModules")).toArray())
+        extraction.leafModules.push_back(v.toString().toStdString());
+
+    // The previous model stays loaded until the new one has loaded and been described.
+    torch::jit::Module module = featscope::loadModule(path);
+    module.eval();
+    featscope::GraphNodeNames names = featscope::getGraphNodeNames(module, extraction);
+
+    QJsonObject graphs;
+    std::map<std::string, std::string> valueTypes[2];
+    for (Mode mode : {Mode::Train, Mode::Eval}) {
+        const auto& modeNames = mode == Mode::Train ? names.train : names.eval;
+        auto& types = valueTypes[mode == Mode::Train ? 0 : 1];
+        try {
+            const featscope::GraphDescription graph = featscope::describeGraph(module, mode, extraction);
+            for (const auto& n : graph.nodes)
+                types[n.name] = n.valueType;
+            graphs.insert(QString::fromLatin1(featscope::toString(mode)), graphToJson(graph, modeNames));
+        } catch (const featscope::Error& e) {
+            QJsonObject g = graphToJson({}, modeNames);
+            g.insert(QStringLiteral("error"), qs(e.what()));
+            graphs.insert(QString::fromLatin1(featscope::toString(mode)), g);
+        }
+    }
+
+    int64_t parameters = 0;
+    for (const auto& p : module.parameters(/*recurse=*/true))
+        parameters += p.numel();
+    QJsonArray inputs;
+    const auto& schema = module.get_method("forward").function().getSchema();
+    for (std::size_t i = 1; i < schema.arguments().size(); ++i)
+        inputs.append(qs(schema.arguments()[i].name()));
+
+    QJsonObject response{{QStringLiteral("file"), qs(path)},
+                         {QStringLiteral("className"), qs(className(module))},
+                         {QStringLiteral("parameterCount"), double(parameters)},
+                         {QStringLiteral("inputs"), inputs},
+                         {QStringLiteral("graphs"), graphs}};
+    if (names.warning)
+        response.insert(QStringLiteral("warning"), qs(*names.warning));
+    const QJsonObject metadata = readMetadata(path);
+    if (!metadata.isEmpty()) {
+        response.insert(QStringLiteral("preprocessing"), ImagePreprocessing::fromModelMetadata(metadata).toJson());
+        response.insert(QStringLiteral("metadata"), metadata);
+    }
+    extractor_.reset();
+    extractorKey_.clear();
+    module_ = std::move(module);
+    names_ = std::move(names);
+    valueTypes_[0] = std::move(valueTypes[0]);
+    valueTypes_[1] = std::move(valueTypes[1]);
+    path_ = path;
+    extractionOptions_ = extraction;
+    response.insert(QStringLiteral("elapsedMs"), double(timer.elapsed()));
+    return response;
+}
+
+QJsonObject Engine::resolve(const QJsonObject& request)
+{
+    requireModel();
+    QJsonObject response;
+    const QJsonObject modes = request.value(QStringLiteral("modes")).toObject();
+    for (Mode mode : {Mode::Train, Mode::Eval}) {
+        const QString modeName = QString::fromLatin1(featscope::toString(mode));
+        if (!modes.contains(modeName))
+            continue;
+        const featscope::ReturnNodes nodes = parseReturnNodes(modes.value(modeName));
+        const auto& modeNames = names(mode);
+        const auto& types = valueTypes_[mode == Mode::Train ? 0 : 1];
+        std::map<std::string, int> keyCount;
+        for (const auto& n : nodes)
+            ++keyCount[n.key];
+        QJsonArray results;
+        for (const auto& n : nodes) {
+            QJsonObject r{{QStringLiteral("node"), qs(n.node)}, {QStringLiteral("key"), qs(n.key)}};
+            std::optional<std::string> resolved;
+            if (!n.node.empty())
+                resolved = featscope::resolveNodeName(modeNames, n.node);
+            if (n.node.empty()) {
+                r.insert(QStringLiteral("error"), QStringLiteral("Type a node name."));
+            } else if (!resolved) {
+                const auto suggestions = suggest(modeNames, n.node);
+                QString message = QStringLiteral("No node '%1' in %2 mode.").arg(qs(n.node), modeName);
+                if (!suggestions.empty())
+                    message += QStringLiteral(" Did you mean %1?").arg(qs(suggestions.front()));
+                r.insert(QStringLiteral("error"), message);
+                r.insert(QStringLiteral("suggestions"), toJson(suggestions));
+            } else {
+                r.insert(QStringLiteral("resolved"), qs(*resolved));
+                const auto type = types.find(*resolved);
+                if (type != types.end() && !type->second.empty() && type->second.find("Tensor") != 0)
+                    r.insert(QStringLiteral("error"),
+                             QStringLiteral("Node '%1' has type %2, not Tensor; pick a node that produces a tensor.")
+                                 .arg(qs(*resolved), qs(type->second)));
+                else if (keyCount[n.key] > 1)
+                    r.insert(QStringLiteral("error"), QStringLiteral("Output key '%1' is used more than once.").arg(qs(n.key)));
+            }
+            results.append(r);
+        }
+        response.insert(modeName, results);
+    }
+    return response;
+}
+
+torch::jit::Module& Engine::extractorFor(const featscope::ReturnNodes& train, const featscope::ReturnNodes& eval)
+{
+    const std::string key = serialise(train) + '\x1d' + serialise(eval);
+    if (!extractor_ || key != extractorKey_) {
+        extractor_.reset();
+        extractor_ = featscope::createFeatureExtractor(*module_, train, eval, extractionOptions_);
+        extractorKey_ = key;
+    }
+    return *extractor_;
+}
+
+QJsonObject Engine::run(const QJsonObject& request)
+{
+    requireModel();
+    QElapsedTimer timer;
+    timer.start();
+    const Mode mode = parseMode(request.value(QStringLiteral("mode")));
+    const featscope::ReturnNodes nodes = parseReturnNodes(request.value(QStringLiteral("returnNodes")));
+    if (nodes.empty())
+        throw featscope::Error("No return nodes chosen; tick at least one node.");
+    const ImagePreprocessing preprocessing =
+        ImagePreprocessing::fromJson(request.value(QStringLiteral("preprocessing")).toObject());
+    QString outputDir = request.value(QStringLiteral("outputDir")).toString();
+    if (outputDir.isEmpty())
+        outputDir = QDir::temp().filePath(QStringLiteral("featscope-engine"));
+    if (!QDir().mkpath(outputDir))
+        throw featscope::Error("Cannot create the output directory '" + outputDir.toStdString() + "'.");
+
+    if (options_.debugRunDelayMs > 0)
+        QThread::msleep(options_.debugRunDelayMs);
+
+    torch::Tensor input = loadImageTensor(request.value(QStringLiteral("image")).toString(), preprocessing);
+    // The extractor needs a valid selection in both modes; the other mode keeps what resolves there.
+    const Mode other = mode == Mode::Train ? Mode::Eval : Mode::Train;
+    featscope::ReturnNodes otherNodes;
+    for (const auto& n : nodes)
+        if (featscope::resolveNodeName(names(other), n.node))
+            otherNodes.push_back(n);
+    if (otherNodes.empty() && !names(other).empty())
+        otherNodes.push_back({names(other).back(), names(other).back()});
+    torch::jit::Module& extractor =
+        mode == Mode::Train ? extractorFor(nodes, otherNodes) : extractorFor(otherNodes, nodes);
+    if (mode == Mode::Train)
+        extractor.train();
+    else
+        extractor.eval();
+    torch::NoGradGuard noGrad;
+    const torch::IValue result = extractor.forward({input});
+    if (!result.isGenericDict())
+        throw featscope::Error("The extractor did not return a dict of tensors.");
+
+    const QString runId = request.value(QStringLiteral("id")).toVariant().toString();
+    QJsonArray outputs;
+    int index = 0;
+    for (const auto& item : result.toGenericDict()) {
+        const std::string key = item.key().toStringRef();
+        if (!item.value().isTensor())
+            throw featscope::Error("Output '" + key + "' is not a tensor.");
+        torch::Tensor t = item.value().toTensor().detach().to(torch::kCPU).to(torch::kFloat32).contiguous();
+        std::string node;
+        for (const auto& n : nodes)
+            if (n.key == key) {
+                node = featscope::resolveNodeName(names(mode), n.node).value_or(n.node);
+                break;
+            }
+        const QString file = QDir(outputDir).filePath(QStringLiteral("run%1-out%2.f32").arg(runId).arg(index++));
+        QSaveFile out(file);
+        if (!out.open(QIODevice::WriteOnly))
+            throw featscope::Error("Cannot write '" + file.toStdString() + "': " + out.errorString().toStdString());
+        out.write(reinterpret_cast<const char*>(t.data_ptr<float>()), qint64(t.numel() * sizeof(float)));
+        if (!out.commit())
+            throw featscope::Error("Cannot write '" + file.toStdString() + "': " + out.errorString().toStdString());
+        QJsonObject o{{QStringLiteral("key"), qs(key)},
+                      {QStringLiteral("node"), qs(node)},
+                      {QStringLiteral("shape"), toJson(t.sizes().vec())},
+                      {QStringLiteral("dtype"), QStringLiteral("float32")},
+                      {QStringLiteral("file"), file}};
+        if (t.numel() > 0) {
+            o.insert(QStringLiteral("min"), t.min().item<double>());
+            o.insert(QStringLiteral("max"), t.max().item<double>());
+            o.insert(QStringLiteral("mean"), t.mean().item<double>());
+            o.insert(QStringLiteral("std"), t.numel() > 1 ? t.std(/*unbiased=*/false).item<double>() : 0.0);
+        }
+        outputs.append(o);
+    }
+    return QJsonObject{{QStringLiteral("mode"), QString::fromLatin1(featscope::toString(mode))},
+                       {QStringLiteral("inputShape"), toJson(input.sizes().vec())},
+                       {QStringLiteral("outputs"), outputs},
+                       {QStringLiteral("elapsedMs"), double(timer.elapsed())}};
+}
+
+QJsonObject Engine::exportExtractor(const QJsonObject& request)
+{
+    requireModel();
+    const QString path = request.value(QStringLiteral("path")).toString();
+    if (path.isEmpty())
+        throw featscope::Error("Export needs a \"path\" to write the extractor to.");
+    featscope::ReturnNodes train, eval;
+    if (request.contains(QStringLiteral("returnNodes"))) {
+        train = eval = parseReturnNodes(request.value(QStringLiteral("returnNodes")));
+    } else {
+        train = parseReturnNodes(request.value(QStringLiteral("trainReturnNodes")));
+        eval = parseReturnNodes(request.value(QStringLiteral("evalReturnNodes")));
+    }
+    if (train.empty() && eval.empty())
+        throw featscope::Error("No return nodes chosen; tick at least one node before exporting.");
+    torch::jit::Module extractor = featscope::createFeatureExtractor(*module_, train, eval, extractionOptions_);
+    extractor.eval();
+    featscope::saveModuleAtomically(extractor, path.toStdString());
+    return QJsonObject{{QStringLiteral("path"), QFileInfo(path).absoluteFilePath()}};
+}

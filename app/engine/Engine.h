@@ -1,0 +1,45 @@
+#pragma once
+
+#include <featscope/FeatureExtraction.h>
+
+#include <QJsonObject>
+#include <QString>
+
+#include <torch/script.h>
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+/// Serves one request of docs/engine-protocol.md at a time on a loaded TorchScript model.
+class Engine {
+public:
+    struct Options {
+        int debugRunDelayMs = 0; ///< test aid: sleep this long before each run
+    };
+
+    explicit Engine(Options options) : options_(options) {}
+
+    /// Handles one request object and returns the response object (never throws).
+    QJsonObject handle(const QJsonObject& request);
+
+private:
+    QJsonObject load(const QJsonObject& request);
+    QJsonObject resolve(const QJsonObject& request);
+    QJsonObject run(const QJsonObject& request);
+    QJsonObject exportExtractor(const QJsonObject& request);
+
+    const std::vector<std::string>& names(featscope::Mode mode) const;
+    void requireModel() const;
+    torch::jit::Module& extractorFor(const featscope::ReturnNodes& train, const featscope::ReturnNodes& eval);
+
+    Options options_;
+    std::optional<torch::jit::Module> module_;
+    std::string path_;
+    featscope::FeatureExtractionOptions extractionOptions_;
+    featscope::GraphNodeNames names_;
+    std::map<std::string, std::string> valueTypes_[2]; ///< node name -> TorchScript type, per mode
+    std::string extractorKey_;
+    std::optional<torch::jit::Module> extractor_;
+};

@@ -1,0 +1,198 @@
+// featscope: the desktop inspector. Models are loaded and run by featscope-engine (a separate process);
+// this executable never links LibTorch.
+
+#include "EngineClient.h"
+#include "GraphPanel.h"
+#include "MainWindow.h"
+#include "ReturnNodesModel.h"
+
+#include <QApplication>
+#include <QCommandLineParser>
+#include <QFileInfo>
+#include <QSaveFile>
+#include <QTimer>
+
+#include <cstdio>
+#include <cstring>
+
+using featscope::ui::MainWindow;
+
+namespace {
+
+/// Drives the window for `featscope MODEL --image IMG --select N --screenshot OUT.png`: open, select, run, save.
+class HeadlessRun : public QObject {
+public:
+    HeadlessRun(MainWindow* window, QStringList selects, QString image, QString mode, QString screenshot)
+        : m_window(window), m_selects(std::move(selects)), m_image(std::move(image)), m_mode(std::move(mode)),
+          m_screenshot(std::move(screenshot))
+    {
+        connect(window, &MainWindow::modelLoaded, this, &HeadlessRun::onLoaded);
+        connect(window, &MainWindow::runFinished, this, [this](bool ok) {
+            if (!ok)
+                fail(m_window->lastError());
+            m_ran = true;
+            waitIdle([this] { finish(); });
+        });
+        m_poll.setInterval(50);
+        connect(&m_poll, &QTimer::timeout, this, &HeadlessRun::poll);
+    }
+
+    int exitCode() const { return m_exitCode; }
+
+private:
+    void onLoaded(bool ok)
+    {
+        if (!ok) {
+            fail(m_window->lastError());
+            finish();
+            return;
+        }
+        if (!m_mode.isEmpty())
+            m_window->setMode(featscope::ui::modeFromName(m_mode));
+        if (!m_selects.isEmpty()) {
+            m_window->returnNodes()->clearAll();
+            for (const QString& s : m_selects) {
+                const int eq = s.indexOf(QLatin1Char('='));
+                m_window->addReturnNode(eq > 0 ? s.left(eq) : s, eq > 0 ? s.mid(eq + 1) : QString());
+            }
+        }
+        if (!m_image.isEmpty())
+            m_window->setImage(m_image);
+        waitIdle([this] {
+            if (!m_image.isEmpty() && !m_window->returnNodes()->entries().isEmpty())
+                m_window->run();
+            else
+                finish();
+        });
+    }
+
+    void waitIdle(std::function<void()> then)
+    {
+        m_then = std::move(then);
+        m_poll.start();
+    }
+
+    void poll()
+    {
+        if (m_window->graphPanel()->isLayingOut() || m_window->engine()->isBusy())
+            return;
+        m_poll.stop();
+        auto then = std::move(m_then);
+        m_then = nullptr;
+        if (then)
+            QTimer::singleShot(100, this, then); // let queued repaints settle
+    }
+
+    void fail(const QString& message)
+    {
+        std::fprintf(stderr, "featscope: %s\n", qPrintable(message));
+        m_exitCode = 1;
+    }
+
+    void finish()
+    {
+        if (!m_screenshot.isEmpty()) {
+            QSaveFile file(m_screenshot);
+            if (!file.open(QIODevice::WriteOnly) || !m_window->grab().save(&file, "PNG") || !file.commit()) {
+                fail(QStringLiteral("cannot write the screenshot %1: %2").arg(m_screenshot, file.errorString()));
+            } else {
+                std::printf("featscope: saved %s\n", qPrintable(QFileInfo(m_screenshot).absoluteFilePath()));
+            }
+        }
+        m_window->saveSettings();
+        QCoreApplication::exit(m_exitCode);
+    }
+
+    MainWindow* m_window;
+    QStringList m_selects;
+    QString m_image, m_mode, m_screenshot;
+    QTimer m_poll;
+    std::function<void()> m_then;
+    bool m_ran = false;
+    int m_exitCode = 0;
+};
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+    // Screenshots work without a display: use the offscreen platform unless one was chosen.
+    bool headless = false;
+    for (int i = 1; i < argc; ++i)
+        if (std::strcmp(argv[i], "--screenshot") == 0 || std::strncmp(argv[i], "--screenshot=", 13) == 0)
+            headless = true;
+    if (headless && qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM") && qEnvironmentVariableIsEmpty("DISPLAY")
+        && qEnvironmentVariableIsEmpty("WAYLAND_DISPLAY"))
+        qputenv("QT_QPA_PLATFORM", "offscreen");
+
+    QApplication app(argc, argv);
+    QApplication::setApplicationName(QStringLiteral("featscope"));
+    QApplication::setOrganizationName(QStringLiteral("featscope"));
+    QApplication::setApplicationVersion(QStringLiteral(FEATSCOPE_VERSION));
+
+    QCommandLineParser parser;
+    parser.setApplicationDescription(QStringLiteral(
+        "featscope: browse a TorchScript model's graph under torchvision's node names, pick return nodes, look at "
+        "feature maps and export the pruned extractor.\n\nWith --screenshot it opens MODEL, selects the nodes, runs "
+        "on the image, saves a PNG of the window and exits (non-zero when something failed)."));
+    parser.addHelpOption();
+    parser.addVersionOption();
+    parser.addPositionalArgument(QStringLiteral("MODEL.pt"), QStringLiteral("TorchScript model to open"));
+    QCommandLineOption image(QStringLiteral("image"), QStringLiteral("Image to run the model on."), QStringLiteral("IMG"));
+    QCommandLineOption select(QStringLiteral("select"),
+                              QStringLiteral("Return node (a truncated name works), optionally with an output key; "
+                                             "repeat for several."),
+                              QStringLiteral("NODE[=KEY]"));
+    QCommandLineOption mode(QStringLiteral("mode"), QStringLiteral("Graph and run mode: train or eval (default eval)."),
+                            QStringLiteral("train|eval"));
+    QCommandLineOption screenshot(QStringLiteral("screenshot"),
+                                  QStringLiteral("Save a PNG of the main window after opening (and running) and exit."),
+                                  QStringLiteral("OUT.png"));
+    parser.addOptions({image, select, mode, screenshot});
+    parser.process(app);
+
+    const QStringList positional = parser.positionalArguments();
+    if (positional.size() > 1) {
+        std::fprintf(stderr, "featscope: give one model file (see --help)\n");
+        return 2;
+    }
+    if (parser.isSet(mode) && parser.value(mode) != QLatin1String("train") && parser.value(mode) != QLatin1String("eval")) {
+        std::fprintf(stderr, "featscope: --mode must be train or eval\n");
+        return 2;
+    }
+    if (parser.isSet(screenshot) && positional.isEmpty()) {
+        std::fprintf(stderr, "featscope: --screenshot needs a model file (see --help)\n");
+        return 2;
+    }
+
+    MainWindow window;
+    std::unique_ptr<HeadlessRun> headlessRun;
+    if (parser.isSet(screenshot))
+        headlessRun = std::make_unique<HeadlessRun>(&window, parser.values(select), parser.value(image), parser.value(mode),
+                                                    parser.value(screenshot));
+    window.show();
+    if (!positional.isEmpty()) {
+        if (!headlessRun) {
+            // Interactive: apply the options once the model is open.
+            const QStringList selects = parser.values(select);
+            const QString img = parser.value(image), m = parser.value(mode);
+            QObject::connect(&window, &MainWindow::modelLoaded, &window, [&window, selects, img, m](bool ok) {
+                if (!ok)
+                    return;
+                if (!m.isEmpty())
+                    window.setMode(featscope::ui::modeFromName(m));
+                if (!selects.isEmpty()) {
+                    window.returnNodes()->clearAll();
+                    for (const QString& s : selects) {
+                        const int eq = s.indexOf(QLatin1Char('='));
+                        window.addReturnNode(eq > 0 ? s.left(eq) : s, eq > 0 ? s.mid(eq + 1) : QString());
+                    }
+                }
+                if (!img.isEmpty())
+                    window.setImage(img);
+            }, Qt::SingleShotConnection);
+        }
+        window.openModel(positional.first());
+    }
+    return app.exec();
+}

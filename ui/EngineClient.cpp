@@ -1,0 +1,251 @@
+#include "EngineClient.h"
+
+#include <QCoreApplication>
+#include <QDir>
+#include <QFileInfo>
+#include <QJsonDocument>
+
+namespace featscope::ui {
+
+namespace {
+
+QJsonObject failure(const QString& message, const QString& type)
+{
+    return QJsonObject{{QStringLiteral("ok"), false}, {QStringLiteral("error"), message},
+                       {QStringLiteral("errorType"), type}};
+}
+
+QString describeCommand(const QString& command)
+{
+    if (command == QLatin1String("load"))
+        return QStringLiteral("loading the model");
+    if (command == QLatin1String("run"))
+        return QStringLiteral("running the model");
+    if (command == QLatin1String("export"))
+        return QStringLiteral("exporting the extractor");
+    return QStringLiteral("serving a %1 request").arg(command);
+}
+
+} // namespace
+
+EngineClient::EngineClient(QObject* parent) : QObject(parent), m_program(defaultProgram())
+{
+    m_timer.setSingleShot(true);
+    connect(&m_timer, &QTimer::timeout, this, &EngineClient::onTimeout);
+}
+
+EngineClient::~EngineClient()
+{
+    if (m_process) {
+        m_process->disconnect(this);
+        if (m_process->state() != QProcess::NotRunning) {
+            m_process->write("{\"cmd\":\"quit\"}\n");
+            m_process->closeWriteChannel();
+            if (!m_process->waitForFinished(500)) {
+                m_process->kill();
+                m_process->waitForFinished(1000);
+            }
+        }
+        delete m_process;
+    }
+}
+
+QString EngineClient::defaultProgram()
+{
+    const QString fromEnv = qEnvironmentVariable("FEATSCOPE_ENGINE");
+    if (!fromEnv.isEmpty())
+        return fromEnv;
+    return QDir(QCoreApplication::applicationDirPath()).filePath(QStringLiteral("featscope-engine"));
+}
+
+qint64 EngineClient::processId() const
+{
+    return m_process && m_process->state() == QProcess::Running ? m_process->processId() : 0;
+}
+
+int EngineClient::send(const QString& command, QJsonObject params, Callback callback, int timeoutMs)
+{
+    Request r;
+    r.id = m_nextId++;
+    r.command = command;
+    r.params = std::move(params);
+    r.callback = std::move(callback);
+    r.timeoutMs = timeoutMs;
+    m_queue.append(r);
+    QTimer::singleShot(0, this, &EngineClient::startNext);
+    return r.id;
+}
+
+void EngineClient::cancel(int id)
+{
+    for (int i = 0; i < m_queue.size(); ++i) {
+        if (m_queue[i].id == id) {
+            Request r = m_queue.takeAt(i);
+            if (r.callback)
+                r.callback(failure(QStringLiteral("Cancelled."), QStringLiteral("cancelled")));
+            return;
+        }
+    }
+    if (m_current.id == id)
+        killEngine(QStringLiteral("Cancelled."));
+}
+
+void EngineClient::ensureStarted()
+{
+    if (m_process)
+        return;
+    m_stdout.clear();
+    m_stderr.clear();
+    m_process = new QProcess(this);
+    connect(m_process, &QProcess::readyReadStandardOutput, this, &EngineClient::onReadyRead);
+    connect(m_process, &QProcess::readyReadStandardError, this, [this] {
+        m_stderr += m_process->readAllStandardError();
+        if (m_stderr.size() > 16384)
+            m_stderr = m_stderr.right(8192);
+    });
+    connect(m_process, &QProcess::finished, this, &EngineClient::onFinished);
+    connect(m_process, &QProcess::errorOccurred, this, &EngineClient::onError);
+    m_process->start(m_program, m_arguments);
+    // Replay the model the user had open, unless the next request loads one anyway.
+    if (m_session.id != 0 && (m_queue.isEmpty() || m_queue.first().command != QLatin1String("load"))) {
+        Request replay = m_session;
+        replay.id = m_nextId++;
+        replay.internal = true;
+        replay.callback = nullptr;
+        m_queue.prepend(replay);
+    }
+}
+
+void EngineClient::startNext()
+{
+    if (m_current.id != 0 || m_queue.isEmpty())
+        return;
+    ensureStarted();
+    m_current = m_queue.takeFirst();
+    QJsonObject message = m_current.params;
+    message.insert(QStringLiteral("id"), m_current.id);
+    message.insert(QStringLiteral("cmd"), m_current.command);
+    m_process->write(QJsonDocument(message).toJson(QJsonDocument::Compact) + '\n');
+    if (m_current.timeoutMs > 0)
+        m_timer.start(m_current.timeoutMs);
+    Q_EMIT busyChanged(true);
+}
+
+void EngineClient::finishCurrent(const QJsonObject& response)
+{
+    m_timer.stop();
+    Request done = m_current;
+    m_current = {};
+    const bool ok = response.value(QStringLiteral("ok")).toBool();
+    if (done.command == QLatin1String("load")) {
+        // A failed user load keeps the previous model (the engine still holds it); a failed replay forgets it.
+        if (ok && !done.internal) {
+            m_session = done;
+            m_session.callback = nullptr;
+        } else if (!ok && done.internal) {
+            m_session = {};
+        }
+    }
+    if (done.callback)
+        done.callback(response);
+    if (m_queue.isEmpty())
+        Q_EMIT busyChanged(false);
+    else
+        QTimer::singleShot(0, this, &EngineClient::startNext);
+}
+
+void EngineClient::onReadyRead()
+{
+    m_stdout += m_process->readAllStandardOutput();
+    int newline;
+    while ((newline = m_stdout.indexOf('\n')) >= 0) {
+        const QByteArray line = m_stdout.left(newline);
+        m_stdout.remove(0, newline + 1);
+        const QJsonObject response = QJsonDocument::fromJson(line).object();
+        if (response.isEmpty())
+            continue;
+        if (response.contains(QStringLiteral("event")))
+            continue; // progress events are optional and not shown yet
+        if (m_current.id != 0 && response.value(QStringLiteral("id")).toInt() == m_current.id)
+            finishCurrent(response);
+    }
+}
+
+void EngineClient::killEngine(const QString& reason)
+{
+    if (!m_process)
+        return;
+    QProcess* dying = m_process;
+    m_process = nullptr;
+    dying->disconnect(this);
+    connect(dying, &QProcess::finished, dying, &QObject::deleteLater);
+    dying->kill();
+    if (m_current.id != 0)
+        finishCurrent(failure(reason, reason.startsWith(QLatin1String("Cancelled")) ? QStringLiteral("cancelled")
+                                                                                    : QStringLiteral("timeout")));
+    Q_EMIT engineStopped(reason);
+}
+
+void EngineClient::onTimeout()
+{
+    if (m_current.id == 0)
+        return;
+    killEngine(QStringLiteral("The engine did not answer within %1 s while %2; it was stopped and will restart.")
+                   .arg(m_current.timeoutMs / 1000.0, 0, 'f', 1)
+                   .arg(describeCommand(m_current.command)));
+}
+
+QString EngineClient::stderrTail() const
+{
+    QString text = QString::fromLocal8Bit(m_stderr).trimmed();
+    const QStringList lines = text.split(QLatin1Char('\n'));
+    return lines.mid(std::max<qsizetype>(0, lines.size() - 4)).join(QLatin1Char('\n'));
+}
+
+void EngineClient::onFinished(int exitCode, QProcess::ExitStatus status)
+{
+    QProcess* dead = m_process;
+    if (!dead)
+        return;
+    m_stderr += dead->readAllStandardError();
+    m_process = nullptr;
+    dead->disconnect(this);
+    dead->deleteLater();
+    QString message = status == QProcess::CrashExit
+        ? QStringLiteral("The engine crashed")
+        : QStringLiteral("The engine exited with code %1").arg(exitCode);
+    if (m_current.id != 0)
+        message += QStringLiteral(" while %1").arg(describeCommand(m_current.command));
+    message += QStringLiteral(". The model may be damaged or hostile; your selection is kept and the engine "
+                              "restarts for the next request.");
+    const QString tail = stderrTail();
+    if (!tail.isEmpty())
+        message += QStringLiteral("\nEngine output: ") + tail;
+    if (m_current.id != 0)
+        finishCurrent(failure(message, QStringLiteral("crash")));
+    Q_EMIT engineStopped(message);
+}
+
+void EngineClient::onError(QProcess::ProcessError error)
+{
+    if (error != QProcess::FailedToStart || !m_process)
+        return;
+    const QString message = QStringLiteral("Cannot start the engine '%1': %2. Build featscope-engine and keep it "
+                                           "beside the featscope executable (or set FEATSCOPE_ENGINE).")
+                                .arg(m_program, m_process->errorString());
+    QProcess* dead = m_process;
+    m_process = nullptr;
+    dead->disconnect(this);
+    dead->deleteLater();
+    // Fail everything queued: retrying would fail the same way.
+    QList<Request> pending = m_queue;
+    m_queue.clear();
+    if (m_current.id != 0)
+        finishCurrent(failure(message, QStringLiteral("start")));
+    for (const Request& r : pending)
+        if (r.callback)
+            r.callback(failure(message, QStringLiteral("start")));
+    Q_EMIT engineStopped(message);
+}
+
+} // namespace featscope::ui

@@ -1,0 +1,82 @@
+#pragma once
+
+#include <QJsonObject>
+#include <QObject>
+#include <QProcess>
+#include <QStringList>
+#include <QTimer>
+
+#include <functional>
+
+namespace featscope::ui {
+
+/// Talks to the featscope-engine process (docs/engine-protocol.md): queues requests, restarts the engine
+/// after a crash, kill or timeout, and replays the last successful "load" so the next request finds the model.
+class EngineClient : public QObject {
+    Q_OBJECT
+public:
+    /// Receives the response object; on failure it has "ok": false and "error".
+    using Callback = std::function<void(const QJsonObject& response)>;
+
+    explicit EngineClient(QObject* parent = nullptr);
+    ~EngineClient() override;
+
+    /// The engine beside the running executable, or $FEATSCOPE_ENGINE when set.
+    static QString defaultProgram();
+    void setProgram(const QString& program) { m_program = program; }
+    QString program() const { return m_program; }
+    /// Extra command-line arguments for the engine (e.g. --debug-run-delay-ms for tests).
+    void setArguments(const QStringList& arguments) { m_arguments = arguments; }
+
+    /// Queues `command` with `params`; `timeoutMs` (0 = none) kills a hung engine. Returns the request id.
+    int send(const QString& command, QJsonObject params, Callback callback, int timeoutMs = 0);
+    /// Stops request `id`: drops it if queued, kills the engine if it is running (callback gets "Cancelled").
+    void cancel(int id);
+    /// Forgets the model to replay after a restart.
+    void clearSession() { m_session = {}; }
+
+    bool isBusy() const { return m_current.id != 0; }
+    /// Id of the request being served, 0 when idle.
+    int currentRequest() const { return m_current.id; }
+    /// Process id of the running engine, 0 when none.
+    qint64 processId() const;
+
+Q_SIGNALS:
+    void busyChanged(bool busy);
+    /// The engine died or was killed; `message` explains why (it restarts on the next request).
+    void engineStopped(const QString& message);
+
+private:
+    struct Request {
+        int id = 0;
+        QString command;
+        QJsonObject params;
+        Callback callback;
+        int timeoutMs = 0;
+        bool internal = false; ///< a replayed load
+    };
+
+    void ensureStarted();
+    void startNext();
+    void finishCurrent(const QJsonObject& response);
+    void onReadyRead();
+    void onFinished(int exitCode, QProcess::ExitStatus status);
+    void onError(QProcess::ProcessError error);
+    void onTimeout();
+    void killEngine(const QString& reason);
+    QString stderrTail() const;
+
+    QString m_program;
+    QStringList m_arguments;
+    QProcess* m_process = nullptr;
+    QList<Request> m_queue;
+    Request m_current;
+    Request m_session; ///< last successful load, replayed after a restart
+    QTimer m_timer;
+    QByteArray m_stdout;
+    QByteArray m_stderr;
+    QString m_killReason;
+    int m_nextId = 1;
+};
+
+} // namespace featscope::ui

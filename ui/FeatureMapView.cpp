@@ -1,0 +1,271 @@
+#include "FeatureMapView.h"
+
+#include <QCheckBox>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QPainter>
+#include <QScrollArea>
+#include <QSpinBox>
+#include <QVBoxLayout>
+
+#include <cmath>
+
+namespace featscope::ui {
+
+namespace {
+
+QCPRange safeRange(float lo, float hi)
+{
+    if (!std::isfinite(lo) || !std::isfinite(hi))
+        return QCPRange(0, 1);
+    if (hi - lo < 1e-12)
+        return QCPRange(lo - 0.5, hi + 0.5);
+    return QCPRange(lo, hi);
+}
+
+void fill(QCPColorMap* map, const float* values, int width, int height)
+{
+    auto* data = map->data();
+    data->setSize(width, height);
+    data->setRange(QCPRange(0, std::max(1, width - 1)), QCPRange(0, std::max(1, height - 1)));
+    for (int y = 0; y < height; ++y)
+        for (int x = 0; x < width; ++x)
+            data->setCell(x, y, values[qsizetype(y) * width + x]);
+}
+
+void hideAxes(QCPAxisRect* rect)
+{
+    for (QCPAxis* axis : rect->axes()) {
+        axis->setVisible(false);
+        axis->grid()->setVisible(false);
+    }
+    rect->axis(QCPAxis::atLeft)->setRangeReversed(true); // row 0 at the top, like the image
+}
+
+} // namespace
+
+FeatureMapView::FeatureMapView(const RunOutput& output, FeatureTensor tensor, QWidget* parent)
+    : QWidget(parent), m_output(output), m_tensor(std::move(tensor)), m_grid(new QCustomPlot),
+      m_large(new QCustomPlot), m_gridArea(new QScrollArea), m_page(new QSpinBox), m_channel(new QSpinBox),
+      m_mean(new QCheckBox(tr("Mean of channels"))), m_info(new QLabel), m_largeTitle(new QLabel),
+      m_gradient(QCPColorGradient::gpThermal)
+{
+    m_grid->setObjectName(QStringLiteral("channelGrid"));
+    m_large->setObjectName(QStringLiteral("largeMap"));
+    m_info->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    m_info->setText(tr("<b>%1</b> = %2 &nbsp; shape %3 &nbsp; min %4 &nbsp; max %5 &nbsp; mean %6 &nbsp; std %7")
+                        .arg(output.key.toHtmlEscaped(), output.node.toHtmlEscaped(), output.shapeText())
+                        .arg(output.min, 0, 'g', 4).arg(output.max, 0, 'g', 4)
+                        .arg(output.mean, 0, 'g', 4).arg(output.std, 0, 'g', 4));
+
+    const int pages = (m_tensor.channels() + kPageSize - 1) / kPageSize;
+    m_page->setRange(1, std::max(1, pages));
+    m_page->setPrefix(tr("page "));
+    m_page->setSuffix(tr(" of %1").arg(std::max(1, pages)));
+    m_page->setVisible(pages > 1);
+    m_channel->setRange(0, std::max(0, m_tensor.channels() - 1));
+    m_channel->setPrefix(tr("channel "));
+    m_channel->setToolTip(tr("Channel shown large (or click a map in the grid)"));
+
+    m_gridArea->setWidget(m_grid);
+    m_gridArea->setWidgetResizable(false);
+    m_gridArea->setFrameShape(QFrame::NoFrame);
+    m_gridArea->setAlignment(Qt::AlignLeft | Qt::AlignTop);
+
+    auto* gridLabel = new QLabel(m_tensor.channels() > 1
+                                     ? tr("%n channel(s) — click one to enlarge", nullptr, m_tensor.channels())
+                                     : tr("1 map"));
+    auto* gridHeader = new QHBoxLayout;
+    gridHeader->addWidget(gridLabel);
+    gridHeader->addStretch();
+    gridHeader->addWidget(m_page);
+    auto* gridColumn = new QVBoxLayout;
+    gridColumn->addLayout(gridHeader);
+    gridColumn->addWidget(m_gridArea, 1);
+
+    auto* largeHeader = new QHBoxLayout;
+    largeHeader->addWidget(m_largeTitle);
+    largeHeader->addStretch();
+    largeHeader->addWidget(m_channel);
+    largeHeader->addWidget(m_mean);
+    auto* largeColumn = new QVBoxLayout;
+    largeColumn->addLayout(largeHeader);
+    largeColumn->addWidget(m_large, 1);
+
+    auto* columns = new QHBoxLayout;
+    columns->addLayout(gridColumn, 3);
+    columns->addLayout(largeColumn, 2);
+    auto* layout = new QVBoxLayout(this);
+    layout->setContentsMargins(4, 4, 4, 4);
+    layout->addWidget(m_info);
+    layout->addLayout(columns, 1);
+
+    // Large view: one colour map with its scale.
+    QCPAxisRect* largeRect = m_large->axisRect();
+    largeRect->axis(QCPAxis::atLeft)->setRangeReversed(true);
+    m_largeMap = new QCPColorMap(largeRect->axis(QCPAxis::atBottom), largeRect->axis(QCPAxis::atLeft));
+    m_largeMap->setInterpolate(false);
+    m_largeMap->setTightBoundary(false);
+    m_scale = new QCPColorScale(m_large);
+    m_large->plotLayout()->addElement(0, 1, m_scale);
+    m_scale->setBarWidth(12);
+    m_largeMap->setColorScale(m_scale);
+    auto* group = new QCPMarginGroup(m_large);
+    largeRect->setMarginGroup(QCP::msTop | QCP::msBottom, group);
+    m_scale->setMarginGroup(QCP::msTop | QCP::msBottom, group);
+
+    connect(m_page, qOverload<int>(&QSpinBox::valueChanged), this, [this] { buildGrid(); });
+    connect(m_channel, qOverload<int>(&QSpinBox::valueChanged), this, [this](int c) {
+        if (!m_mean->isChecked())
+            setLargeChannel(c);
+    });
+    connect(m_mean, &QCheckBox::toggled, this, [this](bool mean) { setLargeChannel(mean ? -1 : m_channel->value()); });
+    connect(m_grid, &QCustomPlot::mousePress, this, [this](QMouseEvent* event) {
+        if (QCPAxisRect* rect = m_grid->axisRectAt(event->position()))
+            if (m_cellChannel.contains(rect)) {
+                m_mean->setChecked(false);
+                m_channel->setValue(m_cellChannel.value(rect));
+                setLargeChannel(m_cellChannel.value(rect));
+            }
+    });
+
+    buildGrid();
+    setLargeChannel(0);
+}
+
+void FeatureMapView::buildGrid()
+{
+    m_grid->plotLayout()->clear();
+    m_grid->clearPlottables();
+    m_cellChannel.clear();
+    m_cells.clear();
+    const int first = (m_page->value() - 1) * kPageSize;
+    const int count = std::min(kPageSize, m_tensor.channels() - first);
+    m_columns = std::max(1, int(std::ceil(std::sqrt(double(count) * 1.4))));
+    m_rows = std::max(1, (count + m_columns - 1) / m_columns);
+    for (int i = 0; i < count; ++i) {
+        auto* rect = new QCPAxisRect(m_grid, true);
+        m_grid->plotLayout()->addElement(i / m_columns, i % m_columns, rect);
+        rect->setAutoMargins(QCP::msNone);
+        rect->setMargins(QMargins(1, 1, 1, 1));
+        hideAxes(rect);
+        auto* map = new QCPColorMap(rect->axis(QCPAxis::atBottom), rect->axis(QCPAxis::atLeft));
+        map->setInterpolate(false);
+        map->setTightBoundary(false);
+        fill(map, m_tensor.plane(first + i), m_tensor.width(), m_tensor.height());
+        map->rescaleAxes();
+        map->setGradient(m_gradient);
+        rect->axis(QCPAxis::atBottom)->setRange(-0.5, m_tensor.width() - 0.5);
+        rect->axis(QCPAxis::atLeft)->setRange(-0.5, m_tensor.height() - 0.5);
+        m_cellChannel.insert(rect, first + i);
+        m_cells.append(map);
+    }
+    updateRanges();
+    fitGrid();
+}
+
+QCPRange FeatureMapView::rangeFor(int channel) const
+{
+    switch (m_normalisation) {
+    case Normalisation::PerChannel: {
+        if (channel < 0) {
+            const QVector<float> mean = m_tensor.channelMean();
+            const auto mm = std::minmax_element(mean.cbegin(), mean.cend());
+            return mean.isEmpty() ? QCPRange(0, 1) : safeRange(*mm.first, *mm.second);
+        }
+        const auto r = m_tensor.channelRange(channel);
+        return safeRange(r.first, r.second);
+    }
+    case Normalisation::PerNode: {
+        const auto r = m_tensor.range();
+        return safeRange(r.first, r.second);
+    }
+    case Normalisation::Global:
+        return safeRange(m_globalRange.first, m_globalRange.second);
+    }
+    return QCPRange(0, 1);
+}
+
+void FeatureMapView::updateRanges()
+{
+    for (auto it = m_cellChannel.cbegin(); it != m_cellChannel.cend(); ++it) {
+        const int index = it.value() - (m_page->value() - 1) * kPageSize;
+        if (index >= 0 && index < m_cells.size()) {
+            m_cells[index]->setGradient(m_gradient);
+            m_cells[index]->setDataRange(rangeFor(it.value()));
+        }
+    }
+    m_grid->replot(QCustomPlot::rpQueuedReplot);
+}
+
+void FeatureMapView::setLargeChannel(int channel)
+{
+    m_largeChannel = std::clamp(channel, -1, m_tensor.channels() - 1);
+    updateLarge();
+}
+
+void FeatureMapView::updateLarge()
+{
+    if (m_largeChannel < 0) {
+        const QVector<float> mean = m_tensor.channelMean();
+        fill(m_largeMap, mean.constData(), m_tensor.width(), m_tensor.height());
+        m_largeTitle->setText(tr("Mean over %n channel(s)", nullptr, m_tensor.channels()));
+    } else {
+        fill(m_largeMap, m_tensor.plane(m_largeChannel), m_tensor.width(), m_tensor.height());
+        m_largeTitle->setText(tr("Channel %1 of %2").arg(m_largeChannel).arg(m_tensor.channels()));
+    }
+    m_largeMap->setGradient(m_gradient);
+    m_largeMap->setDataRange(rangeFor(m_largeChannel));
+    m_large->xAxis->setRange(-0.5, m_tensor.width() - 0.5);
+    m_large->yAxis->setRange(-0.5, m_tensor.height() - 0.5);
+    m_scale->axis()->setLabel(m_normalisation == Normalisation::PerChannel ? tr("value (this map)")
+                              : m_normalisation == Normalisation::PerNode  ? tr("value (this output)")
+                                                                           : tr("value (all outputs)"));
+    m_large->replot(QCustomPlot::rpQueuedReplot);
+}
+
+void FeatureMapView::setGradient(QCPColorGradient::GradientPreset preset)
+{
+    m_gradient = QCPColorGradient(preset);
+    updateRanges();
+    updateLarge();
+}
+
+void FeatureMapView::setNormalisation(Normalisation normalisation, QPair<float, float> globalRange)
+{
+    m_normalisation = normalisation;
+    m_globalRange = globalRange;
+    updateRanges();
+    updateLarge();
+}
+
+void FeatureMapView::fitGrid()
+{
+    const QSize area = m_gridArea->viewport()->size();
+    const double aspect = double(m_tensor.width()) / std::max(1, m_tensor.height());
+    const double cellH = std::max(28.0, std::min(area.height() / double(m_rows),
+                                                 area.width() / double(m_columns) / aspect));
+    const double cellW = std::max(28.0, cellH * aspect);
+    m_grid->setFixedSize(int(cellW * m_columns), int(cellH * m_rows));
+    m_grid->replot(QCustomPlot::rpQueuedReplot);
+}
+
+void FeatureMapView::resizeEvent(QResizeEvent* event)
+{
+    QWidget::resizeEvent(event);
+    fitGrid();
+}
+
+QImage FeatureMapView::renderImage() const
+{
+    const QPixmap grid = m_grid->toPixmap(m_grid->width(), m_grid->height());
+    const QPixmap large = m_large->toPixmap(m_large->width(), m_large->height());
+    QImage image(grid.width() + large.width() + 10, std::max(grid.height(), large.height()), QImage::Format_RGB32);
+    image.fill(Qt::white);
+    QPainter painter(&image);
+    painter.drawPixmap(0, 0, grid);
+    painter.drawPixmap(grid.width() + 10, 0, large);
+    return image;
+}
+
+} // namespace featscope::ui

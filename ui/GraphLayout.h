@@ -1,0 +1,44 @@
+#pragma once
+
+#include <QPainterPath>
+#include <QPolygonF>
+#include <QRectF>
+#include <QString>
+#include <QVector>
+
+namespace featscope::ui {
+
+/// What to lay out: boxes of fixed size, nested clusters and edges (indices into the vectors).
+struct LayoutInput {
+    struct Node {
+        QSizeF size;
+        int cluster = -1; ///< innermost cluster, -1 for the top level
+    };
+    struct Cluster {
+        int parent = -1;
+        QString label;
+    };
+    struct Edge {
+        int from = 0;
+        int to = 0;
+    };
+    QVector<Node> nodes;
+    QVector<Cluster> clusters; ///< parents come before their children
+    QVector<Edge> edges;
+};
+
+/// Where Graphviz put everything, in scene coordinates (y grows downwards, rects are top-left based).
+struct LayoutResult {
+    QRectF bounds;
+    QVector<QRectF> nodeRects;
+    QVector<QRectF> clusterRects;
+    QVector<QPainterPath> edgePaths;
+    QVector<QPolygonF> edgeArrows;
+    QString error;
+    qint64 elapsedMs = 0;
+};
+
+/// Runs Graphviz `dot` on `input`. Thread-safe (Graphviz itself is not: calls are serialised).
+LayoutResult computeLayout(const LayoutInput& input);
+
+} // namespace featscope::ui

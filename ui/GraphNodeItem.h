@@ -1,0 +1,53 @@
+#pragma once
+
+#include <QColor>
+#include <QGraphicsItem>
+#include <QString>
+
+namespace featscope::ui {
+
+/// One box of the graph: a named node, or a collapsed module standing for the nodes inside it.
+class GraphNodeItem : public QGraphicsItem {
+public:
+    enum { Type = UserType + 1 };
+
+    GraphNodeItem(const QRectF& rect, QString name, QString subtitle, bool isModule);
+
+    int type() const override { return Type; }
+    QRectF boundingRect() const override;
+    void paint(QPainter* painter, const QStyleOptionGraphicsItem* option, QWidget* widget) override;
+
+    /// Node name, or module path for a collapsed module.
+    const QString& name() const { return m_name; }
+    bool isModule() const { return m_isModule; }
+    QRectF rect() const { return m_rect; }
+    /// The tick box, in scene coordinates (ticking adds the node as a return node).
+    QRectF checkBoxRect() const;
+
+    void setFill(const QColor& fill) { m_fill = fill; update(); }
+    void setTicked(bool ticked);
+    bool isTicked() const { return m_ticked; }
+    void setCurrent(bool current);
+    void setMatched(bool matched);
+    /// Marks nodes that exist in this mode only ("train only" / "eval only").
+    void setModeMark(const QString& mark);
+    /// Output shape shown below the box after a run.
+    void setShapeText(const QString& shape);
+
+    /// Box size that fits `name` and `subtitle`.
+    static QSizeF preferredSize(const QString& name, const QString& subtitle);
+
+private:
+    QRectF m_rect;
+    QString m_name;
+    QString m_subtitle;
+    QString m_modeMark;
+    QString m_shape;
+    QColor m_fill;
+    bool m_isModule;
+    bool m_ticked = false;
+    bool m_current = false;
+    bool m_matched = false;
+};
+
+} // namespace featscope::ui

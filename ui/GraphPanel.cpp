@@ -1,0 +1,242 @@
+#include "GraphPanel.h"
+
+#include "GraphNodeItem.h"
+#include "GraphScene.h"
+#include "GraphView.h"
+
+#include <QLabel>
+#include <QScrollBar>
+#include <QVBoxLayout>
+#include <QtConcurrent/QtConcurrentRun>
+
+namespace featscope::ui {
+
+namespace {
+
+constexpr int kExpandAllLimit = 3000;
+
+QSizeF sizeFor(const VisibleGraph::Item& item, const ModeGraph& graph, const ModuleTree& tree)
+{
+    if (item.isModule) {
+        const auto& m = tree.module(item.index);
+        return GraphNodeItem::preferredSize(m.path, QStringLiteral("%1 · %2 nodes").arg(m.className).arg(m.totalNodes));
+    }
+    const GraphNodeInfo& n = graph.nodes[item.index];
+    return GraphNodeItem::preferredSize(n.name, n.typeLabel());
+}
+
+} // namespace
+
+GraphPanel::GraphPanel(QWidget* parent)
+    : QWidget(parent), m_scene(new GraphScene(this)), m_view(new GraphView(this)), m_overview(nullptr),
+      m_busy(new QLabel(this))
+{
+    m_view->setScene(m_scene);
+    m_view->setObjectName(QStringLiteral("graphView"));
+    auto* layout = new QVBoxLayout(this);
+    layout->setContentsMargins(0, 0, 0, 0);
+    layout->addWidget(m_view);
+    m_overview = new GraphOverview(m_view, this);
+    m_overview->setObjectName(QStringLiteral("graphOverview"));
+    m_overview->setFrameShape(QFrame::Box);
+    m_overview->raise();
+    m_busy->setStyleSheet(QStringLiteral("background: rgba(255,255,255,220); padding: 6px; border: 1px solid #90a4ae;"));
+    m_busy->hide();
+
+    connect(m_scene, &GraphScene::itemClicked, this, &GraphPanel::itemClicked);
+    connect(m_scene, &GraphScene::tickClicked, this, &GraphPanel::tickClicked);
+    connect(m_scene, &GraphScene::expandRequested, this, &GraphPanel::expandModule);
+    connect(m_scene, &GraphScene::collapseRequested, this, &GraphPanel::collapseModule);
+    connect(&m_watcher, &QFutureWatcher<LayoutResult>::finished, this, &GraphPanel::onLayoutDone);
+}
+
+void GraphPanel::clear()
+{
+    m_graph = {};
+    m_tree.build(m_graph);
+    m_collapsed.clear();
+    m_scene->clear();
+    m_current.clear();
+}
+
+void GraphPanel::setGraph(const ModeGraph& graph, const QSet<QString>& otherModeNames, const QString& otherMode)
+{
+    m_graph = graph;
+    m_tree.build(m_graph);
+    m_collapsed = m_tree.defaultCollapsed(kDefaultBudget);
+    m_otherNames = otherModeNames;
+    m_otherMode = otherMode;
+    m_fitAfterLayout = true;
+    relayout();
+}
+
+void GraphPanel::relayout()
+{
+    if (m_running) {
+        m_dirty = true; // lay out again with the newest state when the current job ends
+        return;
+    }
+    m_pendingVisible = VisibleGraph::build(m_graph, m_tree, m_collapsed);
+    LayoutInput input;
+    input.nodes.reserve(m_pendingVisible.items.size());
+    for (const auto& item : m_pendingVisible.items)
+        input.nodes.append({sizeFor(item, m_graph, m_tree), item.cluster});
+    for (int c = 0; c < m_pendingVisible.clusterModules.size(); ++c) {
+        const auto& m = m_tree.module(m_pendingVisible.clusterModules[c]);
+        input.clusters.append({m_pendingVisible.clusterParents[c],
+                               m.className.isEmpty() ? m.name : QStringLiteral("%1 : %2").arg(m.name, m.className)});
+    }
+    for (const auto& e : m_pendingVisible.edges)
+        input.edges.append({e.first, e.second});
+    m_running = true;
+    m_dirty = false;
+    const int boxes = int(input.nodes.size());
+    m_busy->setText(tr("Laying out %n box(es)…", nullptr, boxes));
+    m_busy->adjustSize();
+    m_busy->move(10, 10);
+    m_busy->show();
+    m_busy->raise();
+    Q_EMIT layoutStarted(boxes);
+    m_watcher.setFuture(QtConcurrent::run(computeLayout, input));
+}
+
+void GraphPanel::onLayoutDone()
+{
+    m_running = false;
+    if (m_dirty) {
+        relayout();
+        return;
+    }
+    m_busy->hide();
+    const LayoutResult result = m_watcher.result();
+    if (!result.error.isEmpty()) {
+        Q_EMIT message(result.error);
+        return;
+    }
+    m_scene->populate(m_graph, m_tree, m_pendingVisible, result, m_otherNames, m_otherMode);
+    applyDecorations();
+    m_lastLayoutMs = result.elapsedMs;
+    m_lastBoxes = int(m_pendingVisible.items.size());
+    if (m_fitAfterLayout)
+        m_view->fitAll();
+    m_fitAfterLayout = false;
+    if (m_centerOnCurrent && !m_current.isEmpty())
+        if (GraphNodeItem* item = m_scene->itemForNode(m_current))
+            m_view->centerOn(item);
+    m_centerOnCurrent = false;
+    m_overview->refit();
+    Q_EMIT layoutFinished(result.elapsedMs, m_lastBoxes);
+}
+
+void GraphPanel::applyDecorations()
+{
+    m_scene->setTicked(m_ticked);
+    m_scene->setShapes(m_shapes);
+    m_scene->setMatches(m_matches);
+    m_scene->setCurrent(m_current);
+}
+
+void GraphPanel::setTicked(const QSet<QString>& names)
+{
+    m_ticked = names;
+    m_scene->setTicked(names);
+}
+
+void GraphPanel::setShapes(const QHash<QString, QString>& shapes)
+{
+    m_shapes = shapes;
+    m_scene->setShapes(shapes);
+}
+
+void GraphPanel::setMatches(const QSet<QString>& names)
+{
+    m_matches = names;
+    m_scene->setMatches(names);
+}
+
+void GraphPanel::setCurrentNode(const QString& name, bool reveal)
+{
+    m_current = name;
+    m_scene->setCurrent(name);
+    if (!reveal)
+        return;
+    // Expand the collapsed modules that hide the node, then scroll to it.
+    int node = -1;
+    for (int i = 0; i < m_graph.nodes.size(); ++i)
+        if (m_graph.nodes[i].name == name) {
+            node = i;
+            break;
+        }
+    bool changed = false;
+    if (node >= 0)
+        for (int m = m_tree.moduleOfNode(node); m > 0; m = m_tree.module(m).parent)
+            changed |= m_collapsed.remove(m);
+    if (changed) {
+        m_centerOnCurrent = true;
+        relayout();
+    } else if (GraphNodeItem* item = m_scene->itemForNode(name)) {
+        m_view->ensureVisible(item, 80, 80);
+    } else if (GraphNodeItem* module = m_scene->itemForModule(name)) {
+        m_view->ensureVisible(module, 80, 80);
+    }
+}
+
+void GraphPanel::expandModule(const QString& path)
+{
+    const int m = m_tree.findModule(path);
+    if (m <= 0 || !m_collapsed.contains(m))
+        return;
+    m_collapsed.remove(m);
+    // Open its children too when that stays small, so one double-click shows something useful.
+    for (int c : m_tree.module(m).children)
+        if (m_tree.module(c).totalNodes <= 12)
+            m_collapsed.remove(c);
+    m_current = path;
+    m_centerOnCurrent = false;
+    relayout();
+}
+
+void GraphPanel::collapseModule(const QString& path)
+{
+    const int m = m_tree.findModule(path);
+    if (m <= 0)
+        return;
+    m_collapsed.insert(m);
+    m_current = path;
+    relayout();
+}
+
+void GraphPanel::collapseToDefault()
+{
+    m_collapsed = m_tree.defaultCollapsed(kDefaultBudget);
+    m_fitAfterLayout = true;
+    relayout();
+}
+
+void GraphPanel::expandAll()
+{
+    if (m_graph.nodes.size() > kExpandAllLimit) {
+        Q_EMIT message(tr("%1 nodes are too many to draw at once; expand modules one by one (double-click them).")
+                           .arg(m_graph.nodes.size()));
+        return;
+    }
+    m_collapsed.clear();
+    m_fitAfterLayout = true;
+    relayout();
+}
+
+void GraphPanel::placeOverview()
+{
+    const int w = std::max(120, width() / 5), h = std::max(100, height() / 4);
+    const int scroll = m_view->verticalScrollBar()->isVisible() ? m_view->verticalScrollBar()->width() : 0;
+    m_overview->setGeometry(width() - w - 6 - scroll, height() - h - 6 - scroll, w, h);
+    m_overview->raise();
+}
+
+void GraphPanel::resizeEvent(QResizeEvent* event)
+{
+    QWidget::resizeEvent(event);
+    placeOverview();
+}
+
+} // namespace featscope::ui

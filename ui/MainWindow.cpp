@@ -1,0 +1,896 @@
+#include "MainWindow.h"
+
+#include "EngineClient.h"
+#include "GraphPanel.h"
+#include "GraphScene.h"
+#include "GraphView.h"
+#include "NodeTreeModel.h"
+#include "PreprocessingWidget.h"
+#include "ResultsPanel.h"
+#include "ReturnNodesModel.h"
+
+#include <QAction>
+#include <QApplication>
+#include <QCheckBox>
+#include <QCloseEvent>
+#include <QComboBox>
+#include <QCompleter>
+#include <QDockWidget>
+#include <QFile>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QFormLayout>
+#include <QGroupBox>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QJsonArray>
+#include <QLabel>
+#include <QLineEdit>
+#include <QLocale>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QMimeData>
+#include <QProgressBar>
+#include <QPushButton>
+#include <QScrollArea>
+#include <QSortFilterProxyModel>
+#include <QStatusBar>
+#include <QStringListModel>
+#include <QTableView>
+#include <QToolBar>
+#include <QToolButton>
+#include <QTreeView>
+#include <QVBoxLayout>
+
+namespace featscope::ui {
+
+namespace {
+
+constexpr int kLoadTimeoutMs = 120000;
+constexpr int kRunTimeoutMs = 300000;
+constexpr int kExportTimeoutMs = 300000;
+
+bool isModelFile(const QString& path)
+{
+    const QString suffix = QFileInfo(path).suffix().toLower();
+    return suffix == QLatin1String("pt") || suffix == QLatin1String("pth") || suffix == QLatin1String("ptl")
+        || suffix == QLatin1String("zip") || suffix == QLatin1String("torchscript");
+}
+
+bool isImageFile(const QString& path)
+{
+    static const QStringList suffixes{QStringLiteral("png"), QStringLiteral("jpg"), QStringLiteral("jpeg"),
+                                      QStringLiteral("bmp"), QStringLiteral("gif"), QStringLiteral("webp"),
+                                      QStringLiteral("pgm"), QStringLiteral("ppm")};
+    return suffixes.contains(QFileInfo(path).suffix().toLower());
+}
+
+QString errorText(const QJsonObject& response)
+{
+    QString message = response.value(QStringLiteral("error")).toString();
+    const QJsonArray suggestions = response.value(QStringLiteral("suggestions")).toArray();
+    if (!suggestions.isEmpty() && !message.contains(QLatin1String("Did you mean"))) {
+        QStringList names;
+        for (const QJsonValue& s : suggestions)
+            names.append(s.toString());
+        message += QObject::tr(" Closest names: %1.").arg(names.join(QStringLiteral(", ")));
+    }
+    return message.isEmpty() ? QObject::tr("The engine gave no reason.") : message;
+}
+
+/// Shows rows whose name or path contains the search text, with their parents.
+class NodeFilterModel : public QSortFilterProxyModel {
+public:
+    using QSortFilterProxyModel::QSortFilterProxyModel;
+
+protected:
+    bool filterAcceptsRow(int row, const QModelIndex& parent) const override
+    {
+        if (filterRegularExpression().pattern().isEmpty())
+            return true;
+        const QModelIndex index = sourceModel()->index(row, 0, parent);
+        return index.data(NodeTreeModel::NameRole).toString().contains(filterRegularExpression());
+    }
+};
+
+} // namespace
+
+MainWindow::MainWindow(QWidget* parent)
+    : QMainWindow(parent), m_engine(new EngineClient(this)), m_outputDir(QDir::temp().filePath(QStringLiteral("featscope-XXXXXX"))),
+      m_graph(new GraphPanel), m_tree(new QTreeView), m_treeModel(new NodeTreeModel(this)),
+      m_treeProxy(new NodeFilterModel(this)), m_returns(new ReturnNodesModel(this)), m_returnView(new QTableView),
+      m_results(new ResultsPanel), m_preprocessing(new PreprocessingWidget), m_modelLabel(new QLabel),
+      m_errorLabel(new QLabel), m_statusLabel(new QLabel), m_progress(new QProgressBar), m_modeBox(new QComboBox),
+      m_separate(new QCheckBox(tr("Separate train/eval selections"))), m_search(new QLineEdit),
+      m_addNode(new QLineEdit), m_image(new QLineEdit), m_runButton(new QPushButton(tr("Run"))),
+      m_cancelButton(new QPushButton(tr("Cancel")))
+{
+    setWindowTitle(tr("featscope"));
+    setObjectName(QStringLiteral("mainWindow"));
+    setAcceptDrops(true);
+    resize(1500, 950);
+
+    // Centre: the graph with its toolbar.
+    auto* graphBox = new QWidget;
+    auto* graphLayout = new QVBoxLayout(graphBox);
+    graphLayout->setContentsMargins(0, 0, 0, 0);
+    graphLayout->setSpacing(0);
+    auto* graphBar = new QToolBar;
+    graphBar->setIconSize(QSize(16, 16));
+    m_search->setPlaceholderText(tr("Find node (Ctrl+F)…"));
+    m_search->setClearButtonEnabled(true);
+    m_search->setObjectName(QStringLiteral("search"));
+    m_search->setMaximumWidth(280);
+    graphBar->addWidget(m_search);
+    graphBar->addSeparator();
+    graphBar->addAction(tr("Zoom in"), m_graph->view(), &GraphView::zoomIn);
+    graphBar->addAction(tr("Zoom out"), m_graph->view(), &GraphView::zoomOut);
+    graphBar->addAction(tr("Fit"), m_graph->view(), &GraphView::fitAll);
+    graphBar->addSeparator();
+    graphBar->addAction(tr("Expand all"), m_graph, &GraphPanel::expandAll);
+    graphBar->addAction(tr("Collapse"), m_graph, &GraphPanel::collapseToDefault);
+    auto* hint = new QLabel(tr("  Tick a box to return that node · double-click a module to expand or its frame to collapse"));
+    hint->setStyleSheet(QStringLiteral("color: #607d8b;"));
+    graphBar->addWidget(hint);
+    graphLayout->addWidget(graphBar);
+    graphLayout->addWidget(m_graph, 1);
+    setCentralWidget(graphBox);
+
+    // Left: node tree.
+    m_treeProxy->setSourceModel(m_treeModel);
+    m_treeProxy->setRecursiveFilteringEnabled(true);
+    m_treeProxy->setFilterCaseSensitivity(Qt::CaseInsensitive);
+    m_tree->setModel(m_treeProxy);
+    m_tree->setObjectName(QStringLiteral("nodeTree"));
+    m_tree->setUniformRowHeights(true);
+    m_tree->setAlternatingRowColors(true);
+    m_tree->header()->setSectionResizeMode(QHeaderView::Interactive);
+    m_tree->setColumnWidth(0, 170);
+    m_tree->setColumnWidth(1, 80);
+    auto* treeDock = new QDockWidget(tr("Nodes"), this);
+    treeDock->setObjectName(QStringLiteral("nodesDock"));
+    treeDock->setWidget(m_tree);
+    treeDock->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable);
+    addDockWidget(Qt::LeftDockWidgetArea, treeDock);
+
+    // Right: model, return nodes, image, run.
+    auto* sideDock = new QDockWidget(tr("Model and run"), this);
+    sideDock->setObjectName(QStringLiteral("sideDock"));
+    sideDock->setWidget(createSidePanel());
+    sideDock->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable);
+    addDockWidget(Qt::RightDockWidgetArea, sideDock);
+
+    // Bottom: results.
+    auto* resultsDock = new QDockWidget(tr("Feature maps"), this);
+    resultsDock->setObjectName(QStringLiteral("resultsDock"));
+    resultsDock->setWidget(m_results);
+    resultsDock->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable);
+    addDockWidget(Qt::BottomDockWidgetArea, resultsDock);
+    resizeDocks({treeDock, sideDock}, {290, 400}, Qt::Horizontal);
+    resizeDocks({resultsDock}, {380}, Qt::Vertical);
+
+    m_progress->setMaximumWidth(180);
+    m_progress->setRange(0, 0);
+    m_progress->hide();
+    statusBar()->addWidget(m_statusLabel, 1);
+    statusBar()->addPermanentWidget(m_progress);
+    m_statusLabel->setText(tr("Open a TorchScript model: File > Open (Ctrl+O) or drop a .pt file here."));
+
+    createMenus();
+
+    connect(m_graph, &GraphPanel::tickClicked, this, [this](const QString& name, bool) { toggleReturnNode(name); });
+    connect(m_graph, &GraphPanel::itemClicked, this, [this](const QString& name, bool) { onGraphItemClicked(name); });
+    connect(m_graph, &GraphPanel::message, this, &MainWindow::showError);
+    connect(m_graph, &GraphPanel::layoutStarted, this, [this](int boxes) {
+        m_progress->show();
+        m_statusLabel->setText(tr("Laying out the graph (%n box(es))…", nullptr, boxes));
+    });
+    connect(m_graph, &GraphPanel::layoutFinished, this, [this](qint64 ms, int boxes) {
+        if (!isRunning() && !m_engine->isBusy())
+            m_progress->hide();
+        QString text = tr("%1 — %n box(es) drawn, layout %2 ms", nullptr, boxes).arg(QFileInfo(m_model.file).fileName()).arg(ms);
+        if (m_timingOpen) {
+            const qint64 total = m_openTimer.elapsed();
+            text += tr(", opened in %1 ms").arg(total);
+            qInfo("featscope: opened %s in %lld ms (engine load %lld ms, layout %lld ms, %d boxes of %lld nodes)",
+                  qPrintable(m_model.file), static_cast<long long>(total), static_cast<long long>(m_engineLoadMs),
+                  static_cast<long long>(ms), boxes, static_cast<long long>(m_model.graph(m_mode).nodes.size()));
+            m_timingOpen = false;
+        }
+        m_statusLabel->setText(text);
+        Q_EMIT graphReady();
+    });
+    connect(m_treeModel, &NodeTreeModel::checkToggled, this, [this](const QString& name, bool) { toggleReturnNode(name); });
+    connect(m_tree->selectionModel(), &QItemSelectionModel::currentChanged, this,
+            [this](const QModelIndex& current) { onTreeCurrentChanged(current); });
+    connect(m_returns, &ReturnNodesModel::selectionEdited, this, [this] {
+        updateTicks();
+        scheduleResolve();
+        updateActions();
+    });
+    connect(m_returns, &QAbstractItemModel::dataChanged, this, [this] { updateTicks(); });
+    connect(m_returnView->selectionModel(), &QItemSelectionModel::currentRowChanged, this, [this](const QModelIndex& current) {
+        if (!current.isValid())
+            return;
+        const auto& e = m_returns->entries().value(current.row());
+        const QString name = e.resolved.isEmpty() ? e.node : e.resolved;
+        m_graph->setCurrentNode(name, true);
+    });
+    connect(m_search, &QLineEdit::textChanged, this, &MainWindow::onSearch);
+    connect(m_search, &QLineEdit::returnPressed, this, &MainWindow::jumpToSearch);
+    connect(m_engine, &EngineClient::engineStopped, this, [this](const QString& message) {
+        if (!message.startsWith(QLatin1String("Cancelled")))
+            showError(message);
+    });
+
+    m_resolveTimer.setSingleShot(true);
+    m_resolveTimer.setInterval(120);
+    connect(&m_resolveTimer, &QTimer::timeout, this, &MainWindow::resolveNow);
+
+    restoreGeometry(m_settings.windowGeometry());
+    restoreState(m_settings.windowState());
+    updateRecentMenu();
+    updateActions();
+}
+
+MainWindow::~MainWindow() = default;
+
+QWidget* MainWindow::createSidePanel()
+{
+    auto* panel = new QWidget;
+    auto* layout = new QVBoxLayout(panel);
+    layout->setContentsMargins(6, 6, 6, 6);
+
+    m_errorLabel->setObjectName(QStringLiteral("errorBanner"));
+    m_errorLabel->setWordWrap(true);
+    m_errorLabel->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    m_errorLabel->setStyleSheet(QStringLiteral("background: #ffebee; color: #b71c1c; border: 1px solid #e57373; padding: 6px;"));
+    m_errorLabel->hide();
+    layout->addWidget(m_errorLabel);
+
+    auto* modelBox = new QGroupBox(tr("Model"));
+    auto* modelLayout = new QVBoxLayout(modelBox);
+    m_modelLabel->setObjectName(QStringLiteral("modelInfo"));
+    m_modelLabel->setWordWrap(true);
+    m_modelLabel->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    m_modelLabel->setText(tr("No model open."));
+    modelLayout->addWidget(m_modelLabel);
+    auto* modeRow = new QHBoxLayout;
+    m_modeBox->addItem(tr("eval"), int(Mode::Eval));
+    m_modeBox->addItem(tr("train"), int(Mode::Train));
+    m_modeBox->setObjectName(QStringLiteral("modeBox"));
+    m_modeBox->setToolTip(tr("Graph, node names and run in training or evaluation mode"));
+    modeRow->addWidget(new QLabel(tr("Mode:")));
+    modeRow->addWidget(m_modeBox);
+    modeRow->addStretch();
+    modelLayout->addLayout(modeRow);
+    layout->addWidget(modelBox);
+    connect(m_modeBox, &QComboBox::currentIndexChanged, this, [this] { setMode(Mode(m_modeBox->currentData().toInt())); });
+
+    auto* returnBox = new QGroupBox(tr("Return nodes"));
+    auto* returnLayout = new QVBoxLayout(returnBox);
+    m_returnView->setModel(m_returns);
+    m_returnView->setObjectName(QStringLiteral("returnNodes"));
+    m_returnView->verticalHeader()->hide();
+    m_returnView->horizontalHeader()->setStretchLastSection(true);
+    m_returnView->setSelectionBehavior(QAbstractItemView::SelectRows);
+    m_returnView->setEditTriggers(QAbstractItemView::DoubleClicked | QAbstractItemView::EditKeyPressed
+                                  | QAbstractItemView::AnyKeyPressed);
+    m_returnView->setColumnWidth(0, 110);
+    m_returnView->setColumnWidth(1, 90);
+    m_returnView->setColumnWidth(2, 110);
+    m_returnView->setMinimumHeight(120);
+    returnLayout->addWidget(m_returnView, 1);
+    auto* addRow = new QHBoxLayout;
+    m_addNode->setPlaceholderText(tr("node or truncated name, e.g. layer1"));
+    m_addNode->setObjectName(QStringLiteral("addNode"));
+    auto* addButton = new QPushButton(tr("Add"));
+    auto* removeButton = new QPushButton(tr("Remove"));
+    addRow->addWidget(m_addNode, 1);
+    addRow->addWidget(addButton);
+    addRow->addWidget(removeButton);
+    returnLayout->addLayout(addRow);
+    m_separate->setToolTip(tr("Keep different return nodes for train and eval mode (exported together)"));
+    returnLayout->addWidget(m_separate);
+    layout->addWidget(returnBox, 1);
+    auto add = [this] {
+        const QString text = m_addNode->text().trimmed();
+        if (text.isEmpty())
+            return;
+        const int eq = text.indexOf(QLatin1Char('='));
+        addReturnNode(eq > 0 ? text.left(eq).trimmed() : text, eq > 0 ? text.mid(eq + 1).trimmed() : QString());
+        m_addNode->clear();
+    };
+    connect(m_addNode, &QLineEdit::returnPressed, this, add);
+    connect(addButton, &QPushButton::clicked, this, add);
+    connect(removeButton, &QPushButton::clicked, this, [this] {
+        const QModelIndex current = m_returnView->currentIndex();
+        if (current.isValid())
+            m_returns->removeRowAt(current.row());
+    });
+    connect(m_separate, &QCheckBox::toggled, m_returns, &ReturnNodesModel::setSeparateModes);
+
+    auto* runBox = new QGroupBox(tr("Image and preprocessing"));
+    auto* runLayout = new QVBoxLayout(runBox);
+    auto* imageRow = new QHBoxLayout;
+    m_image->setPlaceholderText(tr("PNG or JPEG image (or drop one here)"));
+    m_image->setObjectName(QStringLiteral("imagePath"));
+    auto* browse = new QPushButton(tr("Browse…"));
+    imageRow->addWidget(m_image, 1);
+    imageRow->addWidget(browse);
+    runLayout->addLayout(imageRow);
+    runLayout->addWidget(m_preprocessing);
+    auto* runRow = new QHBoxLayout;
+    m_runButton->setObjectName(QStringLiteral("runButton"));
+    m_runButton->setToolTip(tr("Run the pruned extractor on the image (Ctrl+R)"));
+    m_cancelButton->setObjectName(QStringLiteral("cancelButton"));
+    m_cancelButton->setEnabled(false);
+    runRow->addWidget(m_runButton, 1);
+    runRow->addWidget(m_cancelButton);
+    runLayout->addLayout(runRow);
+    layout->addWidget(runBox);
+    connect(browse, &QPushButton::clicked, this, [this] {
+        const QString path = QFileDialog::getOpenFileName(this, tr("Open Image"), QFileInfo(imagePath()).absolutePath(),
+                                                          tr("Images (*.png *.jpg *.jpeg *.bmp *.gif *.webp)"));
+        if (!path.isEmpty())
+            setImage(path);
+    });
+    connect(m_runButton, &QPushButton::clicked, this, &MainWindow::run);
+    connect(m_cancelButton, &QPushButton::clicked, this, &MainWindow::cancelRun);
+    connect(m_image, &QLineEdit::textChanged, this, [this] { updateActions(); });
+
+    auto* scroll = new QScrollArea;
+    scroll->setWidget(panel);
+    scroll->setWidgetResizable(true);
+    scroll->setFrameShape(QFrame::NoFrame);
+    scroll->setMinimumWidth(360);
+    return scroll;
+}
+
+void MainWindow::createMenus()
+{
+    QMenu* file = menuBar()->addMenu(tr("&File"));
+    file->addAction(tr("&Open Model…"), QKeySequence::Open, this, [this] {
+        const QString path = QFileDialog::getOpenFileName(this, tr("Open TorchScript Model"), QFileInfo(m_model.file).absolutePath(),
+                                                          tr("TorchScript models (*.pt *.pth *.ptl *.zip);;All files (*)"));
+        if (!path.isEmpty())
+            openModel(path);
+    });
+    file->addAction(tr("Open &Image…"), QKeySequence(tr("Ctrl+I")), this, [this] {
+        const QString path = QFileDialog::getOpenFileName(this, tr("Open Image"), QFileInfo(imagePath()).absolutePath(),
+                                                          tr("Images (*.png *.jpg *.jpeg *.bmp *.gif *.webp)"));
+        if (!path.isEmpty())
+            setImage(path);
+    });
+    m_recentMenu = file->addMenu(tr("Open &Recent"));
+    file->addSeparator();
+    m_exportAction = file->addAction(tr("&Export Extractor…"), QKeySequence(tr("Ctrl+E")), this, [this] {
+        const QString base = QFileInfo(m_model.file).completeBaseName() + QStringLiteral("_extractor.pt");
+        const QString path = QFileDialog::getSaveFileName(this, tr("Export Feature Extractor"),
+                                                          QFileInfo(m_model.file).absoluteDir().filePath(base),
+                                                          tr("TorchScript models (*.pt)"));
+        if (!path.isEmpty())
+            exportExtractor(path);
+    });
+    m_exportPngAction = file->addAction(tr("Export Shown Maps as &PNG…"), this, [this] {
+        const QString path = QFileDialog::getSaveFileName(this, tr("Export Maps"), QString(), tr("PNG images (*.png)"));
+        if (!path.isEmpty())
+            exportMapsPng(path);
+    });
+    m_exportNpyAction = file->addAction(tr("Export Tensors as .&npy…"), this, [this] {
+        const QString dir = QFileDialog::getExistingDirectory(this, tr("Export Tensors to Folder"));
+        if (!dir.isEmpty())
+            exportTensors(dir);
+    });
+    file->addSeparator();
+    file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
+
+    QMenu* view = menuBar()->addMenu(tr("&View"));
+    view->addAction(tr("Zoom &In"), QKeySequence::ZoomIn, m_graph->view(), &GraphView::zoomIn);
+    view->addAction(tr("Zoom &Out"), QKeySequence::ZoomOut, m_graph->view(), &GraphView::zoomOut);
+    view->addAction(tr("&Fit Graph"), QKeySequence(tr("Ctrl+0")), m_graph->view(), &GraphView::fitAll);
+    view->addAction(tr("Actual &Size"), QKeySequence(tr("Ctrl+1")), m_graph->view(), &GraphView::resetZoom);
+    view->addSeparator();
+    view->addAction(tr("&Expand All Modules"), m_graph, &GraphPanel::expandAll);
+    view->addAction(tr("&Collapse to Default"), m_graph, &GraphPanel::collapseToDefault);
+    view->addAction(tr("Fin&d Node"), QKeySequence::Find, this, [this] {
+        m_search->setFocus();
+        m_search->selectAll();
+    });
+    view->addSeparator();
+    for (QDockWidget* dock : findChildren<QDockWidget*>())
+        view->addAction(dock->toggleViewAction());
+
+    QMenu* runMenu = menuBar()->addMenu(tr("&Run"));
+    m_runAction = runMenu->addAction(tr("&Run Extractor"), QKeySequence(tr("Ctrl+R")), this, &MainWindow::run);
+    runMenu->addAction(tr("&Cancel Run"), QKeySequence(Qt::Key_Escape), this, &MainWindow::cancelRun);
+
+    QMenu* help = menuBar()->addMenu(tr("&Help"));
+    help->addAction(tr("&About featscope"), this, [this] {
+        QMessageBox::about(this, tr("About featscope"),
+                           tr("<h3>featscope %1</h3><p>torchvision's feature extraction for TorchScript models: browse "
+                              "the named graph, choose return nodes, look at feature maps and export the pruned "
+                              "extractor.</p><p>Models are loaded and run in a separate engine process "
+                              "(featscope-engine), so a broken model cannot take this window down.</p>")
+                               .arg(QApplication::applicationVersion()));
+    });
+    help->addAction(tr("About &Qt"), qApp, &QApplication::aboutQt);
+}
+
+void MainWindow::updateRecentMenu()
+{
+    m_recentMenu->clear();
+    const QStringList files = m_settings.recentFiles();
+    for (const QString& path : files)
+        m_recentMenu->addAction(QFileInfo(path).fileName() + QStringLiteral("  —  ") + QFileInfo(path).absolutePath(), this,
+                                [this, path] { openModel(path); });
+    m_recentMenu->setEnabled(!files.isEmpty());
+}
+
+void MainWindow::updateActions()
+{
+    const bool running = isRunning();
+    m_runButton->setEnabled(m_hasModel && !running);
+    m_cancelButton->setEnabled(running);
+    if (m_runAction)
+        m_runAction->setEnabled(m_hasModel && !running);
+    if (m_exportAction)
+        m_exportAction->setEnabled(m_hasModel && !m_returns->entries().isEmpty());
+    const bool hasResults = m_results->outputCount() > 0;
+    if (m_exportPngAction)
+        m_exportPngAction->setEnabled(hasResults);
+    if (m_exportNpyAction)
+        m_exportNpyAction->setEnabled(hasResults);
+}
+
+void MainWindow::showError(const QString& message)
+{
+    m_lastError = message;
+    m_errorLabel->setText(message);
+    m_errorLabel->show();
+    statusBar()->showMessage(message.section(QLatin1Char('\n'), 0, 0), 10000);
+    Q_EMIT errorReported(message);
+}
+
+void MainWindow::clearError()
+{
+    m_errorLabel->hide();
+    m_errorLabel->clear();
+}
+
+void MainWindow::setBusy(const QString& message)
+{
+    m_statusLabel->setText(message);
+    m_progress->show();
+}
+
+void MainWindow::setIdle(const QString& message)
+{
+    m_statusLabel->setText(message);
+    if (!m_graph->isLayingOut())
+        m_progress->hide();
+}
+
+void MainWindow::openModel(const QString& path)
+{
+    if (isRunning())
+        cancelRun();
+    saveSettings();
+    clearError();
+    m_openTimer.start();
+    m_timingOpen = false;
+    setBusy(tr("Loading %1…").arg(QFileInfo(path).fileName()));
+    const QString absolute = QFileInfo(path).absoluteFilePath();
+    m_loadRequest = m_engine->send(QStringLiteral("load"), QJsonObject{{QStringLiteral("path"), absolute}},
+                                   [this, absolute](const QJsonObject& r) { onModelLoaded(r, absolute); }, kLoadTimeoutMs);
+}
+
+void MainWindow::onModelLoaded(const QJsonObject& response, const QString& path)
+{
+    m_loadRequest = 0;
+    if (!response.value(QStringLiteral("ok")).toBool()) {
+        setIdle(tr("Could not open %1.").arg(QFileInfo(path).fileName()));
+        showError(tr("Cannot open %1: %2").arg(QFileInfo(path).fileName(), errorText(response)));
+        Q_EMIT modelLoaded(false);
+        return;
+    }
+    m_engineLoadMs = qint64(response.value(QStringLiteral("elapsedMs")).toDouble());
+    m_model = ModelInfo::fromJson(response);
+    m_hasModel = true;
+    m_shapes.clear();
+    m_results->clear();
+    m_settings.addRecentFile(m_model.file);
+    updateRecentMenu();
+    setWindowTitle(tr("%1 — featscope").arg(QFileInfo(m_model.file).fileName()));
+
+    const QJsonObject state = m_settings.modelState(m_model.file);
+    {
+        const QSignalBlocker block(m_returns);
+        m_returns->clearAll();
+    }
+    m_preprocessing->setValue(m_model.preprocessing);
+    restoreModelState(state);
+    if (!m_model.warning.isEmpty())
+        statusBar()->showMessage(m_model.warning, 8000);
+    m_timingOpen = true;
+    showModeGraph();
+    updateModelPanel();
+    scheduleResolve();
+    updateActions();
+    Q_EMIT modelLoaded(true);
+}
+
+void MainWindow::restoreModelState(const QJsonObject& state)
+{
+    if (state.isEmpty())
+        return;
+    const QSignalBlocker blockSeparate(m_separate);
+    m_returns->restoreState(state.value(QStringLiteral("returnNodes")).toObject());
+    m_separate->setChecked(m_returns->separateModes());
+    m_mode = modeFromName(state.value(QStringLiteral("mode")).toString(QStringLiteral("eval")));
+    {
+        const QSignalBlocker blockMode(m_modeBox);
+        m_modeBox->setCurrentIndex(m_modeBox->findData(int(m_mode)));
+    }
+    m_returns->setMode(m_mode);
+    if (state.contains(QStringLiteral("preprocessing")))
+        m_preprocessing->setValue(Preprocessing::fromJson(state.value(QStringLiteral("preprocessing")).toObject()));
+    const QString image = state.value(QStringLiteral("image")).toString();
+    if (!image.isEmpty() && imagePath().isEmpty())
+        m_image->setText(image);
+    m_results->setGradientName(state.value(QStringLiteral("colourMap")).toString());
+    if (state.contains(QStringLiteral("normalisation")))
+        m_results->setNormalisation(Normalisation(state.value(QStringLiteral("normalisation")).toInt()));
+}
+
+QJsonObject MainWindow::modelState() const
+{
+    return QJsonObject{{QStringLiteral("returnNodes"), m_returns->saveState()},
+                       {QStringLiteral("mode"), modeName(m_mode)},
+                       {QStringLiteral("preprocessing"), m_preprocessing->value().toJson()},
+                       {QStringLiteral("image"), imagePath()},
+                       {QStringLiteral("colourMap"), m_results->gradientName()},
+                       {QStringLiteral("normalisation"), int(m_results->normalisation())}};
+}
+
+void MainWindow::saveSettings()
+{
+    m_settings.setWindowLayout(saveGeometry(), saveState());
+    if (m_hasModel)
+        m_settings.setModelState(m_model.file, modelState());
+    m_settings.sync();
+}
+
+void MainWindow::updateModelPanel()
+{
+    const ModeGraph& train = m_model.graph(Mode::Train);
+    const ModeGraph& eval = m_model.graph(Mode::Eval);
+    const QSet<QString> trainNames(train.names.cbegin(), train.names.cend());
+    const QSet<QString> evalNames(eval.names.cbegin(), eval.names.cend());
+    const int onlyTrain = int((trainNames - evalNames).size()), onlyEval = int((evalNames - trainNames).size());
+    QString text = tr("<b>%1</b><br>class %2<br>%3 parameters · inputs: %4<br>nodes: %5 train, %6 eval")
+                       .arg(QFileInfo(m_model.file).fileName().toHtmlEscaped(), m_model.className.toHtmlEscaped(),
+                            QLocale().toString(m_model.parameterCount), m_model.inputs.join(QStringLiteral(", ")).toHtmlEscaped())
+                       .arg(train.names.size())
+                       .arg(eval.names.size());
+    if (onlyTrain || onlyEval)
+        text += tr(" (%1 only in train, %2 only in eval)").arg(onlyTrain).arg(onlyEval);
+    if (m_model.hasPreprocessing)
+        text += tr("<br>preprocessing from the model file");
+    if (!m_model.classes.isEmpty())
+        text += tr("<br>%n class(es)", nullptr, int(m_model.classes.size()));
+    m_modelLabel->setText(text);
+    m_modelLabel->setToolTip(m_model.file);
+}
+
+void MainWindow::showModeGraph()
+{
+    const ModeGraph& graph = m_model.graph(m_mode);
+    const Mode other = m_mode == Mode::Train ? Mode::Eval : Mode::Train;
+    const QStringList& otherList = m_model.graph(other).names;
+    QSet<QString> otherNames(otherList.cbegin(), otherList.cend());
+    if (otherNames.isEmpty())
+        otherNames = QSet<QString>(graph.names.cbegin(), graph.names.cend());
+    if (!graph.error.isEmpty())
+        showError(tr("The %1-mode graph could not be described: %2").arg(modeName(m_mode), graph.error));
+    m_graph->setGraph(graph, otherNames, modeName(other));
+    m_treeModel->build(graph, m_graph->moduleTree(), otherNames, modeName(other));
+    m_tree->expandToDepth(0);
+    m_treeModel->setShapes(m_shapes);
+    auto* completer = new QCompleter(graph.names, m_addNode);
+    completer->setCaseSensitivity(Qt::CaseInsensitive);
+    completer->setFilterMode(Qt::MatchContains);
+    delete m_addNode->completer();
+    m_addNode->setCompleter(completer);
+    m_graph->setShapes(m_shapes);
+    updateTicks();
+    onSearch(m_search->text());
+}
+
+void MainWindow::setMode(Mode mode)
+{
+    if (m_modeBox->currentData().toInt() != int(mode)) {
+        m_modeBox->setCurrentIndex(m_modeBox->findData(int(mode))); // comes back here
+        return;
+    }
+    if (mode == m_mode)
+        return;
+    m_mode = mode;
+    m_returns->setMode(mode);
+    if (m_hasModel) {
+        showModeGraph();
+        scheduleResolve();
+    }
+}
+
+QString MainWindow::imagePath() const { return m_image->text().trimmed(); }
+
+void MainWindow::setImage(const QString& path)
+{
+    m_image->setText(QFileInfo(path).absoluteFilePath());
+}
+
+void MainWindow::addReturnNode(const QString& node, const QString& key)
+{
+    if (!node.isEmpty())
+        m_returns->addNode(node, key);
+}
+
+void MainWindow::toggleReturnNode(const QString& name)
+{
+    if (m_returns->resolvedNames().contains(name))
+        m_returns->removeNode(name);
+    else
+        m_returns->addNode(name);
+}
+
+void MainWindow::updateTicks()
+{
+    const QSet<QString> names = m_returns->resolvedNames();
+    m_graph->setTicked(names);
+    m_treeModel->setChecked(names);
+}
+
+void MainWindow::scheduleResolve() { m_resolveTimer.start(); }
+
+void MainWindow::resolveNow()
+{
+    if (!m_hasModel)
+        return;
+    QJsonObject modes;
+    for (Mode mode : {Mode::Train, Mode::Eval})
+        if (m_returns->separateModes() || mode == m_mode)
+            modes.insert(modeName(mode), m_returns->toJson(mode));
+    m_engine->send(QStringLiteral("resolve"), QJsonObject{{QStringLiteral("modes"), modes}},
+                   [this](const QJsonObject& r) {
+                       if (!r.value(QStringLiteral("ok")).toBool())
+                           return;
+                       for (Mode mode : {Mode::Train, Mode::Eval})
+                           if (r.contains(modeName(mode)))
+                               m_returns->applyResolution(mode, r.value(modeName(mode)).toArray());
+                       updateTicks();
+                   },
+                   kLoadTimeoutMs);
+}
+
+void MainWindow::onGraphItemClicked(const QString& name)
+{
+    m_graph->setCurrentNode(name, false);
+    const QModelIndex source = m_treeModel->indexForName(name);
+    if (!source.isValid())
+        return;
+    const QModelIndex index = m_treeProxy->mapFromSource(source);
+    m_syncing = true;
+    m_tree->setCurrentIndex(index);
+    m_tree->scrollTo(index);
+    m_syncing = false;
+}
+
+void MainWindow::onTreeCurrentChanged(const QModelIndex& current)
+{
+    if (m_syncing || !current.isValid())
+        return;
+    const QString name = current.siblingAtColumn(0).data(NodeTreeModel::NameRole).toString();
+    m_graph->setCurrentNode(name, true);
+}
+
+void MainWindow::onSearch(const QString& text)
+{
+    m_treeProxy->setFilterRegularExpression(QRegularExpression(QRegularExpression::escape(text.trimmed()),
+                                                               QRegularExpression::CaseInsensitiveOption));
+    if (!text.trimmed().isEmpty())
+        m_tree->expandAll();
+    QSet<QString> matches;
+    if (!text.trimmed().isEmpty())
+        for (const QString& name : m_model.graph(m_mode).names)
+            if (name.contains(text.trimmed(), Qt::CaseInsensitive))
+                matches.insert(name);
+    m_graph->setMatches(matches);
+}
+
+void MainWindow::jumpToSearch()
+{
+    const QString text = m_search->text().trimmed();
+    if (text.isEmpty())
+        return;
+    const QStringList& names = m_model.graph(m_mode).names;
+    // An exact or truncated name jumps to the node it selects (the last one at or below the prefix);
+    // otherwise the first name containing the text.
+    QString target;
+    for (const QString& name : names)
+        if (name == text || name.startsWith(text + QLatin1Char('.')))
+            target = name;
+    if (target.isEmpty())
+        for (const QString& name : names)
+            if (name.contains(text, Qt::CaseInsensitive)) {
+                target = name;
+                break;
+            }
+    if (target.isEmpty()) {
+        statusBar()->showMessage(tr("No node matches \"%1\".").arg(text), 5000);
+        return;
+    }
+    m_graph->setCurrentNode(target, true);
+    const QModelIndex index = m_treeProxy->mapFromSource(m_treeModel->indexForName(target));
+    m_syncing = true;
+    m_tree->setCurrentIndex(index);
+    m_tree->scrollTo(index);
+    m_syncing = false;
+}
+
+void MainWindow::run()
+{
+    if (isRunning())
+        return;
+    if (!m_hasModel) {
+        showError(tr("Open a model first (File > Open)."));
+        Q_EMIT runFinished(false);
+        return;
+    }
+    if (m_returns->entries().isEmpty()) {
+        showError(tr("Tick at least one return node in the graph or the node list, or type one under Return nodes."));
+        Q_EMIT runFinished(false);
+        return;
+    }
+    if (imagePath().isEmpty()) {
+        showError(tr("Choose an image first: Browse…, File > Open Image (Ctrl+I) or drop one on the window."));
+        Q_EMIT runFinished(false);
+        return;
+    }
+    QString problem;
+    if (!m_preprocessing->isValid(&problem)) {
+        showError(problem);
+        Q_EMIT runFinished(false);
+        return;
+    }
+    clearError();
+    QElapsedTimer timer;
+    timer.start();
+    const QJsonObject params{{QStringLiteral("image"), imagePath()},
+                             {QStringLiteral("preprocessing"), m_preprocessing->value().toJson()},
+                             {QStringLiteral("mode"), modeName(m_mode)},
+                             {QStringLiteral("returnNodes"), m_returns->toJson(m_mode)},
+                             {QStringLiteral("outputDir"), m_outputDir.path()}};
+    setBusy(tr("Running %1 on %2…").arg(QFileInfo(m_model.file).fileName(), QFileInfo(imagePath()).fileName()));
+    m_results->showMessage(tr("Running…"), false);
+    m_runRequest = m_engine->send(QStringLiteral("run"), params, [this, timer](const QJsonObject& r) {
+        m_runRequest = 0;
+        updateActions();
+        if (!r.value(QStringLiteral("ok")).toBool()) {
+            const bool cancelled = r.value(QStringLiteral("errorType")).toString() == QLatin1String("cancelled");
+            setIdle(cancelled ? tr("Run cancelled.") : tr("Run failed."));
+            m_results->showMessage(cancelled ? tr("Run cancelled.") : tr("Run failed: %1").arg(errorText(r)), !cancelled);
+            if (!cancelled)
+                showError(tr("Run failed: %1").arg(errorText(r)));
+            Q_EMIT runFinished(false);
+            return;
+        }
+        QVector<RunOutput> outputs;
+        m_shapes.clear();
+        for (const QJsonValue& v : r.value(QStringLiteral("outputs")).toArray()) {
+            outputs.append(RunOutput::fromJson(v.toObject()));
+            m_shapes.insert(outputs.last().node, outputs.last().shapeText());
+        }
+        QStringList inputShape;
+        for (const QJsonValue& d : r.value(QStringLiteral("inputShape")).toArray())
+            inputShape.append(QString::number(qint64(d.toDouble())));
+        const QString summary = tr("%1 mode, input %2, %n output(s), engine %3 ms.", nullptr, int(outputs.size()))
+                                    .arg(r.value(QStringLiteral("mode")).toString(), inputShape.join(QChar(0x00D7)))
+                                    .arg(qint64(r.value(QStringLiteral("elapsedMs")).toDouble()));
+        const bool ok = m_results->setResults(outputs, summary);
+        for (const RunOutput& o : outputs)
+            QFile::remove(o.file); // values now live in memory
+        m_graph->setShapes(m_shapes);
+        m_treeModel->setShapes(m_shapes);
+        setIdle(tr("Ran in %1 ms.").arg(timer.elapsed()));
+        updateActions();
+        Q_EMIT runFinished(ok);
+    }, kRunTimeoutMs);
+    updateActions();
+}
+
+void MainWindow::cancelRun()
+{
+    if (m_runRequest != 0)
+        m_engine->cancel(m_runRequest);
+}
+
+void MainWindow::exportExtractor(const QString& path)
+{
+    if (!m_hasModel || m_returns->entries().isEmpty()) {
+        showError(tr("Open a model and choose return nodes before exporting."));
+        Q_EMIT exportFinished(false, path);
+        return;
+    }
+    QJsonObject params{{QStringLiteral("path"), QFileInfo(path).absoluteFilePath()}};
+    if (m_returns->separateModes()) {
+        params.insert(QStringLiteral("trainReturnNodes"), m_returns->toJson(Mode::Train));
+        params.insert(QStringLiteral("evalReturnNodes"), m_returns->toJson(Mode::Eval));
+    } else {
+        params.insert(QStringLiteral("returnNodes"), m_returns->toJson(m_mode));
+    }
+    setBusy(tr("Exporting the extractor to %1…").arg(QFileInfo(path).fileName()));
+    m_engine->send(QStringLiteral("export"), params, [this, path](const QJsonObject& r) {
+        const bool ok = r.value(QStringLiteral("ok")).toBool();
+        if (ok)
+            setIdle(tr("Exported the extractor to %1.").arg(r.value(QStringLiteral("path")).toString()));
+        else {
+            setIdle(tr("Export failed."));
+            showError(tr("Cannot export the extractor: %1").arg(errorText(r)));
+        }
+        Q_EMIT exportFinished(ok, path);
+    }, kExportTimeoutMs);
+}
+
+bool MainWindow::exportMapsPng(const QString& path)
+{
+    QString error;
+    const bool ok = m_results->exportPng(path, &error);
+    if (ok)
+        statusBar()->showMessage(tr("Saved the maps to %1.").arg(path), 5000);
+    else
+        showError(error);
+    return ok;
+}
+
+bool MainWindow::exportTensors(const QString& directory)
+{
+    QString error;
+    const QStringList written = m_results->exportNpy(directory, &error);
+    if (!error.isEmpty()) {
+        showError(error);
+        return false;
+    }
+    statusBar()->showMessage(tr("Saved %n tensor(s) to %1.", nullptr, int(written.size())).arg(directory), 5000);
+    return true;
+}
+
+void MainWindow::closeEvent(QCloseEvent* event)
+{
+    saveSettings();
+    event->accept();
+}
+
+void MainWindow::dragEnterEvent(QDragEnterEvent* event)
+{
+    if (event->mimeData()->hasUrls())
+        for (const QUrl& url : event->mimeData()->urls())
+            if (url.isLocalFile() && (isModelFile(url.toLocalFile()) || isImageFile(url.toLocalFile()))) {
+                event->acceptProposedAction();
+                return;
+            }
+}
+
+void MainWindow::dropEvent(QDropEvent* event)
+{
+    for (const QUrl& url : event->mimeData()->urls()) {
+        const QString path = url.toLocalFile();
+        if (isModelFile(path))
+            openModel(path);
+        else if (isImageFile(path))
+            setImage(path);
+    }
+    event->acceptProposedAction();
+}
+
+} // namespace featscope::ui

@@ -1,0 +1,154 @@
+#pragma once
+
+#include "ModelInfo.h"
+#include "SettingsStore.h"
+
+#include <QElapsedTimer>
+#include <QHash>
+#include <QMainWindow>
+#include <QTemporaryDir>
+#include <QTimer>
+
+class QAction;
+class QCheckBox;
+class QComboBox;
+class QLabel;
+class QLineEdit;
+class QMenu;
+class QProgressBar;
+class QPushButton;
+class QSortFilterProxyModel;
+class QTableView;
+class QTreeView;
+
+namespace featscope::ui {
+
+class EngineClient;
+class GraphPanel;
+class NodeTreeModel;
+class PreprocessingWidget;
+class ResultsPanel;
+class ReturnNodesModel;
+
+/// featscope's main window: model panel, graph, node tree, return nodes, preprocessing and results.
+/// Public methods are what the menus call, without dialogs, so tests and headless mode drive the same paths.
+class MainWindow : public QMainWindow {
+    Q_OBJECT
+public:
+    explicit MainWindow(QWidget* parent = nullptr);
+    ~MainWindow() override;
+
+    // Actions without dialogs.
+    void openModel(const QString& path);
+    void setImage(const QString& path);
+    void setMode(Mode mode);
+    /// Adds a return node (a possibly truncated name) with an optional key.
+    void addReturnNode(const QString& node, const QString& key = {});
+    void run();
+    void cancelRun();
+    void exportExtractor(const QString& path);
+    bool exportMapsPng(const QString& path);
+    bool exportTensors(const QString& directory);
+    /// Saves the window layout and the current model's state to the settings now.
+    void saveSettings();
+
+    // State, for tests and headless use.
+    bool hasModel() const { return m_hasModel; }
+    const ModelInfo& model() const { return m_model; }
+    Mode mode() const { return m_mode; }
+    QString imagePath() const;
+    bool isRunning() const { return m_runRequest != 0; }
+    QString lastError() const { return m_lastError; }
+    EngineClient* engine() const { return m_engine; }
+    GraphPanel* graphPanel() const { return m_graph; }
+    QTreeView* nodeTree() const { return m_tree; }
+    NodeTreeModel* nodeTreeModel() const { return m_treeModel; }
+    QSortFilterProxyModel* nodeTreeProxy() const { return m_treeProxy; }
+    ReturnNodesModel* returnNodes() const { return m_returns; }
+    QTableView* returnNodesView() const { return m_returnView; }
+    ResultsPanel* results() const { return m_results; }
+    PreprocessingWidget* preprocessing() const { return m_preprocessing; }
+    QLineEdit* searchBox() const { return m_search; }
+    QPushButton* runButton() const { return m_runButton; }
+    QPushButton* cancelButton() const { return m_cancelButton; }
+
+Q_SIGNALS:
+    /// A load finished (ok or not); the graph may still be laying out.
+    void modelLoaded(bool ok);
+    /// The graph of the current model is drawn.
+    void graphReady();
+    void runFinished(bool ok);
+    void exportFinished(bool ok, const QString& path);
+    void errorReported(const QString& message);
+
+protected:
+    void closeEvent(QCloseEvent* event) override;
+    void dragEnterEvent(QDragEnterEvent* event) override;
+    void dropEvent(QDropEvent* event) override;
+
+private:
+    void createMenus();
+    QWidget* createSidePanel();
+    void showError(const QString& message);
+    void clearError();
+    void setBusy(const QString& message);
+    void setIdle(const QString& message);
+    void onModelLoaded(const QJsonObject& response, const QString& path);
+    void showModeGraph();
+    void updateModelPanel();
+    void updateTicks();
+    void scheduleResolve();
+    void resolveNow();
+    void toggleReturnNode(const QString& name);
+    void onGraphItemClicked(const QString& name);
+    void onTreeCurrentChanged(const QModelIndex& current);
+    void onSearch(const QString& text);
+    void jumpToSearch();
+    void updateRecentMenu();
+    void updateActions();
+    QJsonObject modelState() const;
+    void restoreModelState(const QJsonObject& state);
+
+    EngineClient* m_engine;
+    SettingsStore m_settings;
+    QTemporaryDir m_outputDir;
+    ModelInfo m_model;
+    bool m_hasModel = false;
+    Mode m_mode = Mode::Eval;
+    int m_runRequest = 0;
+    int m_loadRequest = 0;
+    QString m_lastError;
+    QHash<QString, QString> m_shapes;
+    QElapsedTimer m_openTimer;
+    qint64 m_engineLoadMs = 0;
+    bool m_timingOpen = false;
+    bool m_syncing = false;
+    QTimer m_resolveTimer;
+
+    GraphPanel* m_graph;
+    QTreeView* m_tree;
+    NodeTreeModel* m_treeModel;
+    QSortFilterProxyModel* m_treeProxy;
+    ReturnNodesModel* m_returns;
+    QTableView* m_returnView;
+    ResultsPanel* m_results;
+    PreprocessingWidget* m_preprocessing;
+    QLabel* m_modelLabel;
+    QLabel* m_errorLabel;
+    QLabel* m_statusLabel;
+    QProgressBar* m_progress;
+    QComboBox* m_modeBox;
+    QCheckBox* m_separate;
+    QLineEdit* m_search;
+    QLineEdit* m_addNode;
+    QLineEdit* m_image;
+    QPushButton* m_runButton;
+    QPushButton* m_cancelButton;
+    QMenu* m_recentMenu = nullptr;
+    QAction* m_exportAction = nullptr;
+    QAction* m_exportPngAction = nullptr;
+    QAction* m_exportNpyAction = nullptr;
+    QAction* m_runAction = nullptr;
+};
+
+} // namespace featscope::ui

@@ -1,0 +1,49 @@
+#pragma once
+
+#include "FeatureMapView.h"
+
+#include <QWidget>
+
+class QComboBox;
+class QLabel;
+class QTabWidget;
+
+namespace featscope::ui {
+
+/// The outputs of the last run, one tab of heatmaps per return node, with shared colour controls.
+class ResultsPanel : public QWidget {
+    Q_OBJECT
+public:
+    explicit ResultsPanel(QWidget* parent = nullptr);
+
+    /// Shows `outputs`; `summary` describes the run. Returns false (and shows why) when values cannot be read.
+    bool setResults(const QVector<RunOutput>& outputs, const QString& summary);
+    void clear(const QString& message = {});
+    void showMessage(const QString& message, bool error);
+
+    int outputCount() const;
+    FeatureMapView* view(int index) const;
+    FeatureMapView* currentView() const;
+    QTabWidget* tabs() const { return m_tabs; }
+
+    void setNormalisation(Normalisation normalisation);
+    Normalisation normalisation() const;
+    void setGradientName(const QString& name);
+    QString gradientName() const;
+
+    /// Saves the shown maps of the current output as PNG (atomically).
+    bool exportPng(const QString& path, QString* error) const;
+    /// Saves every output as <dir>/<key>.npy (atomically); returns the written paths.
+    QStringList exportNpy(const QString& directory, QString* error) const;
+
+private:
+    void applyDisplay();
+
+    QComboBox* m_gradient;
+    QComboBox* m_normalisation;
+    QLabel* m_summary;
+    QTabWidget* m_tabs;
+    QPair<float, float> m_globalRange{0.f, 1.f};
+};
+
+} // namespace featscope::ui
