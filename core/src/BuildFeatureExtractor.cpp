@@ -39,14 +39,49 @@ std::string childPath(const std::string& path, const std::string& name)
     return path.empty() ? name : path + "." + name;
 }
 
+std::size_t countNodes(Block* block)
+{
+    std::size_t count = 0;
+    forEachNode(block, [&](Node*) { ++count; });
+    return count;
+}
+
+// torch.fx's dead code elimination treats module and function calls as pure, so torchvision's
+// extractor drops every call whose result is unused; TorchScript's keeps them, as they might
+// have side effects. Removing the calls here and the rest with TorchScript's pass, until
+// nothing changes, prunes like torch.fx.
+void eliminateDeadCode(const std::shared_ptr<Graph>& graph)
+{
+    const std::function<void(Block*)> removeUnusedCalls = [&](Block* block) {
+        for (auto it = block->nodes().rbegin(); it != block->nodes().rend();) {
+            Node* node = *it;
+            ++it;
+            for (Block* inner : node->blocks())
+                removeUnusedCalls(inner);
+            if ((node->kind() == prim::CallMethod || node->kind() == prim::CallFunction) && !node->hasUses())
+                node->destroy();
+        }
+    };
+    std::size_t before = 0;
+    do {
+        before = countNodes(graph->block());
+        removeUnusedCalls(graph->block());
+        torch::jit::EliminateDeadCode(graph);
+    } while (countNodes(graph->block()) != before);
+}
+
 class ExtractorBuilder {
 public:
     explicit ExtractorBuilder(const torch::jit::Module& module) : module_(module) {}
 
     torch::jit::Module build(const ExtractorOutputs& train, const ExtractorOutputs& eval)
     {
+        auto cu = module_._ivalue()->compilation_unit();
+        torch::jit::Module extractor(c10::QualifiedName("__torch__.featscope.FeatureExtractor"), cu, true);
+        extractor.register_attribute("training", c10::BoolType::get(), module_.is_training());
         graph_ = std::make_shared<Graph>();
         Value* self = graph_->addInput("self");
+        self->setType(extractor.type());
         const auto& original = module_.get_method("forward").graph();
         std::vector<Value*> inputs = {self};
         for (size_t i = 1; i < original->inputs().size(); ++i) {
@@ -62,11 +97,9 @@ public:
         addMode(branch->addBlock(), train, inputs);
         addMode(branch->addBlock(), eval, inputs);
         graph_->registerOutput(branch->output());
-        torch::jit::EliminateDeadCode(graph_);
+        eliminateDeadCode(graph_);
 
         collectUsedAttributes();
-        auto cu = module_._ivalue()->compilation_unit();
-        torch::jit::Module extractor(c10::QualifiedName("__torch__.featscope.FeatureExtractor"), cu, true);
         populate(extractor, module_, "");
         retype(extractor);
         auto* forward = cu->create_function(c10::QualifiedName(*extractor.type()->name(), "forward"), graph_);
@@ -119,7 +152,6 @@ private:
 
     void populate(torch::jit::Module& target, const torch::jit::Module& source, const std::string& path)
     {
-        target.register_attribute("training", c10::BoolType::get(), source.is_training());
         const UsedAttributes& used = used_[path];
         const auto sourceType = source.type();
         for (const std::string& name : used.wholeModules)
@@ -133,6 +165,7 @@ private:
             torch::jit::Module container(
                 c10::QualifiedName("__torch__.featscope.pruned." + className.substr(dot + 1)),
                 target._ivalue()->compilation_unit(), true);
+            container.register_attribute("training", c10::BoolType::get(), child.is_training());
             populate(container, child, childPath(path, name));
             target.register_module(name, container);
         }

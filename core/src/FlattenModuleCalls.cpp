@@ -1,5 +1,7 @@
 #include "FlattenModuleCalls.h"
 
+#include "RemoveAugmentedAssignmentMutation.h"
+
 #include <featscope/Errors.h>
 
 #include <torch/csrc/jit/api/function_impl.h>
@@ -59,6 +61,10 @@ public:
     FlatGraph run()
     {
         flattenBlock(result_.graph->block());
+        removeAugmentedAssignmentMutation(result_.graph, [this](Node* old, Node* replacement) {
+            result_.modulePaths[replacement] = pathOf(old);
+            result_.modulePaths.erase(old);
+        });
         return std::move(result_);
     }
 
@@ -156,7 +162,7 @@ private:
         }
         for (size_t i = 0; i < node->outputs().size(); ++i)
             node->output(i)->replaceAllUsesWith(taken->outputs()[i]);
-        node->destroy();
+        destroy(node);
         return next;
     }
 
@@ -184,7 +190,7 @@ private:
         }
         for (size_t i = 0; i < constants.size(); ++i)
             node->output(i)->replaceAllUsesWith(constants[i]);
-        node->destroy();
+        destroy(node);
         return next;
     }
 
@@ -194,7 +200,7 @@ private:
         const auto constant = result_.graph->insertConstant(value);
         Node* next = node->next();
         node->output()->replaceAllUsesWith(constant);
-        node->destroy();
+        destroy(node);
         return next;
     }
 
@@ -202,10 +208,18 @@ private:
     {
         Node* before = call->prev();
         Node* after = call->next();
+        result_.modulePaths.erase(call); // inlineCallTo destroys it; its address may be reused
         torch::jit::inlineCallTo(call, &callee, callee.graph().get());
         for (Node* node = before->next(); node != after; node = node->next())
             assignPath(node, path);
         return before->next();
+    }
+
+    // Node addresses are reused after destruction, so a destroyed node must leave the path map.
+    void destroy(Node* node)
+    {
+        result_.modulePaths.erase(node);
+        node->destroy();
     }
 
     void assignPath(Node* node, const std::string& path)

@@ -1,6 +1,8 @@
 #include "NameGraphNodes.h"
 
-#include <torch/csrc/jit/frontend/source_range.h>
+#include "RemoveAugmentedAssignmentMutation.h"
+
+#include "SourceText.h"
 
 #include <algorithm>
 #include <cctype>
@@ -96,14 +98,6 @@ std::string fxNodeName(const std::string& candidate)
     if (!sanitised.empty() && std::isdigit(static_cast<unsigned char>(sanitised[0])))
         sanitised.insert(0, "_");
     return sanitised;
-}
-
-std::string sourceText(const Node* node)
-{
-    const auto& range = node->sourceRange();
-    if (!range.source())
-        return {};
-    return range.text().str();
 }
 
 bool contains(const std::string& text, const char* needle)
@@ -295,7 +289,7 @@ private:
         }
         if (name.size() > 4 && name.compare(0, 2, "__") == 0 && name.compare(name.size() - 2, 2, "__") == 0)
             return operatorName(name.substr(2, name.size() - 4));
-        const std::string text = sourceText(node);
+        const std::string text = originalSourceText(node);
         if (isTensorIndexing(kind) && !text.empty() && text.back() == ']')
             return kind == aten::index_put_ || kind == aten::copy_ ? "setitem" : "getitem";
         if (kind == aten::size && contains(text, ".shape"))
@@ -310,8 +304,8 @@ private:
             return "sub";
         if (kind == aten::bitwise_not && contains(text, "~"))
             return "invert";
-        if (name.size() > 1 && name.back() == '_' && name[name.size() - 2] != '_')
-            name.pop_back(); // in-place variant: fx records the out-of-place call or operator
+        if (name.size() > 1 && name.back() == '_' && name[name.size() - 2] != '_' && !isExplicitInPlaceCall(node))
+            name.pop_back(); // in-place only inside a leaf call such as F.relu(x, inplace=True)
         return fxNodeName(name);
     }
 
@@ -333,7 +327,7 @@ private:
 
     void openSubscript(Node* node)
     {
-        const std::string text = sourceText(node);
+        const std::string text = originalSourceText(node);
         openSubscript_ = !text.empty() && text.back() == ']' ? node : nullptr;
     }
 

@@ -1,0 +1,14 @@
+#pragma once
+
+#include <torch/csrc/jit/ir/ir.h>
+
+#include <string>
+
+namespace featscope {
+
+/// The Python source a node was compiled from, e.g. "out += identity"; empty when the file
+/// carries no debug information. A loaded module's nodes point at the serialized code
+/// ("torch.add_(out6, identity)"); the original text is the range that generated it.
+std::string originalSourceText(const torch::jit::Node* node);
+
+} // namespace featscope
