@@ -8,6 +8,8 @@
 #include <torch/csrc/jit/ir/constants.h>
 #include <torch/csrc/jit/passes/constant_propagation.h>
 
+#include <algorithm>
+
 namespace featscope {
 namespace {
 
@@ -16,6 +18,14 @@ using torch::jit::Node;
 using torch::jit::Value;
 namespace attr = torch::jit::attr;
 namespace prim = torch::jit::prim;
+
+// torch.jit.trace names a module's second call forward1, its third forward2, and so on.
+bool isForward(const std::string& method)
+{
+    if (method.compare(0, 7, "forward") != 0)
+        return false;
+    return std::all_of(method.begin() + 7, method.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
 
 bool isImmutableScalarType(const c10::TypePtr& type)
 {
@@ -101,7 +111,7 @@ private:
         Value* self = node->input(0);
         const auto type = self->type()->cast<c10::ClassType>();
         const std::string method = node->s(attr::name);
-        if (!type || (method == "forward" && policy_.isLeafModule(type->name()->qualifiedName())))
+        if (!type || (isForward(method) && policy_.isLeafModule(type->name()->qualifiedName())))
             return node->next();
         auto* callee = torch::jit::tryToGraphFunction(type->getMethod(method));
         if (!callee)

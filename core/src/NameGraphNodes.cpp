@@ -185,14 +185,20 @@ private:
         const Symbol kind = node->kind();
         if (kind == prim::Constant)
             return;
+        for (Value* input : node->inputs())
+            if (input->node()->kind() == prim::GetAttr)
+                nameParameterRead(input->node(), insideControlFlow);
         if (kind == prim::If || kind == prim::Loop) {
             for (Block* block : node->blocks())
                 nameBlock(block, true);
             passThrough(node);
             return;
         }
-        if (kind == prim::GetAttr)
-            return nameGetAttr(node, insideControlFlow);
+        if (kind == prim::GetAttr) {
+            if (!isInTracedCode(node))
+                nameParameterRead(node, insideControlFlow);
+            return;
+        }
         if (kind == prim::CallMethod)
             return nameLeafModuleCall(node, insideControlFlow);
 
@@ -219,8 +225,22 @@ private:
             openSubscript(node);
     }
 
-    void nameGetAttr(Node* node, bool insideControlFlow)
+    // Attribute reads carry no source; the code around them tells whether they were traced.
+    static bool isInTracedCode(const Node* node)
     {
+        for (const Node* next = node->next(); next->kind() != prim::Return; next = next->next())
+            if (next->kind() != prim::GetAttr && next->kind() != prim::Constant && next->sourceRange().source())
+                return isTracedNode(next);
+        return false;
+    }
+
+    // fx records a parameter read where Python evaluates it. Compiled code keeps the read there;
+    // torch.jit.trace hoists reads without source in no particular order, so those are named
+    // where their value is first used.
+    void nameParameterRead(Node* node, bool insideControlFlow)
+    {
+        if (origins_.count(node->output()))
+            return;
         Value* owner = node->input(0);
         const auto ownerType = owner->type()->cast<c10::ClassType>();
         if (!ownerType || !node->output()->type()->isSubtypeOf(*c10::TensorType::get()))

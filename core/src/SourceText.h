@@ -11,4 +11,7 @@ namespace featscope {
 /// ("torch.add_(out6, identity)"); the original text is the range that generated it.
 std::string originalSourceText(const torch::jit::Node* node);
 
+/// Whether the node was recorded by torch.jit.trace: its source is a Python stack, not code.
+bool isTracedNode(const torch::jit::Node* node);
+
 } // namespace featscope
