@@ -106,8 +106,8 @@ void EngineClient::ensureStarted()
     connect(m_process, &QProcess::finished, this, &EngineClient::onFinished);
     connect(m_process, &QProcess::errorOccurred, this, &EngineClient::onError);
     m_process->start(m_program, m_arguments);
-    // Replay the model the user had open, unless the next request loads one anyway.
-    if (m_session.id != 0 && (m_queue.isEmpty() || m_queue.first().command != QLatin1String("load"))) {
+    // Replay the model the user had open (even before another load: if that one fails, the old model stays).
+    if (m_session.id != 0) {
         Request replay = m_session;
         replay.id = m_nextId++;
         replay.internal = true;

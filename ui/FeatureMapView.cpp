@@ -129,6 +129,20 @@ FeatureMapView::FeatureMapView(const RunOutput& output, FeatureTensor tensor, QW
             }
     });
 
+    // Square pixels in the large view: after each layout, widen whichever axis has room to spare.
+    connect(m_large, &QCustomPlot::afterLayout, this, [this] {
+        const QRect r = m_large->axisRect()->rect();
+        if (r.width() <= 0 || r.height() <= 0)
+            return;
+        m_large->xAxis->setRange(-0.5, m_tensor.width() - 0.5);
+        m_large->yAxis->setRange(-0.5, m_tensor.height() - 0.5);
+        const double sx = r.width() / double(m_tensor.width()), sy = r.height() / double(m_tensor.height());
+        if (sx > sy)
+            m_large->xAxis->setScaleRatio(m_large->yAxis, 1.0);
+        else
+            m_large->yAxis->setScaleRatio(m_large->xAxis, 1.0);
+    });
+
     buildGrid();
     setLargeChannel(0);
 }
@@ -137,12 +151,12 @@ void FeatureMapView::buildGrid()
 {
     m_grid->plotLayout()->clear();
     m_grid->clearPlottables();
+    m_grid->clearItems();
     m_cellChannel.clear();
     m_cells.clear();
     const int first = (m_page->value() - 1) * kPageSize;
     const int count = std::min(kPageSize, m_tensor.channels() - first);
-    m_columns = std::max(1, int(std::ceil(std::sqrt(double(count) * 1.4))));
-    m_rows = std::max(1, (count + m_columns - 1) / m_columns);
+    chooseColumns();
     for (int i = 0; i < count; ++i) {
         auto* rect = new QCPAxisRect(m_grid, true);
         m_grid->plotLayout()->addElement(i / m_columns, i % m_columns, rect);
@@ -157,6 +171,19 @@ void FeatureMapView::buildGrid()
         map->setGradient(m_gradient);
         rect->axis(QCPAxis::atBottom)->setRange(-0.5, m_tensor.width() - 0.5);
         rect->axis(QCPAxis::atLeft)->setRange(-0.5, m_tensor.height() - 0.5);
+        if (m_tensor.channels() > 1) {
+            auto* label = new QCPItemText(m_grid);
+            label->setClipToAxisRect(false);
+            label->position->setType(QCPItemPosition::ptAxisRectRatio);
+            label->position->setAxisRect(rect);
+            label->position->setAxes(rect->axis(QCPAxis::atBottom), rect->axis(QCPAxis::atLeft));
+            label->position->setCoords(0.02, 0.02);
+            label->setPositionAlignment(Qt::AlignLeft | Qt::AlignTop);
+            label->setText(QString::number(first + i));
+            label->setFont(QFont(font().family(), 7));
+            label->setColor(Qt::white);
+            label->setBrush(QColor(0, 0, 0, 120));
+        }
         m_cellChannel.insert(rect, first + i);
         m_cells.append(map);
     }
@@ -239,6 +266,25 @@ void FeatureMapView::setNormalisation(Normalisation normalisation, QPair<float, 
     updateLarge();
 }
 
+void FeatureMapView::chooseColumns()
+{
+    // The column count that gives the largest cells in the space available.
+    const int first = (m_page->value() - 1) * kPageSize;
+    const int count = std::max(1, std::min(kPageSize, m_tensor.channels() - first));
+    const QSize area = m_gridArea->viewport()->size();
+    const double aspect = double(m_tensor.width()) / std::max(1, m_tensor.height());
+    double best = -1;
+    for (int columns = 1; columns <= count; ++columns) {
+        const int rows = (count + columns - 1) / columns;
+        const double cell = std::min(area.height() / double(rows), area.width() / double(columns) / aspect);
+        if (cell > best + 1e-9) {
+            best = cell;
+            m_columns = columns;
+            m_rows = rows;
+        }
+    }
+}
+
 void FeatureMapView::fitGrid()
 {
     const QSize area = m_gridArea->viewport()->size();
@@ -253,7 +299,12 @@ void FeatureMapView::fitGrid()
 void FeatureMapView::resizeEvent(QResizeEvent* event)
 {
     QWidget::resizeEvent(event);
-    fitGrid();
+    const int columns = m_columns;
+    chooseColumns();
+    if (columns != m_columns)
+        buildGrid(); // re-flow the cells
+    else
+        fitGrid();
 }
 
 QImage FeatureMapView::renderImage() const

@@ -49,6 +49,7 @@ private:
     void buildGrid();
     void updateRanges();
     void updateLarge();
+    void chooseColumns();
     void fitGrid();
     QCPRange rangeFor(int channel) const;
 

@@ -33,6 +33,7 @@ public:
     void setModeMark(const QString& mark);
     /// Output shape shown below the box after a run.
     void setShapeText(const QString& shape);
+    const QString& shapeText() const { return m_shape; }
 
     /// Box size that fits `name` and `subtitle`.
     static QSizeF preferredSize(const QString& name, const QString& subtitle);

@@ -227,7 +227,7 @@ void GraphPanel::expandAll()
 
 void GraphPanel::placeOverview()
 {
-    const int w = std::max(120, width() / 5), h = std::max(100, height() / 4);
+    const int w = std::clamp(width() / 6, 110, 220), h = std::clamp(height() / 4, 90, 200);
     const int scroll = m_view->verticalScrollBar()->isVisible() ? m_view->verticalScrollBar()->width() : 0;
     m_overview->setGeometry(width() - w - 6 - scroll, height() - h - 6 - scroll, w, h);
     m_overview->raise();

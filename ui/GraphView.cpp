@@ -31,9 +31,9 @@ void GraphView::fitAll()
         return;
     fitInView(scene()->sceneRect(), Qt::KeepAspectRatio);
     // Tall graphs fit at an unreadable size; start readable at the top instead.
-    if (zoom() < 0.45) {
+    if (zoom() < 0.7) {
         resetTransform();
-        scale(0.6, 0.6);
+        scale(0.85, 0.85);
         centerOn(scene()->sceneRect().center().x(), scene()->sceneRect().top());
     }
     Q_EMIT viewportChanged();

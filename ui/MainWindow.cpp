@@ -47,7 +47,6 @@ namespace featscope::ui {
 namespace {
 
 constexpr int kLoadTimeoutMs = 120000;
-constexpr int kRunTimeoutMs = 300000;
 constexpr int kExportTimeoutMs = 300000;
 
 bool isModelFile(const QString& path)
@@ -100,7 +99,7 @@ MainWindow::MainWindow(QWidget* parent)
       m_graph(new GraphPanel), m_tree(new QTreeView), m_treeModel(new NodeTreeModel(this)),
       m_treeProxy(new NodeFilterModel(this)), m_returns(new ReturnNodesModel(this)), m_returnView(new QTableView),
       m_results(new ResultsPanel), m_preprocessing(new PreprocessingWidget), m_modelLabel(new QLabel),
-      m_errorLabel(new QLabel), m_statusLabel(new QLabel), m_progress(new QProgressBar), m_modeBox(new QComboBox),
+      m_errorLabel(new QLabel), m_validation(new QLabel), m_statusLabel(new QLabel), m_progress(new QProgressBar), m_modeBox(new QComboBox),
       m_separate(new QCheckBox(tr("Separate train/eval selections"))), m_search(new QLineEdit),
       m_addNode(new QLineEdit), m_image(new QLineEdit), m_runButton(new QPushButton(tr("Run"))),
       m_cancelButton(new QPushButton(tr("Cancel")))
@@ -129,9 +128,6 @@ MainWindow::MainWindow(QWidget* parent)
     graphBar->addSeparator();
     graphBar->addAction(tr("Expand all"), m_graph, &GraphPanel::expandAll);
     graphBar->addAction(tr("Collapse"), m_graph, &GraphPanel::collapseToDefault);
-    auto* hint = new QLabel(tr("  Tick a box to return that node · double-click a module to expand or its frame to collapse"));
-    hint->setStyleSheet(QStringLiteral("color: #607d8b;"));
-    graphBar->addWidget(hint);
     graphLayout->addWidget(graphBar);
     graphLayout->addWidget(m_graph, 1);
     setCentralWidget(graphBox);
@@ -145,8 +141,8 @@ MainWindow::MainWindow(QWidget* parent)
     m_tree->setUniformRowHeights(true);
     m_tree->setAlternatingRowColors(true);
     m_tree->header()->setSectionResizeMode(QHeaderView::Interactive);
-    m_tree->setColumnWidth(0, 170);
-    m_tree->setColumnWidth(1, 80);
+    m_tree->setColumnWidth(0, 150);
+    m_tree->setColumnWidth(1, 72);
     auto* treeDock = new QDockWidget(tr("Nodes"), this);
     treeDock->setObjectName(QStringLiteral("nodesDock"));
     treeDock->setWidget(m_tree);
@@ -167,7 +163,9 @@ MainWindow::MainWindow(QWidget* parent)
     resultsDock->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable);
     addDockWidget(Qt::BottomDockWidgetArea, resultsDock);
     resizeDocks({treeDock, sideDock}, {290, 400}, Qt::Horizontal);
-    resizeDocks({resultsDock}, {380}, Qt::Vertical);
+    resizeDocks({resultsDock}, {360}, Qt::Vertical);
+    m_graph->view()->setToolTip(tr("Tick a box to return that node. Double-click a module box to expand it, "
+                                   "a module frame to collapse it. Wheel zooms, drag pans."));
 
     m_progress->setMaximumWidth(180);
     m_progress->setRange(0, 0);
@@ -208,7 +206,12 @@ MainWindow::MainWindow(QWidget* parent)
         scheduleResolve();
         updateActions();
     });
-    connect(m_returns, &QAbstractItemModel::dataChanged, this, [this] { updateTicks(); });
+    connect(m_returns, &QAbstractItemModel::dataChanged, this, [this] {
+        updateTicks();
+        updateValidation();
+    });
+    connect(m_returns, &QAbstractItemModel::modelReset, this, [this] { updateValidation(); });
+    connect(m_returns, &QAbstractItemModel::rowsRemoved, this, [this] { updateValidation(); });
     connect(m_returnView->selectionModel(), &QItemSelectionModel::currentRowChanged, this, [this](const QModelIndex& current) {
         if (!current.isValid())
             return;
@@ -227,6 +230,7 @@ MainWindow::MainWindow(QWidget* parent)
     m_resolveTimer.setInterval(120);
     connect(&m_resolveTimer, &QTimer::timeout, this, &MainWindow::resolveNow);
 
+    updateValidation();
     restoreGeometry(m_settings.windowGeometry());
     restoreState(m_settings.windowState());
     updateRecentMenu();
@@ -267,6 +271,36 @@ QWidget* MainWindow::createSidePanel()
     layout->addWidget(modelBox);
     connect(m_modeBox, &QComboBox::currentIndexChanged, this, [this] { setMode(Mode(m_modeBox->currentData().toInt())); });
 
+    auto* runBox = new QGroupBox(tr("Image"));
+    auto* runLayout = new QVBoxLayout(runBox);
+    auto* imageRow = new QHBoxLayout;
+    m_image->setPlaceholderText(tr("PNG or JPEG image (or drop one here)"));
+    m_image->setObjectName(QStringLiteral("imagePath"));
+    auto* browse = new QPushButton(tr("Browse…"));
+    imageRow->addWidget(m_image, 1);
+    imageRow->addWidget(browse);
+    runLayout->addLayout(imageRow);
+    auto* runRow = new QHBoxLayout;
+    m_runButton->setObjectName(QStringLiteral("runButton"));
+    m_runButton->setToolTip(tr("Run the pruned extractor on the image (Ctrl+R)"));
+    m_runButton->setStyleSheet(QStringLiteral("font-weight: bold;"));
+    m_cancelButton->setObjectName(QStringLiteral("cancelButton"));
+    m_cancelButton->setToolTip(tr("Stop the running model (Esc)"));
+    m_cancelButton->setEnabled(false);
+    runRow->addWidget(m_runButton, 1);
+    runRow->addWidget(m_cancelButton);
+    runLayout->addLayout(runRow);
+    layout->addWidget(runBox);
+    connect(browse, &QPushButton::clicked, this, [this] {
+        const QString path = QFileDialog::getOpenFileName(this, tr("Open Image"), QFileInfo(imagePath()).absolutePath(),
+                                                          tr("Images (*.png *.jpg *.jpeg *.bmp *.gif *.webp)"));
+        if (!path.isEmpty())
+            setImage(path);
+    });
+    connect(m_runButton, &QPushButton::clicked, this, &MainWindow::run);
+    connect(m_cancelButton, &QPushButton::clicked, this, &MainWindow::cancelRun);
+    connect(m_image, &QLineEdit::textChanged, this, [this] { updateActions(); });
+
     auto* returnBox = new QGroupBox(tr("Return nodes"));
     auto* returnLayout = new QVBoxLayout(returnBox);
     m_returnView->setModel(m_returns);
@@ -276,11 +310,15 @@ QWidget* MainWindow::createSidePanel()
     m_returnView->setSelectionBehavior(QAbstractItemView::SelectRows);
     m_returnView->setEditTriggers(QAbstractItemView::DoubleClicked | QAbstractItemView::EditKeyPressed
                                   | QAbstractItemView::AnyKeyPressed);
-    m_returnView->setColumnWidth(0, 110);
-    m_returnView->setColumnWidth(1, 90);
-    m_returnView->setColumnWidth(2, 110);
-    m_returnView->setMinimumHeight(120);
+    m_returnView->horizontalHeader()->setSectionResizeMode(QHeaderView::Stretch);
+    m_returnView->horizontalHeader()->setSectionResizeMode(ReturnNodesModel::StatusColumn, QHeaderView::ResizeToContents);
+    m_returnView->horizontalHeader()->setStretchLastSection(false);
+    m_returnView->setMinimumHeight(110);
     returnLayout->addWidget(m_returnView, 1);
+    m_validation->setObjectName(QStringLiteral("validation"));
+    m_validation->setWordWrap(true);
+    m_validation->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    returnLayout->addWidget(m_validation);
     auto* addRow = new QHBoxLayout;
     m_addNode->setPlaceholderText(tr("node or truncated name, e.g. layer1"));
     m_addNode->setObjectName(QStringLiteral("addNode"));
@@ -310,34 +348,10 @@ QWidget* MainWindow::createSidePanel()
     });
     connect(m_separate, &QCheckBox::toggled, m_returns, &ReturnNodesModel::setSeparateModes);
 
-    auto* runBox = new QGroupBox(tr("Image and preprocessing"));
-    auto* runLayout = new QVBoxLayout(runBox);
-    auto* imageRow = new QHBoxLayout;
-    m_image->setPlaceholderText(tr("PNG or JPEG image (or drop one here)"));
-    m_image->setObjectName(QStringLiteral("imagePath"));
-    auto* browse = new QPushButton(tr("Browse…"));
-    imageRow->addWidget(m_image, 1);
-    imageRow->addWidget(browse);
-    runLayout->addLayout(imageRow);
-    runLayout->addWidget(m_preprocessing);
-    auto* runRow = new QHBoxLayout;
-    m_runButton->setObjectName(QStringLiteral("runButton"));
-    m_runButton->setToolTip(tr("Run the pruned extractor on the image (Ctrl+R)"));
-    m_cancelButton->setObjectName(QStringLiteral("cancelButton"));
-    m_cancelButton->setEnabled(false);
-    runRow->addWidget(m_runButton, 1);
-    runRow->addWidget(m_cancelButton);
-    runLayout->addLayout(runRow);
-    layout->addWidget(runBox);
-    connect(browse, &QPushButton::clicked, this, [this] {
-        const QString path = QFileDialog::getOpenFileName(this, tr("Open Image"), QFileInfo(imagePath()).absolutePath(),
-                                                          tr("Images (*.png *.jpg *.jpeg *.bmp *.gif *.webp)"));
-        if (!path.isEmpty())
-            setImage(path);
-    });
-    connect(m_runButton, &QPushButton::clicked, this, &MainWindow::run);
-    connect(m_cancelButton, &QPushButton::clicked, this, &MainWindow::cancelRun);
-    connect(m_image, &QLineEdit::textChanged, this, [this] { updateActions(); });
+    auto* prepBox = new QGroupBox(tr("Preprocessing"));
+    auto* prepLayout = new QVBoxLayout(prepBox);
+    prepLayout->addWidget(m_preprocessing);
+    layout->addWidget(prepBox);
 
     auto* scroll = new QScrollArea;
     scroll->setWidget(panel);
@@ -512,6 +526,8 @@ void MainWindow::onModelLoaded(const QJsonObject& response, const QString& path)
     restoreModelState(state);
     if (!m_model.warning.isEmpty())
         statusBar()->showMessage(m_model.warning, 8000);
+    else
+        statusBar()->showMessage(tr("Tick boxes in the graph to choose return nodes; double-click a module to expand it."), 8000);
     m_timingOpen = true;
     showModeGraph();
     updateModelPanel();
@@ -595,7 +611,10 @@ void MainWindow::showModeGraph()
         showError(tr("The %1-mode graph could not be described: %2").arg(modeName(m_mode), graph.error));
     m_graph->setGraph(graph, otherNames, modeName(other));
     m_treeModel->build(graph, m_graph->moduleTree(), otherNames, modeName(other));
-    m_tree->expandToDepth(0);
+    if (graph.nodes.size() <= 300)
+        m_tree->expandAll();
+    else
+        m_tree->expandToDepth(0);
     m_treeModel->setShapes(m_shapes);
     auto* completer = new QCompleter(graph.names, m_addNode);
     completer->setCaseSensitivity(Qt::CaseInsensitive);
@@ -652,6 +671,20 @@ void MainWindow::updateTicks()
 }
 
 void MainWindow::scheduleResolve() { m_resolveTimer.start(); }
+
+void MainWindow::updateValidation()
+{
+    QStringList lines;
+    for (const auto& e : m_returns->entries())
+        if (e.severity == 2)
+            lines.append(QStringLiteral("<b>%1</b>: %2").arg(e.node.toHtmlEscaped(), e.message.toHtmlEscaped()));
+    if (lines.isEmpty() && m_returns->entries().isEmpty())
+        m_validation->setText(tr("<span style='color:#607d8b'>Tick boxes in the graph or the node list, or type a "
+                                 "name above. Double-click a key to rename it.</span>"));
+    else
+        m_validation->setText(lines.isEmpty() ? QString() : QStringLiteral("<span style='color:#c62828'>%1</span>").arg(lines.join(QStringLiteral("<br>"))));
+    m_validation->setVisible(!m_validation->text().isEmpty());
+}
 
 void MainWindow::resolveNow()
 {
@@ -805,7 +838,7 @@ void MainWindow::run()
         setIdle(tr("Ran in %1 ms.").arg(timer.elapsed()));
         updateActions();
         Q_EMIT runFinished(ok);
-    }, kRunTimeoutMs);
+    }, m_runTimeoutMs);
     updateActions();
 }
 

@@ -49,6 +49,8 @@ public:
     void exportExtractor(const QString& path);
     bool exportMapsPng(const QString& path);
     bool exportTensors(const QString& directory);
+    /// Longest a run may take before the engine is stopped (test hook; default 5 minutes).
+    void setRunTimeout(int milliseconds) { m_runTimeoutMs = milliseconds; }
     /// Saves the window layout and the current model's state to the settings now.
     void saveSettings();
 
@@ -98,6 +100,7 @@ private:
     void updateModelPanel();
     void updateTicks();
     void scheduleResolve();
+    void updateValidation();
     void resolveNow();
     void toggleReturnNode(const QString& name);
     void onGraphItemClicked(const QString& name);
@@ -116,6 +119,7 @@ private:
     bool m_hasModel = false;
     Mode m_mode = Mode::Eval;
     int m_runRequest = 0;
+    int m_runTimeoutMs = 300000;
     int m_loadRequest = 0;
     QString m_lastError;
     QHash<QString, QString> m_shapes;
@@ -135,6 +139,7 @@ private:
     PreprocessingWidget* m_preprocessing;
     QLabel* m_modelLabel;
     QLabel* m_errorLabel;
+    QLabel* m_validation;
     QLabel* m_statusLabel;
     QProgressBar* m_progress;
     QComboBox* m_modeBox;

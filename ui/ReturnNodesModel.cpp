@@ -26,7 +26,7 @@ QVariant ReturnNodesModel::data(const QModelIndex& index, int role) const
         case NodeColumn: return e.node;
         case KeyColumn: return e.key;
         case ResolvedColumn: return e.resolved;
-        case StatusColumn: return e.severity == 1 && e.message.isEmpty() ? tr("checking…") : (e.message.isEmpty() ? tr("OK") : e.message);
+        case StatusColumn: return e.severity == 1 ? tr("checking…") : e.severity == 2 ? tr("error") : tr("OK");
         }
     }
     if (role == Qt::ToolTipRole) {
@@ -201,7 +201,7 @@ void ReturnNodesModel::applyResolution(Mode mode, const QJsonArray& results)
         entries[i].message = r.value(QStringLiteral("error")).toString();
         entries[i].severity = entries[i].message.isEmpty() ? 0 : 2;
         if (entries[i].severity == 0 && entries[i].resolved != entries[i].node)
-            entries[i].message = tr("OK (truncated name)");
+            entries[i].message = tr("Truncated name: selects %1, the last node at or below it.").arg(entries[i].resolved);
     }
     if (list == listIndex() && !entries.isEmpty())
         Q_EMIT dataChanged(index(0, 0), index(int(entries.size()) - 1, ColumnCount - 1));

@@ -1,0 +1,181 @@
+// Graph drawing on generated graphs: collapsing, background layout, big graphs stay responsive.
+
+#include "FeatureTensor.h"
+#include "GraphNodeItem.h"
+#include "GraphPanel.h"
+#include "GraphScene.h"
+#include "ModuleTree.h"
+
+#include <QElapsedTimer>
+#include <QFile>
+#include <QSignalSpy>
+#include <QTemporaryDir>
+#include <QTest>
+#include <QTimer>
+
+using namespace featscope::ui;
+
+namespace {
+
+/// `stages` x `blocks` modules of `ops` chained nodes each, with a skip edge around every block.
+ModeGraph generatedGraph(int stages, int blocks, int ops)
+{
+    ModeGraph g;
+    GraphNodeInfo input;
+    input.name = QStringLiteral("x");
+    input.kind = QStringLiteral("input");
+    g.nodes.append(input);
+    for (int s = 0; s < stages; ++s)
+        for (int b = 0; b < blocks; ++b) {
+            const int blockInput = int(g.nodes.size()) - 1;
+            for (int k = 0; k < ops; ++k) {
+                GraphNodeInfo n;
+                n.name = QStringLiteral("stage%1.block%2.conv%3").arg(s).arg(b).arg(k);
+                n.kind = QStringLiteral("leaf_module");
+                n.moduleClass = QStringLiteral("torch.nn.modules.conv.Conv2d");
+                n.modulePath = n.name;
+                n.inputs = {int(g.nodes.size()) - 1};
+                g.nodes.append(n);
+            }
+            GraphNodeInfo add;
+            add.name = QStringLiteral("stage%1.block%2.add").arg(s).arg(b);
+            add.kind = QStringLiteral("op");
+            add.op = QStringLiteral("add");
+            add.modulePath = QStringLiteral("stage%1.block%2").arg(s).arg(b);
+            add.moduleClass = QStringLiteral("__torch__.Block");
+            add.inputs = {int(g.nodes.size()) - 1, blockInput};
+            g.nodes.append(add);
+        }
+    for (const auto& n : g.nodes)
+        g.names.append(n.name);
+    return g;
+}
+
+} // namespace
+
+class GraphTest : public QObject {
+    Q_OBJECT
+private Q_SLOTS:
+    void moduleTreeFromNames();
+    void collapsedModulesMergeEdges();
+    void smallGraphFullyExpanded();
+    void bigGraphOpensCollapsedWithoutBlocking();
+    void expandAndCollapse();
+    void npyHeader();
+};
+
+void GraphTest::moduleTreeFromNames()
+{
+    const ModeGraph g = generatedGraph(2, 2, 3);
+    ModuleTree tree;
+    tree.build(g);
+    const int block = tree.findModule(QStringLiteral("stage1.block0"));
+    QVERIFY(block > 0);
+    QCOMPARE(tree.module(block).nodes.size(), 4);
+    QCOMPARE(tree.module(block).className, QStringLiteral("Block"));
+    QCOMPARE(tree.module(tree.findModule(QStringLiteral("stage1"))).totalNodes, 8);
+    QCOMPARE(tree.module(0).totalNodes, int(g.nodes.size()));
+}
+
+void GraphTest::collapsedModulesMergeEdges()
+{
+    const ModeGraph g = generatedGraph(2, 2, 3);
+    ModuleTree tree;
+    tree.build(g);
+    const QSet<int> collapsed{tree.findModule(QStringLiteral("stage0")), tree.findModule(QStringLiteral("stage1"))};
+    const VisibleGraph v = VisibleGraph::build(g, tree, collapsed);
+    QCOMPARE(v.items.size(), 3); // x, stage0, stage1
+    QCOMPARE(v.edges.size(), 2);
+    QCOMPARE(v.clusterModules.size(), 0);
+    QCOMPARE(tree.visibleCount(collapsed), 3);
+}
+
+void GraphTest::smallGraphFullyExpanded()
+{
+    GraphPanel panel;
+    panel.resize(800, 600);
+    panel.show();
+    QSignalSpy done(&panel, &GraphPanel::layoutFinished);
+    panel.setGraph(generatedGraph(2, 3, 4), {}, QStringLiteral("train"));
+    QTRY_VERIFY_WITH_TIMEOUT(done.count() == 1, 20000);
+    QCOMPARE(panel.visibleBoxes(), 1 + 2 * 3 * 5);
+    GraphNodeItem* item = panel.scene()->itemForNode(QStringLiteral("stage1.block2.conv3"));
+    QVERIFY(item);
+    QVERIFY(!item->isModule());
+}
+
+void GraphTest::bigGraphOpensCollapsedWithoutBlocking()
+{
+    GraphPanel panel;
+    panel.resize(1000, 700);
+    panel.show();
+    const ModeGraph g = generatedGraph(10, 10, 99); // 10,001 nodes
+    QCOMPARE(g.nodes.size(), 10001);
+    // The GUI thread keeps serving events while Graphviz works.
+    int ticks = 0;
+    QTimer ticker;
+    connect(&ticker, &QTimer::timeout, [&] { ++ticks; });
+    ticker.start(20);
+    QSignalSpy done(&panel, &GraphPanel::layoutFinished);
+    QElapsedTimer timer;
+    timer.start();
+    panel.setGraph(g, {}, QStringLiteral("train"));
+    const qint64 setGraphMs = timer.elapsed();
+    QTRY_VERIFY_WITH_TIMEOUT(done.count() == 1, 30000);
+    const qint64 total = timer.elapsed();
+    qInfo("10,001-node graph: setGraph %lld ms on the GUI thread, drawn after %lld ms, %d boxes, %d timer ticks",
+          static_cast<long long>(setGraphMs), static_cast<long long>(total), panel.visibleBoxes(), ticks);
+    QVERIFY(setGraphMs < 500);
+    QVERIFY(panel.visibleBoxes() <= GraphPanel::kDefaultBudget);
+    QVERIFY(total < 10000);
+    // A hidden node is shown by its collapsed module.
+    GraphNodeItem* item = panel.scene()->itemForNode(QStringLiteral("stage7.block3.conv50"));
+    QVERIFY(item);
+    QVERIFY(item->isModule());
+    // Revealing it expands just the modules above it.
+    done.clear();
+    panel.setCurrentNode(QStringLiteral("stage7.block3.conv50"), true);
+    QTRY_VERIFY_WITH_TIMEOUT(done.count() == 1, 30000);
+    item = panel.scene()->itemForNode(QStringLiteral("stage7.block3.conv50"));
+    QVERIFY(item && !item->isModule());
+}
+
+void GraphTest::expandAndCollapse()
+{
+    GraphPanel panel;
+    panel.show();
+    QSignalSpy done(&panel, &GraphPanel::layoutFinished);
+    panel.setGraph(generatedGraph(4, 8, 12), {}, QStringLiteral("train"));
+    QTRY_VERIFY_WITH_TIMEOUT(done.count() == 1, 20000);
+    const int before = panel.visibleBoxes();
+    GraphNodeItem* module = panel.scene()->itemForNode(QStringLiteral("stage3.block7.conv0"));
+    QVERIFY(module && module->isModule());
+    panel.expandModule(module->name());
+    QTRY_VERIFY_WITH_TIMEOUT(done.count() == 2, 20000);
+    QVERIFY(panel.visibleBoxes() > before);
+    panel.collapseModule(QStringLiteral("stage0"));
+    QTRY_VERIFY_WITH_TIMEOUT(done.count() == 3, 20000);
+    QVERIFY(panel.scene()->itemForModule(QStringLiteral("stage0")));
+}
+
+void GraphTest::npyHeader()
+{
+    QTemporaryDir dir;
+    const QVector<float> values{1, 2, 3, 4, 5, 6};
+    QString error;
+    QVERIFY(writeNpy(dir.filePath(QStringLiteral("a.npy")), {2, 3}, values.constData(), values.size(), &error));
+    QFile f(dir.filePath(QStringLiteral("a.npy")));
+    QVERIFY(f.open(QIODevice::ReadOnly));
+    const QByteArray all = f.readAll();
+    QCOMPARE(all.size(), 128 + 24);
+    QVERIFY(all.startsWith(QByteArray("\x93NUMPY\x01\x00", 8)));
+    QVERIFY(all.contains("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }"));
+    QCOMPARE(all.at(127), '\n');
+    QVERIFY(writeNpy(dir.filePath(QStringLiteral("b.npy")), {6}, values.constData(), values.size(), &error));
+    QFile g(dir.filePath(QStringLiteral("b.npy")));
+    QVERIFY(g.open(QIODevice::ReadOnly));
+    QVERIFY(g.readAll().contains("'shape': (6,)"));
+}
+
+QTEST_MAIN(GraphTest)
+#include "GraphTest.moc"

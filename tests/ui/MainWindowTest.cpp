@@ -1,0 +1,361 @@
+// GUI tests: drive the real main window (offscreen) against the real featscope-engine.
+
+#include "EngineClient.h"
+#include "FeatureMapView.h"
+#include "GraphNodeItem.h"
+#include "GraphPanel.h"
+#include "GraphScene.h"
+#include "GraphView.h"
+#include "MainWindow.h"
+#include "NodeTreeModel.h"
+#include "PreprocessingWidget.h"
+#include "ResultsPanel.h"
+#include "ReturnNodesModel.h"
+
+#include <QDir>
+#include <QElapsedTimer>
+#include <QFile>
+#include <QLineEdit>
+#include <QPushButton>
+#include <QSettings>
+#include <QSignalSpy>
+#include <QSortFilterProxyModel>
+#include <QStandardPaths>
+#include <QTableView>
+#include <QTemporaryDir>
+#include <QTest>
+#include <QTreeView>
+
+#include <csignal>
+#include <memory>
+
+using namespace featscope::ui;
+
+namespace {
+
+const QString kModel = QDir::cleanPath(QStringLiteral(FEATSCOPE_SOURCE_DIR "/resources/models/fashion_cnn.pt"));
+const QString kImage = QDir::cleanPath(QStringLiteral(FEATSCOPE_SOURCE_DIR "/resources/images/bag_18.png"));
+const QString kNode = QStringLiteral("features.block1.conv");
+
+} // namespace
+
+class MainWindowTest : public QObject {
+    Q_OBJECT
+
+private Q_SLOTS:
+    void initTestCase();
+    void openModelDrawsGraphAndTree();
+    void clickGraphNodeAddsReturnNode();
+    void treeAndGraphSelectionFollowEachOther();
+    void editKey();
+    void typedTruncatedNameResolves();
+    void runShowsHeatmaps();
+    void exportAndLoadBack();
+    void engineKilledMidRunKeepsWindow();
+    void cancelStopsRunWithinASecond();
+    void hungRunTimesOut();
+    void brokenModelFileGivesError();
+    void restartRestoresSelection();
+    void cleanupTestCase();
+
+private:
+    void openAndWait(const QString& path);
+    GraphNodeItem* graphItem(const QString& name);
+
+    QTemporaryDir m_dir;
+    std::unique_ptr<MainWindow> m_window;
+};
+
+void MainWindowTest::initTestCase()
+{
+    // Never touch the user's settings.
+    QStandardPaths::setTestModeEnabled(true);
+    QSettings::setPath(QSettings::IniFormat, QSettings::UserScope, m_dir.filePath(QStringLiteral("settings")));
+    QVERIFY2(QFile::exists(kModel), qPrintable(kModel));
+    m_window = std::make_unique<MainWindow>();
+    m_window->show();
+    QVERIFY(QTest::qWaitForWindowExposed(m_window.get()));
+}
+
+void MainWindowTest::openAndWait(const QString& path)
+{
+    QSignalSpy loaded(m_window.get(), &MainWindow::modelLoaded);
+    QSignalSpy drawn(m_window.get(), &MainWindow::graphReady);
+    m_window->openModel(path);
+    QTRY_VERIFY_WITH_TIMEOUT(loaded.count() == 1, 60000);
+    QVERIFY2(loaded.first().first().toBool(), qPrintable(m_window->lastError()));
+    QTRY_VERIFY_WITH_TIMEOUT(drawn.count() >= 1 && !m_window->graphPanel()->isLayingOut(), 30000);
+}
+
+GraphNodeItem* MainWindowTest::graphItem(const QString& name)
+{
+    GraphNodeItem* item = m_window->graphPanel()->scene()->itemForNode(name);
+    if (item)
+        m_window->graphPanel()->view()->centerOn(item);
+    return item;
+}
+
+void MainWindowTest::openModelDrawsGraphAndTree()
+{
+    openAndWait(kModel);
+    QVERIFY(m_window->hasModel());
+    QCOMPARE(m_window->model().className, QStringLiteral("FashionCNN"));
+    QVERIFY(m_window->model().hasPreprocessing);
+    QCOMPARE(m_window->preprocessing()->value().channels, 1);
+    QVERIFY(m_window->model().graph(Mode::Eval).names.contains(kNode));
+    QVERIFY(m_window->graphPanel()->scene()->nodeItems().size() >= 10);
+    QVERIFY(graphItem(kNode) != nullptr);
+    QVERIFY(m_window->nodeTreeModel()->indexForName(kNode).isValid());
+}
+
+void MainWindowTest::clickGraphNodeAddsReturnNode()
+{
+    m_window->returnNodes()->clearAll();
+    GraphNodeItem* item = graphItem(kNode);
+    QVERIFY(item);
+    GraphView* view = m_window->graphPanel()->view();
+    const QPoint box = view->mapFromScene(item->checkBoxRect().center());
+    QTest::mouseClick(view->viewport(), Qt::LeftButton, {}, box);
+    QCOMPARE(m_window->returnNodes()->entries().size(), 1);
+    QCOMPARE(m_window->returnNodes()->entries().first().node, kNode);
+    QVERIFY(item->isTicked());
+    const QModelIndex index = m_window->nodeTreeModel()->indexForName(kNode);
+    QCOMPARE(index.data(Qt::CheckStateRole).toInt(), int(Qt::Checked));
+    QTRY_COMPARE(m_window->returnNodes()->entries().first().resolved, kNode); // validated by the engine
+
+    // Clicking the tick box again removes it.
+    QTest::mouseClick(view->viewport(), Qt::LeftButton, {}, view->mapFromScene(graphItem(kNode)->checkBoxRect().center()));
+    QCOMPARE(m_window->returnNodes()->entries().size(), 0);
+    QTest::mouseClick(view->viewport(), Qt::LeftButton, {}, view->mapFromScene(graphItem(kNode)->checkBoxRect().center()));
+    QCOMPARE(m_window->returnNodes()->entries().size(), 1);
+}
+
+void MainWindowTest::treeAndGraphSelectionFollowEachOther()
+{
+    const QString other = QStringLiteral("features.block2.relu");
+    GraphNodeItem* item = graphItem(other);
+    QVERIFY(item);
+    GraphView* view = m_window->graphPanel()->view();
+    QTest::mouseClick(view->viewport(), Qt::LeftButton, {}, view->mapFromScene(item->rect().center() + QPointF(10, 0)));
+    const QModelIndex current = m_window->nodeTree()->currentIndex();
+    QCOMPARE(current.data(NodeTreeModel::NameRole).toString(), other);
+
+    // And back: choosing a tree row highlights the box.
+    const QModelIndex row = m_window->nodeTreeProxy()->mapFromSource(m_window->nodeTreeModel()->indexForName(kNode));
+    m_window->nodeTree()->setCurrentIndex(row);
+    QTRY_VERIFY(graphItem(kNode) && graphItem(kNode)->isVisible());
+}
+
+void MainWindowTest::editKey()
+{
+    QTableView* table = m_window->returnNodesView();
+    const QModelIndex key = m_window->returnNodes()->index(0, ReturnNodesModel::KeyColumn);
+    const QList<QLineEdit*> before = table->viewport()->findChildren<QLineEdit*>();
+    table->setCurrentIndex(key);
+    table->edit(key);
+    QLineEdit* editor = nullptr;
+    for (QLineEdit* e : table->viewport()->findChildren<QLineEdit*>())
+        if (!before.contains(e) && e->isVisible())
+            editor = e;
+    QVERIFY(editor);
+    editor->selectAll();
+    QTest::keyClicks(editor, QStringLiteral("conv1"));
+    QTest::keyClick(editor, Qt::Key_Return); // the delegate commits through a queued call
+    QTRY_COMPARE(m_window->returnNodes()->entries().first().key, QStringLiteral("conv1"));
+}
+
+void MainWindowTest::typedTruncatedNameResolves()
+{
+    auto* add = m_window->findChild<QLineEdit*>(QStringLiteral("addNode"));
+    QVERIFY(add);
+    add->setFocus();
+    QTest::keyClicks(add, QStringLiteral("features.block2=block2"));
+    QTest::keyClick(add, Qt::Key_Return);
+    QCOMPARE(m_window->returnNodes()->entries().size(), 2);
+    QTRY_COMPARE(m_window->returnNodes()->entries().at(1).resolved, QStringLiteral("features.block2.pool"));
+    QCOMPARE(m_window->returnNodes()->entries().at(1).key, QStringLiteral("block2"));
+    // A misspelt name gets the engine's suggestion.
+    m_window->addReturnNode(QStringLiteral("features.blok1.conv"));
+    QTRY_COMPARE(m_window->returnNodes()->entries().at(2).severity, 2);
+    QVERIFY(m_window->returnNodes()->entries().at(2).message.contains(kNode));
+    m_window->returnNodes()->removeRowAt(2);
+}
+
+void MainWindowTest::runShowsHeatmaps()
+{
+    m_window->setImage(kImage);
+    QSignalSpy finished(m_window.get(), &MainWindow::runFinished);
+    QTest::mouseClick(m_window->runButton(), Qt::LeftButton);
+    QTRY_VERIFY_WITH_TIMEOUT(finished.count() == 1, 60000);
+    QVERIFY2(finished.first().first().toBool(), qPrintable(m_window->lastError()));
+    ResultsPanel* results = m_window->results();
+    QCOMPARE(results->outputCount(), 2);
+    FeatureMapView* conv = results->view(0);
+    QCOMPARE(conv->output().key, QStringLiteral("conv1"));
+    QCOMPARE(conv->output().shapeText(), QStringLiteral("1×32×28×28"));
+    QCOMPARE(conv->shownMaps(), 32);
+    QCOMPARE(conv->tensor().height(), 28);
+    QCOMPARE(results->view(1)->output().node, QStringLiteral("features.block2.pool"));
+    // Output shapes appear on the graph.
+    QCOMPARE(graphItem(kNode)->shapeText(), QStringLiteral("1×32×28×28"));
+    // Normalisation and channel views work on the shown maps.
+    results->setNormalisation(Normalisation::Global);
+    conv->setLargeChannel(-1);
+    QCOMPARE(conv->largeChannel(), -1);
+}
+
+void MainWindowTest::exportAndLoadBack()
+{
+    const QString png = m_dir.filePath(QStringLiteral("maps.png"));
+    QVERIFY(m_window->exportMapsPng(png));
+    QVERIFY(!QImage(png).isNull());
+    QVERIFY(m_window->exportTensors(m_dir.path()));
+    QFile npy(m_dir.filePath(QStringLiteral("conv1.npy")));
+    QVERIFY(npy.open(QIODevice::ReadOnly));
+    const QByteArray head = npy.read(128);
+    QVERIFY(head.startsWith("\x93NUMPY"));
+    QVERIFY(head.contains("'shape': (1, 32, 28, 28)"));
+    QCOMPARE(npy.size(), qint64(128 + 32 * 28 * 28 * 4));
+
+    const QString extractor = m_dir.filePath(QStringLiteral("extractor.pt"));
+    QSignalSpy exported(m_window.get(), &MainWindow::exportFinished);
+    m_window->exportExtractor(extractor);
+    QTRY_VERIFY_WITH_TIMEOUT(exported.count() == 1, 60000);
+    QVERIFY2(exported.first().first().toBool(), qPrintable(m_window->lastError()));
+    QVERIFY(QFile::exists(extractor));
+
+    // The exported extractor opens through the engine like any model, then go back.
+    openAndWait(extractor);
+    QCOMPARE(m_window->model().file, extractor);
+    QVERIFY(m_window->model().graph(Mode::Eval).names.contains(kNode));
+    QVERIFY(!m_window->model().graph(Mode::Eval).names.contains(QStringLiteral("classifier.fc")));
+    openAndWait(kModel);
+    QCOMPARE(m_window->returnNodes()->entries().size(), 2); // restored from the settings
+}
+
+void MainWindowTest::engineKilledMidRunKeepsWindow()
+{
+    EngineClient* engine = m_window->engine();
+    engine->setArguments({QStringLiteral("--debug-run-delay-ms"), QStringLiteral("20000")});
+    if (engine->processId() != 0)
+        ::kill(pid_t(engine->processId()), SIGKILL); // next start uses the slow engine
+    QTRY_COMPARE(engine->processId(), qint64(0));
+    const int nodesBefore = int(m_window->graphPanel()->scene()->nodeItems().size());
+    QSignalSpy finished(m_window.get(), &MainWindow::runFinished);
+    m_window->run();
+    QVERIFY(m_window->isRunning());
+    // Wait until the engine is serving the run (after replaying the model load).
+    QTRY_VERIFY_WITH_TIMEOUT(engine->processId() != 0 && engine->currentRequest() != 0 && m_window->isRunning()
+                                 && engine->isBusy() && finished.isEmpty(), 30000);
+    QTest::qWait(1500); // inside the run's sleep
+    QVERIFY(finished.isEmpty());
+    ::kill(pid_t(engine->processId()), SIGKILL);
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, 5000);
+    QCOMPARE(finished.first().first().toBool(), false);
+    QVERIFY2(m_window->lastError().contains(QStringLiteral("crashed")), qPrintable(m_window->lastError()));
+    QVERIFY(m_window->isVisible());
+    QCOMPARE(m_window->returnNodes()->entries().size(), 2);
+    QCOMPARE(int(m_window->graphPanel()->scene()->nodeItems().size()), nodesBefore);
+    QVERIFY(m_window->findChild<QLabel*>(QStringLiteral("errorBanner"))->isVisible());
+
+    // The engine restarts for the next request and the model is back.
+    engine->setArguments({});
+    finished.clear();
+    m_window->run();
+    QTRY_VERIFY_WITH_TIMEOUT(finished.count() == 1, 60000);
+    QVERIFY2(finished.first().first().toBool(), qPrintable(m_window->lastError()));
+    QCOMPARE(m_window->results()->outputCount(), 2);
+}
+
+void MainWindowTest::cancelStopsRunWithinASecond()
+{
+    EngineClient* engine = m_window->engine();
+    engine->setArguments({QStringLiteral("--debug-run-delay-ms"), QStringLiteral("20000")});
+    if (engine->processId() != 0)
+        ::kill(pid_t(engine->processId()), SIGKILL);
+    QTRY_COMPARE(engine->processId(), qint64(0));
+    QSignalSpy finished(m_window.get(), &MainWindow::runFinished);
+    m_window->run();
+    QTRY_VERIFY_WITH_TIMEOUT(m_window->cancelButton()->isEnabled() && engine->processId() != 0, 10000);
+    QTest::qWait(1500);
+    QElapsedTimer timer;
+    timer.start();
+    QTest::mouseClick(m_window->cancelButton(), Qt::LeftButton);
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, 1000);
+    QVERIFY(timer.elapsed() < 1000);
+    QCOMPARE(finished.first().first().toBool(), false);
+    QVERIFY(!m_window->isRunning());
+    QVERIFY(m_window->runButton()->isEnabled());
+    engine->setArguments({});
+}
+
+void MainWindowTest::hungRunTimesOut()
+{
+    EngineClient* engine = m_window->engine();
+    engine->setArguments({QStringLiteral("--debug-run-delay-ms"), QStringLiteral("20000")});
+    m_window->setRunTimeout(3000);
+    QSignalSpy finished(m_window.get(), &MainWindow::runFinished);
+    m_window->run();
+    QTRY_VERIFY_WITH_TIMEOUT(finished.count() == 1, 15000);
+    QCOMPARE(finished.first().first().toBool(), false);
+    QVERIFY2(m_window->lastError().contains(QStringLiteral("did not answer")), qPrintable(m_window->lastError()));
+    m_window->setRunTimeout(300000);
+    engine->setArguments({});
+}
+
+void MainWindowTest::brokenModelFileGivesError()
+{
+    const QString broken = m_dir.filePath(QStringLiteral("broken.pt"));
+    QFile f(broken);
+    QVERIFY(f.open(QIODevice::WriteOnly));
+    f.write(QByteArray(4096, '\x42'));
+    f.close();
+    QSignalSpy loaded(m_window.get(), &MainWindow::modelLoaded);
+    m_window->openModel(broken);
+    QTRY_VERIFY_WITH_TIMEOUT(loaded.count() == 1, 30000);
+    QCOMPARE(loaded.first().first().toBool(), false);
+    QVERIFY(m_window->lastError().contains(QStringLiteral("broken.pt")));
+    // The previous model is still open and usable.
+    QCOMPARE(m_window->model().file, kModel);
+    QSignalSpy finished(m_window.get(), &MainWindow::runFinished);
+    m_window->run();
+    QTRY_VERIFY_WITH_TIMEOUT(finished.count() == 1, 60000);
+    QVERIFY2(finished.first().first().toBool(), qPrintable(m_window->lastError()));
+}
+
+void MainWindowTest::restartRestoresSelection()
+{
+    const auto before = m_window->returnNodes()->entries();
+    m_window->preprocessing()->setValue([] {
+        Preprocessing p;
+        p.resize = 32;
+        p.centerCrop = 28;
+        p.channels = 1;
+        p.mean = {0.25};
+        p.std = {0.5};
+        return p;
+    }());
+    m_window->close(); // saves the settings, like a user quitting
+    m_window.reset();
+
+    m_window = std::make_unique<MainWindow>();
+    m_window->show();
+    QVERIFY(QTest::qWaitForWindowExposed(m_window.get()));
+    openAndWait(kModel);
+    const auto after = m_window->returnNodes()->entries();
+    QCOMPARE(after.size(), before.size());
+    for (int i = 0; i < after.size(); ++i) {
+        QCOMPARE(after[i].node, before[i].node);
+        QCOMPARE(after[i].key, before[i].key);
+    }
+    QCOMPARE(m_window->returnNodes()->entries().first().key, QStringLiteral("conv1"));
+    QCOMPARE(m_window->imagePath(), kImage);
+    QCOMPARE(m_window->preprocessing()->value().resize, 32);
+    QCOMPARE(m_window->preprocessing()->value().mean, QVector<double>{0.25});
+    QTRY_VERIFY(graphItem(kNode) && graphItem(kNode)->isTicked());
+}
+
+void MainWindowTest::cleanupTestCase() { m_window.reset(); }
+
+QTEST_MAIN(MainWindowTest)
+#include "MainWindowTest.moc"
