@@ -75,10 +75,10 @@ ExtractorOutputs resolveOutputs(const NamedGraph& graph, const ReturnNodes& retu
         const auto index = resolveIndex(names, query);
         if (!index) {
             auto suggestions = closestNames(names, query);
-            throw UnknownNodeError("There is no node '" + query + "' in " + mode + " mode"
-                                       + (suggestions.empty() ? std::string(".") : "; closest names: " + joined(suggestions) + ".")
-                                       + " List the nodes with `featscope-cli nodes MODEL.pt`.",
-                                   std::move(suggestions));
+            const std::string message = "There is no node '" + query + "' in " + mode + " mode"
+                + (suggestions.empty() ? std::string(".") : "; closest names: " + joined(suggestions) + ".")
+                + " List the nodes with `featscope-cli nodes MODEL.pt`.";
+            throw UnknownNodeError(message, std::move(suggestions));
         }
         const NamedNode& node = graph.nodes[*index];
         const std::string selected = query == node.description.name ? "'" + query + "'"

@@ -135,6 +135,15 @@ bool isStructural(Symbol kind)
     return kinds.count(kind) > 0;
 }
 
+// Message formatting (f-strings in asserts): fx formats proxies into text, it records no node.
+bool producesOnlyStrings(const Node* node)
+{
+    for (const Value* output : node->outputs())
+        if (output->type()->kind() != c10::TypeKind::StringType)
+            return false;
+    return !node->outputs().empty();
+}
+
 // Ops that mutate their first input in place: the mutated container carries the new proxies.
 bool mutatesFirstInput(Symbol kind)
 {
@@ -188,6 +197,16 @@ private:
         for (Value* input : node->inputs())
             if (input->node()->kind() == prim::GetAttr)
                 nameParameterRead(input->node(), insideControlFlow);
+        if (kind == prim::Loop) {
+            // Loop-carried inputs (after the trip count and condition) enter the body as its
+            // parameters (after the iteration counter).
+            Block* body = node->blocks().at(0);
+            for (size_t i = 2; i < node->inputs().size() && i - 1 < body->inputs().size(); ++i) {
+                const auto it = origins_.find(node->input(i));
+                if (it != origins_.end())
+                    origins_[body->inputs()[i - 1]] = it->second;
+            }
+        }
         if (kind == prim::If || kind == prim::Loop) {
             for (Block* block : node->blocks())
                 nameBlock(block, true);
@@ -207,7 +226,7 @@ private:
             return; // fx evaluates it as plain Python: no node
         if (kind == prim::CallFunction)
             return nameLeafFunctionCall(node, origins, insideControlFlow);
-        if (isStructural(kind)) {
+        if (isStructural(kind) || producesOnlyStrings(node)) {
             passThrough(node);
             return;
         }
@@ -312,7 +331,8 @@ private:
         const std::string text = originalSourceText(node);
         if (isTensorIndexing(kind) && !text.empty() && text.back() == ']')
             return kind == aten::index_put_ || kind == aten::copy_ ? "setitem" : "getitem";
-        if (kind == aten::size && contains(text, ".shape"))
+        // `.shape` compiles to aten::size with TorchScript's builtin source, not the model's.
+        if (kind == aten::size && node->inputs().size() == 1 && !contains(text, "size("))
             return "getattr";
         if (kind == aten::div && !contains(text, "div("))
             return "truediv";
@@ -333,7 +353,7 @@ private:
     // carrying the subscript's source range: they extend the open getitem node.
     bool extendSubscript(Node* node, const Origins& origins)
     {
-        if (!openSubscript_ || !sameSourceRange(openSubscript_, node))
+        if (!openSubscript_ || !haveSameOriginalSource(openSubscript_, node))
             return false;
         NamedNode& named = result_.nodes.back();
         for (size_t origin : origins)
@@ -349,13 +369,6 @@ private:
     {
         const std::string text = originalSourceText(node);
         openSubscript_ = !text.empty() && text.back() == ']' ? node : nullptr;
-    }
-
-    static bool sameSourceRange(const Node* a, const Node* b)
-    {
-        const auto& ra = a->sourceRange();
-        const auto& rb = b->sourceRange();
-        return ra.source() && ra.source() == rb.source() && ra.start() == rb.start() && ra.end() == rb.end();
     }
 
     void passThrough(Node* node)

@@ -8,14 +8,18 @@ namespace featscope {
 
 namespace {
 
-std::string generatingText(const torch::jit::Node* node)
+c10::optional<torch::jit::SourceRange> generatingRange(const torch::jit::Node* node)
 {
     const auto& range = node->sourceRange();
     if (!range.source())
-        return {};
-    if (const auto original = range.findSourceRangeThatGenerated())
-        return original->text().str();
-    return {};
+        return c10::nullopt;
+    return range.findSourceRangeThatGenerated();
+}
+
+std::string generatingText(const torch::jit::Node* node)
+{
+    const auto range = generatingRange(node);
+    return range ? range->text().str() : std::string();
 }
 
 // The tracer records "file.py(63): forward" lines of the Python stack instead of code.
@@ -31,6 +35,13 @@ std::string originalSourceText(const torch::jit::Node* node)
 {
     std::string text = generatingText(node);
     return looksLikePythonStack(text) ? std::string() : text;
+}
+
+bool haveSameOriginalSource(const torch::jit::Node* a, const torch::jit::Node* b)
+{
+    const auto ra = generatingRange(a);
+    const auto rb = generatingRange(b);
+    return ra && rb && ra->source() == rb->source() && ra->start() == rb->start() && ra->end() == rb->end();
 }
 
 bool isTracedNode(const torch::jit::Node* node)

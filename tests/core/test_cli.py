@@ -1,0 +1,209 @@
+"""featscope-cli end to end: bad input, errors, extractors used from Python against torchvision.
+
+Run: /usr/bin/python3 test_cli.py --cli build/bin/featscope-cli
+"""
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+import warnings
+
+import torch
+import torchvision
+from torchvision.models.feature_extraction import create_feature_extractor, get_graph_node_names
+
+CLI = None
+warnings.filterwarnings("ignore")
+torch.set_num_threads(2)
+
+
+class TinyNet(torch.nn.Module):
+    """Covers what the bad-input tests need: a parameter read, a shape read, a loop, a train-only branch."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 4, 3, padding=1)
+        self.relu = torch.nn.ReLU()
+        self.scale = torch.nn.Parameter(torch.ones(1))
+        self.fc = torch.nn.Linear(4, 2)
+
+    def forward(self, x):
+        y = self.relu(self.conv(x)) * self.scale
+        n = x.shape
+        for _ in range(x.size(0)):
+            y = y + 1
+        if self.training:
+            y = torch.nn.functional.dropout(y, 0.5)
+        else:
+            y = y - 1
+        return self.fc(y.mean((2, 3))), n
+
+
+def run(*args):
+    return subprocess.run([CLI, *args], capture_output=True, text=True, timeout=600)
+
+
+class CliTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="featscope-cli-test-")
+        torch.manual_seed(0)
+        cls.tiny = os.path.join(cls.dir, "tiny.pt")
+        torch.jit.script(TinyNet()).save(cls.tiny)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.dir)
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    def assertFails(self, result, *needles, code=1):
+        self.assertEqual(result.returncode, code, result.stderr)
+        self.assertTrue(result.stderr.strip(), "no message on stderr")
+        self.assertNotIn("Traceback", result.stderr)
+        self.assertNotIn("terminate called", result.stderr)
+        for needle in needles:
+            self.assertIn(needle, result.stderr)
+
+    # --- help and usage -------------------------------------------------------------------
+    def test_help_on_every_command(self):
+        for args in (["--help"], ["nodes", "--help"], ["extract", "--help"]):
+            result = run(*args)
+            self.assertEqual(result.returncode, 0, args)
+            self.assertIn("Usage: featscope-cli", result.stdout)
+
+    def test_unknown_command_and_option(self):
+        self.assertFails(run("frobnicate"), "unknown command", code=2)
+        self.assertFails(run("nodes", self.tiny, "--colour"), "unknown option", code=2)
+
+    # --- bad model files ------------------------------------------------------------------
+    def test_missing_file(self):
+        missing = self.path("missing.pt")
+        self.assertFails(run("nodes", missing), missing, "does not exist")
+
+    def test_directory(self):
+        self.assertFails(run("nodes", self.dir), self.dir, "directory")
+
+    def test_empty_file(self):
+        open(self.path("empty.pt"), "wb").close()
+        self.assertFails(run("nodes", self.path("empty.pt")), "empty.pt", "empty", "torch.jit.script")
+
+    def test_truncated_file(self):
+        data = open(self.tiny, "rb").read()
+        with open(self.path("truncated.pt"), "wb") as f:
+            f.write(data[: len(data) // 2])
+        self.assertFails(run("nodes", self.path("truncated.pt")), "truncated.pt", "truncated or corrupt")
+
+    def test_random_bytes(self):
+        with open(self.path("random.pt"), "wb") as f:
+            f.write(os.urandom(4096))
+        self.assertFails(run("nodes", self.path("random.pt")), "random.pt", "not a TorchScript file")
+
+    def test_state_dict(self):
+        torch.save(TinyNet().state_dict(), self.path("weights.pth"))
+        self.assertFails(run("nodes", self.path("weights.pth")), "weights.pth", "torch.save", "torch.jit.script")
+        torch.save(TinyNet().state_dict(), self.path("legacy.pth"), _use_new_zipfile_serialization=False)
+        self.assertFails(run("nodes", self.path("legacy.pth")), "legacy.pth", "pickle", "torch.jit.script")
+
+    # --- bad node choices -----------------------------------------------------------------
+    def test_unknown_node_suggests_names(self):
+        result = run("extract", self.tiny, "--return", "rleu", "-o", self.path("out.pt"))
+        self.assertFails(result, "'rleu'", "closest names", "'relu'", self.tiny)
+        self.assertFalse(os.path.exists(self.path("out.pt")))
+
+    def test_node_that_is_not_a_tensor(self):
+        self.assertFails(run("extract", self.tiny, "--return", "getattr", "-o", self.path("out.pt")),
+                         "'getattr'", "not a Tensor")
+
+    def test_node_inside_a_loop(self):
+        self.assertFails(run("extract", self.tiny, "--return", "add", "-o", self.path("out.pt")),
+                         "'add'", "inside a loop")
+
+    def test_duplicate_keys(self):
+        self.assertFails(run("extract", self.tiny, "--return", "conv=a", "--return", "relu=a", "-o", self.path("o.pt")),
+                         "'a'", "used twice")
+
+    def test_return_mixed_with_train_return(self):
+        self.assertFails(run("extract", self.tiny, "--return", "conv", "--train-return", "relu", "-o", self.path("o.pt")),
+                         "cannot be mixed", code=2)
+
+    def test_empty_and_long_names(self):
+        self.assertFails(run("extract", self.tiny, "--return", "=key", "-o", self.path("o.pt")), "no node name")
+        self.assertFails(run("extract", self.tiny, "--return", "x" * 10000, "-o", self.path("o.pt")), "longer than")
+        self.assertFails(run("extract", self.tiny, "--return", "çonv", "-o", self.path("o.pt")), "closest names")
+
+    # --- working extractors ---------------------------------------------------------------
+    def test_train_and_eval_selections(self):
+        out = self.path("modes.pt")
+        result = run("extract", self.tiny, "--train-return", "dropout=y", "--eval-return", "sub=y", "-o", out)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        extractor = torch.jit.load(out)
+        x = torch.randn(2, 3, 8, 8)
+        eager = TinyNet()
+        eager.load_state_dict(torch.jit.load(self.tiny).state_dict())
+        eager.eval()
+        with torch.no_grad():
+            expected = eager.relu(eager.conv(x)) * eager.scale + 2 - 1
+            self.assertTrue(torch.allclose(extractor.eval()(x)["y"], expected, atol=1e-6))
+            train_out = extractor.train()(x)["y"]
+        self.assertEqual(((train_out == 0).float().mean() > 0.2).item(), True)  # dropout ran
+
+    def test_nodes_json_matches_torchvision(self):
+        torch.manual_seed(0)
+        model = torchvision.models.resnet18()
+        path = self.path("resnet18.pt")
+        torch.jit.script(model).save(path)
+        result = run("nodes", path, "--json")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        import json
+        ours = json.loads(result.stdout)
+        train, eval_ = get_graph_node_names(model)
+        self.assertEqual(ours["train"], train)
+        self.assertEqual(ours["eval"], eval_)
+
+    def test_resnet50_body_matches_torchvision_and_trains(self):
+        torch.manual_seed(0)
+        model = torchvision.models.resnet50().eval()
+        path = self.path("resnet50.pt")
+        torch.jit.script(model).save(path)
+        body = self.path("resnet50_body.pt")
+        args = ["extract", path, "-o", body]
+        for v, k in enumerate([1, 2, 3, 4]):
+            args += ["--return", f"layer{k}={v}"]
+        result = run(*args)
+        self.assertEqual(result.returncode, 0, result.stderr)
+
+        ours = torch.jit.load(body).eval()
+        reference = create_feature_extractor(model, return_nodes={f"layer{k}": str(v) for v, k in enumerate([1, 2, 3, 4])})
+        x = torch.randn(2, 3, 224, 224)
+        with torch.no_grad():
+            a, b = ours(x), reference(x)
+        self.assertEqual(list(a.keys()), list(b.keys()))
+        for key in b:
+            self.assertTrue(torch.allclose(a[key], b[key], atol=1e-5, rtol=1e-5), key)
+
+        ours.train()
+        loss = sum(v.mean() for v in ours(x).values())
+        loss.backward()
+        grads = [p.grad for p in ours.parameters()]
+        self.assertTrue(all(g is not None for g in grads))
+        self.assertGreater(sum(g.abs().sum().item() for g in grads), 0)
+
+        layer2 = self.path("resnet50_layer2.pt")
+        self.assertEqual(run("extract", path, "--return", "layer2", "-o", layer2).returncode, 0)
+        pruned = torch.jit.load(layer2)
+        expected = create_feature_extractor(model, return_nodes=["layer2"])
+        self.assertEqual(sum(p.numel() for p in pruned.parameters()), sum(p.numel() for p in expected.parameters()))
+        self.assertEqual([n for n, _ in pruned.named_children()], ["bn1", "conv1", "maxpool", "relu", "layer1", "layer2"])
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--cli", required=True)
+    args, rest = parser.parse_known_args()
+    CLI = os.path.abspath(args.cli)
+    unittest.main(argv=[sys.argv[0], *rest], verbosity=2)
