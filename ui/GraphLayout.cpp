@@ -7,6 +7,7 @@
 #include <QMutex>
 #include <QMutexLocker>
 
+#include <cstdio>
 #include <memory>
 
 namespace featscope::ui {
@@ -62,7 +63,7 @@ LayoutResult computeLayout(const LayoutInput& input)
     agattr(g, AGRAPH, str("ranksep"), str("0.3"));
     agattr(g, AGRAPH, str("fontsize"), str("11"));
     agattr(g, AGRAPH, str("label"), str(""));
-    if (input.nodes.size() > 600) {
+    if (input.nodes.size() > 600 || input.edges.size() > 300) {
         // Fewer crossing-minimisation passes keep big graphs fast.
         agattr(g, AGRAPH, str("mclimit"), str("0.3"));
         agattr(g, AGRAPH, str("nslimit"), str("2"));
@@ -102,6 +103,12 @@ LayoutResult computeLayout(const LayoutInput& input)
         edges[i] = agedge(g, nodes[e.from], nodes[e.to], QByteArray("e" + QByteArray::number(i)).data(), 1);
     }
 
+    const QByteArray dump = qgetenv("FEATSCOPE_DUMP_DOT"); // debugging aid: the graph handed to Graphviz
+    if (!dump.isEmpty())
+        if (FILE* f = std::fopen(dump.constData(), "w")) {
+            agwrite(g, f);
+            std::fclose(f);
+        }
     if (gvLayout(gvc, g, "dot") != 0) {
         result.error = QStringLiteral("Graphviz could not lay out the graph (is the dot layout plugin installed?).");
         return result;

@@ -30,14 +30,21 @@ QFont smallFont()
 
 } // namespace
 
-GraphNodeItem::GraphNodeItem(const QRectF& rect, QString name, QString subtitle, bool isModule)
-    : m_rect(rect), m_name(std::move(name)), m_subtitle(std::move(subtitle)), m_fill(Qt::white),
+GraphNodeItem::GraphNodeItem(const QRectF& rect, QString name, QString label, QString subtitle, bool isModule)
+    : m_rect(rect), m_name(std::move(name)), m_label(std::move(label)), m_subtitle(std::move(subtitle)), m_fill(Qt::white),
       m_isModule(isModule)
 {
     setZValue(2);
     setAcceptHoverEvents(false);
     setToolTip(m_isModule ? QStringLiteral("%1 (%2)\nDouble-click to expand.").arg(m_name, m_subtitle)
                           : QStringLiteral("%1\n%2").arg(m_name, m_subtitle));
+}
+
+QString GraphNodeItem::relativeLabel(const QString& name, const QString& frame)
+{
+    if (frame.isEmpty() || !name.startsWith(frame) || name.size() <= frame.size() + 1 || name.at(frame.size()) != QLatin1Char('.'))
+        return name;
+    return name.mid(frame.size() + 1);
 }
 
 QSizeF GraphNodeItem::preferredSize(const QString& name, const QString& subtitle)
@@ -131,7 +138,7 @@ void GraphNodeItem::paint(QPainter* painter, const QStyleOptionGraphicsItem* opt
     painter->setPen(Qt::black);
     painter->setFont(nameFont());
     QFontMetricsF fm(painter->font());
-    painter->drawText(text, Qt::AlignLeft | Qt::AlignVCenter, fm.elidedText(m_name, Qt::ElideMiddle, text.width()));
+    painter->drawText(text, Qt::AlignLeft | Qt::AlignVCenter, fm.elidedText(m_label, Qt::ElideMiddle, text.width()));
     painter->setFont(smallFont());
     painter->setPen(QColor(0x40, 0x40, 0x40));
     QFontMetricsF sm(painter->font());

@@ -11,7 +11,8 @@ class GraphNodeItem : public QGraphicsItem {
 public:
     enum { Type = UserType + 1 };
 
-    GraphNodeItem(const QRectF& rect, QString name, QString subtitle, bool isModule);
+    /// `label` is what the box shows (the name relative to its frame); `name` is the full node name.
+    GraphNodeItem(const QRectF& rect, QString name, QString label, QString subtitle, bool isModule);
 
     int type() const override { return Type; }
     QRectF boundingRect() const override;
@@ -35,12 +36,15 @@ public:
     void setShapeText(const QString& shape);
     const QString& shapeText() const { return m_shape; }
 
-    /// Box size that fits `name` and `subtitle`.
-    static QSizeF preferredSize(const QString& name, const QString& subtitle);
+    /// Box size that fits `label` and `subtitle`.
+    static QSizeF preferredSize(const QString& label, const QString& subtitle);
+    /// `name` without the `frame` module prefix ("layer1.0.conv1" in "layer1.0" -> "conv1").
+    static QString relativeLabel(const QString& name, const QString& frame);
 
 private:
     QRectF m_rect;
     QString m_name;
+    QString m_label;
     QString m_subtitle;
     QString m_modeMark;
     QString m_shape;

@@ -15,14 +15,16 @@ namespace {
 
 constexpr int kExpandAllLimit = 3000;
 
-QSizeF sizeFor(const VisibleGraph::Item& item, const ModeGraph& graph, const ModuleTree& tree)
+QSizeF sizeFor(const VisibleGraph& visible, const VisibleGraph::Item& item, const ModeGraph& graph, const ModuleTree& tree)
 {
+    const QString frame = item.cluster >= 0 ? tree.module(visible.clusterModules[item.cluster]).path : QString();
     if (item.isModule) {
         const auto& m = tree.module(item.index);
-        return GraphNodeItem::preferredSize(m.path, QStringLiteral("%1 · %2 nodes").arg(m.className).arg(m.totalNodes));
+        return GraphNodeItem::preferredSize(GraphNodeItem::relativeLabel(m.path, frame),
+                                            QStringLiteral("%1 · %2 nodes").arg(m.className).arg(m.totalNodes));
     }
     const GraphNodeInfo& n = graph.nodes[item.index];
-    return GraphNodeItem::preferredSize(n.name, n.typeLabel());
+    return GraphNodeItem::preferredSize(GraphNodeItem::relativeLabel(n.name, frame), n.typeLabel());
 }
 
 } // namespace
@@ -63,7 +65,7 @@ void GraphPanel::setGraph(const ModeGraph& graph, const QSet<QString>& otherMode
 {
     m_graph = graph;
     m_tree.build(m_graph);
-    m_collapsed = m_tree.defaultCollapsed(kDefaultBudget);
+    m_collapsed = m_tree.defaultCollapsed(m_graph, kDefaultBudget, kDefaultEdgeBudget);
     m_otherNames = otherModeNames;
     m_otherMode = otherMode;
     m_fitAfterLayout = true;
@@ -80,7 +82,7 @@ void GraphPanel::relayout()
     LayoutInput input;
     input.nodes.reserve(m_pendingVisible.items.size());
     for (const auto& item : m_pendingVisible.items)
-        input.nodes.append({sizeFor(item, m_graph, m_tree), item.cluster});
+        input.nodes.append({sizeFor(m_pendingVisible, item, m_graph, m_tree), item.cluster});
     for (int c = 0; c < m_pendingVisible.clusterModules.size(); ++c) {
         const auto& m = m_tree.module(m_pendingVisible.clusterModules[c]);
         input.clusters.append({m_pendingVisible.clusterParents[c],
@@ -208,7 +210,7 @@ void GraphPanel::collapseModule(const QString& path)
 
 void GraphPanel::collapseToDefault()
 {
-    m_collapsed = m_tree.defaultCollapsed(kDefaultBudget);
+    m_collapsed = m_tree.defaultCollapsed(m_graph, kDefaultBudget, kDefaultEdgeBudget);
     m_fitAfterLayout = true;
     relayout();
 }

@@ -24,6 +24,8 @@ public:
 
     /// Boxes shown by default; modules are collapsed until the graph fits this budget.
     static constexpr int kDefaultBudget = 220;
+    /// Edges shown by default (dense graphs collapse further).
+    static constexpr int kDefaultEdgeBudget = 400;
 
     /// Shows `graph`; nodes missing from `otherModeNames` get a "not in <otherMode>" mark.
     void setGraph(const ModeGraph& graph, const QSet<QString>& otherModeNames, const QString& otherMode);

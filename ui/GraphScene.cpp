@@ -79,16 +79,17 @@ void GraphScene::populate(const ModeGraph& graph, const ModuleTree& tree, const 
 
     for (int i = 0; i < visible.items.size() && i < layout.nodeRects.size(); ++i) {
         const VisibleGraph::Item& it = visible.items[i];
+        const QString frame = it.cluster >= 0 ? tree.module(visible.clusterModules[it.cluster]).path : QString();
         GraphNodeItem* item = nullptr;
         if (it.isModule) {
             const ModuleTree::Module& m = tree.module(it.index);
             const QString sub = QStringLiteral("%1%2 nodes").arg(m.className.isEmpty() ? QString() : m.className + QStringLiteral(" · ")).arg(m.totalNodes);
-            item = new GraphNodeItem(layout.nodeRects[i], m.path, sub, true);
+            item = new GraphNodeItem(layout.nodeRects[i], m.path, GraphNodeItem::relativeLabel(m.path, frame), sub, true);
             item->setFill(QColor(0xff, 0xf8, 0xe1));
             m_byModule.insert(m.path, item);
         } else {
             const GraphNodeInfo& n = graph.nodes[it.index];
-            item = new GraphNodeItem(layout.nodeRects[i], n.name, n.typeLabel(), false);
+            item = new GraphNodeItem(layout.nodeRects[i], n.name, GraphNodeItem::relativeLabel(n.name, frame), n.typeLabel(), false);
             item->setFill(fillFor(n));
             if (!otherModeNames.isEmpty() && !otherModeNames.contains(n.name))
                 item->setModeMark(QStringLiteral("not in %1").arg(otherMode));

@@ -30,11 +30,15 @@ void GraphView::fitAll()
     if (!scene())
         return;
     fitInView(scene()->sceneRect(), Qt::KeepAspectRatio);
-    // Tall graphs fit at an unreadable size; start readable at the top instead.
+    // Big graphs fit at an unreadable size; start readable at the top (fitting the width when possible).
     if (zoom() < 0.7) {
+        const QRectF r = scene()->sceneRect();
+        const qreal widthFit = viewport()->width() / std::max<qreal>(1, r.width());
+        const qreal z = std::clamp<qreal>(widthFit, 0.55, 0.9);
         resetTransform();
-        scale(0.85, 0.85);
-        centerOn(scene()->sceneRect().center().x(), scene()->sceneRect().top());
+        scale(z, z);
+        const QPointF topCentre(r.center().x(), r.top() + viewport()->height() / (2 * z));
+        centerOn(topCentre);
     }
     Q_EMIT viewportChanged();
 }

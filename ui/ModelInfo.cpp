@@ -87,10 +87,14 @@ ModelInfo ModelInfo::fromJson(const QJsonObject& r)
     if (info.hasPreprocessing)
         info.preprocessing = Preprocessing::fromJson(r.value(QStringLiteral("preprocessing")).toObject());
     info.classes = toStrings(r.value(QStringLiteral("metadata")).toObject().value(QStringLiteral("classes")));
+    const QJsonObject classes = r.value(QStringLiteral("moduleClasses")).toObject();
+    for (auto it = classes.constBegin(); it != classes.constEnd(); ++it)
+        info.moduleClasses.insert(it.key(), it.value().toString());
     const QJsonObject graphs = r.value(QStringLiteral("graphs")).toObject();
     for (Mode mode : {Mode::Train, Mode::Eval}) {
         const QJsonObject g = graphs.value(modeName(mode)).toObject();
         ModeGraph& graph = info.graphs[int(mode)];
+        graph.moduleClasses = info.moduleClasses;
         graph.names = toStrings(g.value(QStringLiteral("names")));
         graph.error = g.value(QStringLiteral("error")).toString();
         for (const QJsonValue& v : g.value(QStringLiteral("nodes")).toArray()) {

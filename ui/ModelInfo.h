@@ -1,5 +1,6 @@
 #pragma once
 
+#include <QHash>
 #include <QJsonObject>
 #include <QString>
 #include <QStringList>
@@ -32,6 +33,7 @@ struct GraphNodeInfo {
 
 /// The named graph of one mode.
 struct ModeGraph {
+    QHash<QString, QString> moduleClasses; ///< submodule path -> qualified class (from ModelInfo)
     QStringList names;              ///< getGraphNodeNames order
     QVector<GraphNodeInfo> nodes;   ///< describeGraph nodes (with edges)
     QString error;                  ///< set when the engine could not describe this mode
@@ -61,6 +63,7 @@ struct ModelInfo {
     Preprocessing preprocessing;   ///< the model's defaults, or ImageNet's
     QStringList classes;
     ModeGraph graphs[2];           ///< indexed by Mode
+    QHash<QString, QString> moduleClasses; ///< submodule path -> qualified class
 
     const ModeGraph& graph(Mode mode) const { return graphs[int(mode)]; }
     static ModelInfo fromJson(const QJsonObject& response);

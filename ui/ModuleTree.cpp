@@ -51,6 +51,9 @@ void ModuleTree::build(const ModeGraph& graph)
         m_modules[module].nodes.append(i);
         m_nodeModule[i] = module;
     }
+    for (Module& m : m_modules)
+        if (graph.moduleClasses.contains(m.path))
+            m.className = shortClass(graph.moduleClasses.value(m.path));
     for (const GraphNodeInfo& node : graph.nodes) {
         if (node.kind == QLatin1String("leaf_module") || node.moduleClass.isEmpty())
             continue;
@@ -110,6 +113,19 @@ QSet<int> ModuleTree::defaultCollapsed(int budget) const
             next += m_modules[m].children;
         }
         frontier = next;
+    }
+    return collapsed;
+}
+
+QSet<int> ModuleTree::defaultCollapsed(const ModeGraph& graph, int budget, int edgeBudget) const
+{
+    QSet<int> collapsed = defaultCollapsed(budget);
+    while (budget > 8) {
+        const VisibleGraph v = VisibleGraph::build(graph, *this, collapsed);
+        if (v.edges.size() <= edgeBudget)
+            break;
+        budget = budget * 2 / 3;
+        collapsed = defaultCollapsed(budget);
     }
     return collapsed;
 }

@@ -38,6 +38,9 @@ public:
 
     /// Modules to collapse so that about `budget` boxes are visible: expands breadth first while it fits.
     QSet<int> defaultCollapsed(int budget) const;
+    /// Same, also keeping the merged edges of `graph` under `edgeBudget` (dense models such as DenseNet
+    /// have far more edges than boxes, and Graphviz time grows with edges inside clusters).
+    QSet<int> defaultCollapsed(const ModeGraph& graph, int budget, int edgeBudget) const;
     /// Number of boxes shown for a set of collapsed modules.
     int visibleCount(const QSet<int>& collapsed) const;
 

@@ -259,7 +259,13 @@ QJsonObject Engine::load(const QJsonObject& request)
     for (std::size_t i = 1; i < schema.arguments().size(); ++i)
         inputs.append(qs(schema.arguments()[i].name()));
 
+    // Class of every submodule by path, for the GUI's module frames ("layer1.0" -> "...resnet.Bottleneck").
+    QJsonObject moduleClasses;
+    for (const auto& m : module.named_modules())
+        moduleClasses.insert(qs(m.name), qs(className(m.value)));
+
     QJsonObject response{{QStringLiteral("file"), qs(path)},
+                         {QStringLiteral("moduleClasses"), moduleClasses},
                          {QStringLiteral("className"), qs(className(module))},
                          {QStringLiteral("parameterCount"), double(parameters)},
                          {QStringLiteral("inputs"), inputs},
