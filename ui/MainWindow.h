@@ -125,6 +125,7 @@ private:
     QHash<QString, QString> m_shapes;
     QElapsedTimer m_openTimer;
     qint64 m_engineLoadMs = 0;
+    qint64 m_guiLoadMs = 0;
     bool m_timingOpen = false;
     bool m_syncing = false;
     QTimer m_resolveTimer;
