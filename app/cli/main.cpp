@@ -5,6 +5,7 @@
 
 #include <featscope/Errors.h>
 #include <featscope/FeatureExtraction.h>
+#include <featscope/InferenceExport.h>
 #include <featscope/ModuleLoader.h>
 #include <featscope/ReturnNodeSpec.h>
 
@@ -59,6 +60,8 @@ Options:
   --train-return NODE[=KEY]  an output in train mode only (repeatable)
   --eval-return NODE[=KEY]   an output in eval mode only (repeatable)
   --leaf-module QUALNAME     also treat this module class as a leaf (repeatable)
+  --optimize                 export for inference only: eval mode, frozen weights,
+                             conv + batch-norm folded (faster; cannot train)
   -o, --output OUT.pt        where to write the extractor (written atomically)
   -h, --help                 show this help
 )";
@@ -136,7 +139,8 @@ featscope::ReturnNodes returnNodes(const CommandLine& line, const std::string& o
 
 int runExtract(const std::vector<std::string>& args)
 {
-    const CommandLine line(args, {"--return", "--train-return", "--eval-return", "--leaf-module", "-o", "--output"}, {});
+    const CommandLine line(args, {"--return", "--train-return", "--eval-return", "--leaf-module", "-o", "--output"},
+                           {"--optimize"});
     const std::string path = onlyModelPath(line);
     if (line.has("-o") && line.has("--output"))
         throw UsageError{"give the output once, with -o or --output"};
@@ -153,13 +157,20 @@ int runExtract(const std::vector<std::string>& args)
         throw UsageError{"--train-return and --eval-return go together: give both, or use --return"};
     if (both.empty() && train.empty())
         throw UsageError{"choose at least one node with --return NODE[=KEY]"};
+    if (line.has("--optimize") && !train.empty())
+        throw UsageError{"--optimize exports for inference (eval mode) only, so train-mode outputs cannot be kept: "
+                         "drop --optimize, or use --return"};
 
     const torch::jit::Module module = featscope::loadModule(path);
     const auto options = optionsFrom(line);
     try {
-        const torch::jit::Module extractor = both.empty()
+        torch::jit::Module extractor = both.empty()
             ? featscope::createFeatureExtractor(module, train, eval, options)
             : featscope::createFeatureExtractor(module, both, options);
+        if (line.has("--optimize")) {
+            extractor.eval();
+            extractor = featscope::optimizeForInference(extractor);
+        }
         featscope::saveModuleAtomically(extractor, output);
     } catch (const featscope::UnknownNodeError& error) {
         throw featscope::UnknownNodeError(std::string(error.what()) + " (model: '" + path + "')", error.suggestions());
