@@ -758,6 +758,22 @@ void MainWindow::jumpToSearch()
     for (const QString& name : names)
         if (name == text || name.startsWith(text + QLatin1Char('.')))
             target = name;
+    if (target.isEmpty()) {
+        // A trailing part of a path ("block3" for "features.block3") selects like the full prefix.
+        QString prefix;
+        for (const QString& name : names) {
+            const QString dotted = QLatin1Char('.') + name + QLatin1Char('.');
+            const int at = dotted.indexOf(QLatin1Char('.') + text + QLatin1Char('.'));
+            if (at >= 0) {
+                prefix = name.left(at + text.size());
+                break;
+            }
+        }
+        if (!prefix.isEmpty())
+            for (const QString& name : names)
+                if (name == prefix || name.startsWith(prefix + QLatin1Char('.')))
+                    target = name;
+    }
     if (target.isEmpty())
         for (const QString& name : names)
             if (name.contains(text, Qt::CaseInsensitive)) {

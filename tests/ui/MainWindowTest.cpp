@@ -13,6 +13,7 @@
 #include "ReturnNodesModel.h"
 
 #include <QDir>
+#include <QCheckBox>
 #include <QElapsedTimer>
 #include <QFile>
 #include <QLineEdit>
@@ -49,6 +50,7 @@ private Q_SLOTS:
     void treeAndGraphSelectionFollowEachOther();
     void editKey();
     void typedTruncatedNameResolves();
+    void searchFiltersAndJumps();
     void runShowsHeatmaps();
     void exportAndLoadBack();
     void engineKilledMidRunKeepsWindow();
@@ -56,6 +58,7 @@ private Q_SLOTS:
     void hungRunTimesOut();
     void brokenModelFileGivesError();
     void restartRestoresSelection();
+    void separateTrainEvalExport();
     void cleanupTestCase();
 
 private:
@@ -179,6 +182,23 @@ void MainWindowTest::typedTruncatedNameResolves()
     QTRY_COMPARE(m_window->returnNodes()->entries().at(2).severity, 2);
     QVERIFY(m_window->returnNodes()->entries().at(2).message.contains(kNode));
     m_window->returnNodes()->removeRowAt(2);
+}
+
+void MainWindowTest::searchFiltersAndJumps()
+{
+    QLineEdit* search = m_window->searchBox();
+    search->setFocus();
+    QTest::keyClicks(search, QStringLiteral("block3"));
+    // The tree keeps only matching rows (and their parents).
+    QSortFilterProxyModel* proxy = m_window->nodeTreeProxy();
+    QVERIFY(proxy->mapFromSource(m_window->nodeTreeModel()->indexForName(QStringLiteral("features.block3.bn"))).isValid());
+    QVERIFY(!proxy->mapFromSource(m_window->nodeTreeModel()->indexForName(kNode)).isValid());
+    // Enter on a truncated name jumps to the node it selects.
+    QTest::keyClick(search, Qt::Key_Return);
+    QCOMPARE(m_window->nodeTree()->currentIndex().data(NodeTreeModel::NameRole).toString(),
+             QStringLiteral("features.block3.pool"));
+    search->clear();
+    QVERIFY(proxy->mapFromSource(m_window->nodeTreeModel()->indexForName(kNode)).isValid());
 }
 
 void MainWindowTest::runShowsHeatmaps()
@@ -353,6 +373,29 @@ void MainWindowTest::restartRestoresSelection()
     QCOMPARE(m_window->preprocessing()->value().resize, 32);
     QCOMPARE(m_window->preprocessing()->value().mean, QVector<double>{0.25});
     QTRY_VERIFY(graphItem(kNode) && graphItem(kNode)->isTicked());
+}
+
+void MainWindowTest::separateTrainEvalExport()
+{
+    // Separate selections: eval keeps block1's conv, train gets block3; the export carries both.
+    m_window->returnNodes()->clearAll();
+    m_window->addReturnNode(kNode, QStringLiteral("early"));
+    m_window->findChild<QCheckBox*>()->setChecked(true);
+    QVERIFY(m_window->returnNodes()->separateModes());
+    m_window->setMode(Mode::Train);
+    QCOMPARE(m_window->returnNodes()->entries().size(), 1); // both lists start from the shared one
+    m_window->addReturnNode(QStringLiteral("features.block3"), QStringLiteral("late"));
+    QCOMPARE(m_window->returnNodes()->entries(Mode::Train).size(), 2);
+    QCOMPARE(m_window->returnNodes()->entries(Mode::Eval).size(), 1);
+    const QString extractor = m_dir.filePath(QStringLiteral("separate.pt"));
+    QSignalSpy exported(m_window.get(), &MainWindow::exportFinished);
+    m_window->exportExtractor(extractor);
+    QTRY_VERIFY_WITH_TIMEOUT(exported.count() == 1, 60000);
+    QVERIFY2(exported.first().first().toBool(), qPrintable(m_window->lastError()));
+    // Train mode runs through block3, eval mode only to block1: the train graph is longer.
+    openAndWait(extractor);
+    QVERIFY(m_window->model().graph(Mode::Train).names.contains(QStringLiteral("features.block3.pool")));
+    QVERIFY(!m_window->model().graph(Mode::Eval).names.contains(QStringLiteral("features.block3.pool")));
 }
 
 void MainWindowTest::cleanupTestCase() { m_window.reset(); }
