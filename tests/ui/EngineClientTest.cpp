@@ -1,0 +1,102 @@
+// EngineClient against stand-in engines that crash, hang or do not exist, and against the real engine.
+
+#include "EngineClient.h"
+
+#include <QCoreApplication>
+#include <QDir>
+#include <QElapsedTimer>
+#include <QFile>
+#include <QJsonArray>
+#include <QJsonObject>
+#include <QProcess>
+#include <QSignalSpy>
+#include <QTest>
+
+using namespace featscope::ui;
+
+class EngineClientTest : public QObject {
+    Q_OBJECT
+private Q_SLOTS:
+    void crashWhileLoadingIsReported();
+    void hangIsKilledAtTimeout();
+    void missingEngineIsReported();
+    void realEngineRestartsAndReplaysModel();
+
+private:
+    static QJsonObject wait(EngineClient& client, const QString& command, const QJsonObject& params, int timeoutMs = 0);
+};
+
+QJsonObject EngineClientTest::wait(EngineClient& client, const QString& command, const QJsonObject& params, int timeoutMs)
+{
+    QJsonObject result;
+    bool done = false;
+    client.send(command, params, [&](const QJsonObject& r) {
+        result = r;
+        done = true;
+    }, timeoutMs);
+    QElapsedTimer t;
+    t.start();
+    while (!done && t.elapsed() < 60000)
+        QTest::qWait(10);
+    return result;
+}
+
+void EngineClientTest::crashWhileLoadingIsReported()
+{
+    EngineClient client;
+    client.setProgram(QStringLiteral("/bin/sh"));
+    client.setArguments({QStringLiteral("-c"), QStringLiteral("echo 'segfault in unpickler' >&2; read line; kill -SEGV $$")});
+    QSignalSpy stopped(&client, &EngineClient::engineStopped);
+    const QJsonObject r = wait(client, QStringLiteral("load"), {{QStringLiteral("path"), QStringLiteral("/x.pt")}});
+    QCOMPARE(r.value(QStringLiteral("ok")).toBool(), false);
+    QCOMPARE(r.value(QStringLiteral("errorType")).toString(), QStringLiteral("crash"));
+    QVERIFY(r.value(QStringLiteral("error")).toString().contains(QStringLiteral("crashed while loading the model")));
+    QVERIFY(r.value(QStringLiteral("error")).toString().contains(QStringLiteral("segfault in unpickler")));
+    QCOMPARE(stopped.count(), 1);
+    QVERIFY(!client.isBusy());
+}
+
+void EngineClientTest::hangIsKilledAtTimeout()
+{
+    EngineClient client;
+    client.setProgram(QStringLiteral("/bin/sh"));
+    client.setArguments({QStringLiteral("-c"), QStringLiteral("sleep 60")});
+    QElapsedTimer t;
+    t.start();
+    const QJsonObject r = wait(client, QStringLiteral("run"), {}, 500);
+    QVERIFY(t.elapsed() < 5000);
+    QCOMPARE(r.value(QStringLiteral("errorType")).toString(), QStringLiteral("timeout"));
+    QVERIFY(r.value(QStringLiteral("error")).toString().contains(QStringLiteral("did not answer")));
+}
+
+void EngineClientTest::missingEngineIsReported()
+{
+    EngineClient client;
+    client.setProgram(QStringLiteral("/nonexistent/featscope-engine"));
+    const QJsonObject r = wait(client, QStringLiteral("hello"), {});
+    QCOMPARE(r.value(QStringLiteral("errorType")).toString(), QStringLiteral("start"));
+    QVERIFY(r.value(QStringLiteral("error")).toString().contains(QStringLiteral("Cannot start the engine")));
+}
+
+void EngineClientTest::realEngineRestartsAndReplaysModel()
+{
+    EngineClient client; // the featscope-engine beside this test
+    QVERIFY2(QFile::exists(client.program()), qPrintable(client.program()));
+    QCOMPARE(wait(client, QStringLiteral("hello"), {}).value(QStringLiteral("protocol")).toInt(), 1);
+    const QString model = QDir::cleanPath(QStringLiteral(FEATSCOPE_SOURCE_DIR "/resources/models/fashion_cnn.pt"));
+    QVERIFY(wait(client, QStringLiteral("load"), {{QStringLiteral("path"), model}}).value(QStringLiteral("ok")).toBool());
+    const QJsonObject bad = wait(client, QStringLiteral("resolve"),
+                                 {{QStringLiteral("modes"), QJsonObject{{QStringLiteral("eval"), QJsonArray{QJsonObject{{QStringLiteral("node"), QStringLiteral("nope")}}}}}}});
+    QVERIFY(bad.value(QStringLiteral("eval")).toArray().first().toObject().contains(QStringLiteral("error")));
+    // Kill it: the next request finds a fresh engine with the model loaded again.
+    QProcess::execute(QStringLiteral("kill"), {QStringLiteral("-9"), QString::number(client.processId())});
+    QTRY_COMPARE(client.processId(), qint64(0));
+    const QJsonObject again = wait(client, QStringLiteral("resolve"),
+                                   {{QStringLiteral("modes"), QJsonObject{{QStringLiteral("eval"), QJsonArray{QJsonObject{{QStringLiteral("node"), QStringLiteral("features.block1")}}}}}}});
+    QVERIFY2(again.value(QStringLiteral("ok")).toBool(), qPrintable(again.value(QStringLiteral("error")).toString()));
+    QCOMPARE(again.value(QStringLiteral("eval")).toArray().first().toObject().value(QStringLiteral("resolved")).toString(),
+             QStringLiteral("features.block1.pool"));
+}
+
+QTEST_GUILESS_MAIN(EngineClientTest)
+#include "EngineClientTest.moc"
