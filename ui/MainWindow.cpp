@@ -232,6 +232,9 @@ MainWindow::MainWindow(QWidget* parent)
     m_resolveTimer.setInterval(120);
     connect(&m_resolveTimer, &QTimer::timeout, this, &MainWindow::resolveNow);
 
+    // Start the engine now: loading LibTorch takes most of a second, better spent before the user opens a model.
+    m_engine->send(QStringLiteral("hello"), {}, nullptr, 30000);
+
     updateValidation();
     restoreGeometry(m_settings.windowGeometry());
     restoreState(m_settings.windowState());
