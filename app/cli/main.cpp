@@ -1,6 +1,7 @@
 // featscope-cli: torchvision's feature extraction on TorchScript files, from the shell.
 
 #include "CommandLine.h"
+#include "FeaturesCommand.h"
 #include "JsonWriter.h"
 
 #include <featscope/Errors.h>
@@ -25,6 +26,8 @@ build pruned feature extractors from them.
 Commands:
   nodes     List a model's node names in train and eval mode
   extract   Save a feature extractor that returns the chosen nodes
+  features  Write one descriptor per image (a node's pooled value) to a .npy file
+            ('features-join' joins the outputs of 'features --shard I/N' runs)
 
 Run 'featscope-cli COMMAND --help' for a command's options.
 )";
@@ -190,6 +193,8 @@ int main(int argc, char** argv)
     const std::map<std::string, std::pair<const char*, std::function<int(const std::vector<std::string>&)>>> commands = {
         {"nodes", {nodesUsage, runNodes}},
         {"extract", {extractUsage, runExtract}},
+        {"features", {featscope::cli::featuresUsage, featscope::cli::runFeatures}},
+        {"features-join", {featscope::cli::featuresJoinUsage, featscope::cli::runFeaturesJoin}},
     };
     const auto command = commands.find(all.front());
     if (command == commands.end()) {
