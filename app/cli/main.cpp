@@ -9,6 +9,7 @@
 #include <featscope/InferenceExport.h>
 #include <featscope/ModuleLoader.h>
 #include <featscope/ReturnNodeSpec.h>
+#include <featscope/UnsafeOps.h>
 
 #include <torch/script.h>
 
@@ -63,6 +64,8 @@ Options:
   --train-return NODE[=KEY]  an output in train mode only (repeatable)
   --eval-return NODE[=KEY]   an output in eval mode only (repeatable)
   --leaf-module QUALNAME     also treat this module class as a leaf (repeatable)
+  --allow-unsafe-ops         export even if the model's code writes or reads files,
+                             talks to the network or uses unknown custom ops
   --optimize                 export for inference only: eval mode, frozen weights,
                              conv + batch-norm folded (faster; cannot train)
   -o, --output OUT.pt        where to write the extractor (written atomically)
@@ -143,7 +146,7 @@ featscope::ReturnNodes returnNodes(const CommandLine& line, const std::string& o
 int runExtract(const std::vector<std::string>& args)
 {
     const CommandLine line(args, {"--return", "--train-return", "--eval-return", "--leaf-module", "-o", "--output"},
-                           {"--optimize"});
+                           {"--optimize", "--allow-unsafe-ops"});
     const std::string path = onlyModelPath(line);
     if (line.has("-o") && line.has("--output"))
         throw UsageError{"give the output once, with -o or --output"};
@@ -165,6 +168,9 @@ int runExtract(const std::vector<std::string>& args)
                          "drop --optimize, or use --return"};
 
     const torch::jit::Module module = featscope::loadModule(path);
+    const auto unsafeOps = featscope::findUnsafeOps(module);
+    if (!unsafeOps.empty() && !line.has("--allow-unsafe-ops"))
+        throw featscope::Error(featscope::describeUnsafeOps(unsafeOps, path, "run again with --allow-unsafe-ops"));
     const auto options = optionsFrom(line);
     try {
         torch::jit::Module extractor = both.empty()

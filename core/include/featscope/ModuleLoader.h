@@ -6,8 +6,23 @@
 
 namespace featscope {
 
+/// Caps for reading a model file. LibTorch's reader trusts the file: a hostile archive can claim
+/// gigabytes, nest a pickle until the stack overflows, or crash the process.
+struct LoadLimits {
+    /// Memory the reader may use on top of the process's size; 0 = 2 GiB + 4x the file size.
+    /// Environment override: FEATSCOPE_LOAD_MEMORY_MB.
+    std::size_t memoryBytes = 0;
+    /// Wall-clock time the reader may take; 0 = 30 s + 1 s per 20 MB of file.
+    /// Environment override: FEATSCOPE_LOAD_SECONDS.
+    double seconds = 0;
+};
+
 /// Loads a TorchScript file on the CPU; throws featscope::Error naming the file and the fix.
-torch::jit::Module loadModule(const std::string& path);
+///
+/// The file is first read in a forked child process under `limits`, so a file that crashes
+/// LibTorch, exhausts memory or hangs yields an error here instead of taking the caller down;
+/// only a file the child read completely is then loaded in this process.
+torch::jit::Module loadModule(const std::string& path, const LoadLimits& limits = {});
 
 /// Saves a module to `path` through a temporary file and a rename, so a failure keeps the old file.
 void saveModuleAtomically(const torch::jit::Module& module, const std::string& path);

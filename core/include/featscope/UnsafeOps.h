@@ -1,0 +1,25 @@
+#pragma once
+
+#include <torch/script.h>
+
+#include <string>
+#include <vector>
+
+namespace featscope {
+
+/// An op in a model's code that reaches outside the model, or that featscope does not know.
+struct UnsafeOp {
+    std::string op;     ///< qualified op name, e.g. "aten::save"
+    std::string reason; ///< what it can do, in words
+    std::string method; ///< qualified method or function that calls it
+};
+
+/// Every op in any method of `module` (and the functions they call) that touches files,
+/// processes or the network, and every custom op outside LibTorch's own namespaces.
+std::vector<UnsafeOp> findUnsafeOps(const torch::jit::Module& module);
+
+/// A one-paragraph refusal listing `ops`, telling the user how to allow them.
+std::string describeUnsafeOps(const std::vector<UnsafeOp>& ops, const std::string& path,
+                              const std::string& allowHint);
+
+} // namespace featscope

@@ -1,0 +1,121 @@
+"""Every file of the bad-model corpus gets a clear error from featscope-cli: exit 1, a message naming
+the file, no signal, no abort, bounded memory. Also: ops that reach outside the model are refused.
+
+/usr/bin/python3 test_bad_models.py --cli build/bin/featscope-cli
+"""
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CLI = None
+MEMORY_BOUND_KB = 3 * 1024 * 1024  # the reader's cap is 2 GiB over the process's own size
+
+
+def run_measured(args, user=None):
+    """Runs a command, returning (exit status as from subprocess, stderr, peak RSS in KB)."""
+    if user:
+        args = ["runuser", "-u", user, "--", *args]
+    with tempfile.TemporaryFile() as err:
+        pid = os.posix_spawn(args[0] if os.path.isabs(args[0]) else shutil.which(args[0]), args, os.environ,
+                             file_actions=[(os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
+                                           (os.POSIX_SPAWN_DUP2, err.fileno(), 2)])
+        _, status, usage = os.wait4(pid, 0)
+        err.seek(0)
+        return os.waitstatus_to_exitcode(status), err.read().decode(errors="replace"), usage.ru_maxrss
+
+
+class BadModelsTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="featscope-bad-models-")
+        os.chmod(cls.dir, 0o755)
+        subprocess.run([sys.executable, os.path.join(HERE, "make_bad_models.py"), "--out", cls.dir], check=True)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.dir)
+
+    def check_refused(self, name, *needles, user=None):
+        path = os.path.join(self.dir, name)
+        for command in (["nodes", path], ["extract", path, "--return", "conv", "-o", os.path.join(self.dir, "out.pt")]):
+            code, stderr, rss = run_measured([CLI, *command], user=user)
+            with self.subTest(file=name, command=command[0]):
+                self.assertEqual(code, 1, f"exit {code}: {stderr}")
+                self.assertIn(path, stderr)
+                for needle in needles:
+                    self.assertIn(needle, stderr)
+                self.assertNotIn("terminate called", stderr)
+                self.assertLess(rss, MEMORY_BOUND_KB, f"peak RSS {rss} KB")
+                self.assertFalse(os.path.exists(os.path.join(self.dir, "out.pt")))
+
+    def test_good_file_loads(self):
+        code, stderr, _ = run_measured([CLI, "nodes", os.path.join(self.dir, "good.pt")])
+        self.assertEqual(code, 0, stderr)
+
+    def test_zero_bytes(self): self.check_refused("zero_bytes.pt", "empty")
+    def test_truncated(self): self.check_refused("truncated.pt", "truncated or corrupt")
+    def test_not_a_zip(self): self.check_refused("not_a_zip.pt", "not a TorchScript file")
+    def test_random_bytes(self): self.check_refused("random.pt", "not a TorchScript file")
+    def test_corrupt_central_directory(self): self.check_refused("corrupt_central_directory.pt")
+    def test_entry_claims_gigabytes(self): self.check_refused("entry_claims_gigabytes.pt")
+    def test_pickle_huge_string(self): self.check_refused("pickle_huge_string.pt")
+    def test_pickle_deep_nesting(self): self.check_refused("pickle_deep_nesting.pt")
+    def test_pickle_empty_stack(self): self.check_refused("pickle_empty_stack.pt")
+    def test_pickle_huge_container(self): self.check_refused("pickle_huge_container.pt")
+    def test_corrupt_code(self): self.check_refused("corrupt_code.pt")
+    def test_state_dict(self): self.check_refused("state_dict.pth", "torch.save")
+    def test_directory(self): self.check_refused("a_directory.pt", "directory")
+
+    def test_unreadable(self):
+        self.check_refused("unreadable.pt", "cannot be read", user="nobody" if os.geteuid() == 0 else None)
+
+    def test_corrupt_debug_info(self): self.check_refused("corrupt_debug_info.pt", "Unknown opcode")
+
+
+class SaverModel(torch.nn.Module):
+    def __init__(self, canary: str):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 3, 1)
+        self.canary = canary
+
+    def forward(self, x):
+        y = self.conv(x)
+        torch.save(y, self.canary)
+        return y + 1
+
+
+class UnsafeOpsTest(unittest.TestCase):
+    def test_save_in_forward_is_refused_unless_allowed(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            canary = os.path.join(tmp, "canary.pt")
+            model = os.path.join(tmp, "saver.pt")
+            torch.jit.script(SaverModel(canary)).save(model)
+            out = os.path.join(tmp, "extractor.pt")
+            refused = subprocess.run([CLI, "extract", model, "--return", "add", "-o", out], capture_output=True, text=True)
+            self.assertEqual(refused.returncode, 1, refused.stderr)
+            self.assertIn("aten::save", refused.stderr)
+            self.assertIn("--allow-unsafe-ops", refused.stderr)
+            self.assertFalse(os.path.exists(out))
+            self.assertFalse(os.path.exists(canary))
+
+            allowed = subprocess.run([CLI, "extract", model, "--return", "add", "-o", out, "--allow-unsafe-ops"],
+                                     capture_output=True, text=True)
+            self.assertEqual(allowed.returncode, 0, allowed.stderr)
+            self.assertFalse(os.path.exists(canary), "exporting must not run the model")
+            torch.jit.load(out)(torch.randn(1, 3, 4, 4))
+            self.assertTrue(os.path.exists(canary), "the exported extractor keeps the op the user allowed")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--cli", required=True)
+    args, rest = parser.parse_known_args()
+    CLI = os.path.abspath(args.cli)
+    unittest.main(argv=[sys.argv[0], *rest], verbosity=2)
