@@ -1,0 +1,836 @@
+#!/usr/bin/python3
+"""featscope against torchvision, side by side on the same weights: writes BENCHMARKS.md and bench/results.json.
+
+Run it through scripts/benchmark.sh (which builds the executables first). Every figure is a ratio of two
+medians measured in the same run, with the two sides interleaved (a block of featscope runs, then a block of
+torchvision runs, and so on), because these machines are shared and noisy. Both sides use 2 intra-op threads
+(torch.set_num_threads / at::set_num_threads), no-grad mode and the same seeded random weights
+(torch.manual_seed(0) before building each torchvision model; featscope reads the torch.jit.script of that
+same instance).
+
+The featscope side runs in featscope-bench (bench/featscope_bench.cpp), a C++ process that keeps the model
+loaded and answers one command per line; the torchvision side runs in this process. Only one side runs at a
+time: the other waits on a pipe.
+"""
+
+import argparse
+import datetime
+import gc
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+THREADS = 2
+
+# Four return nodes per model (truncated names: the last node at or below each prefix), the same on both sides.
+RETURN_NODES = {
+    "resnet50": {"layer1": "0", "layer2": "1", "layer3": "2", "layer4": "3"},
+    "densenet121": {"features.transition1": "0", "features.transition2": "1", "features.transition3": "2",
+                    "features.norm5": "3"},
+    "swin_t": {"features.1": "0", "features.3": "1", "features.5": "2", "features.7": "3"},
+    "resnet18": {"layer1": "0", "layer2": "1", "layer3": "2", "layer4": "3"},
+}
+
+GOALS = {
+    "names": "featscope at least 20x faster (ratio <= 0.05)",
+    "create": "featscope at least 20x faster (ratio <= 0.05)",
+    "forward": "featscope no slower (ratio <= 1.0)",
+    "pruning": "layer2 extractor within 5% of those layers inside the full run (ratio <= 1.05)",
+    "optimize": "optimized at least 1.3x faster (ratio <= 0.77), values within 1e-4, refused in training mode",
+    "memory": "featscope lower (ratio < 1.0)",
+    "gui": "first drawn graph < 1 s at about 2,000 nodes; no GUI-thread block over 100 ms",
+}
+
+
+def log(*parts):
+    print(time.strftime("%H:%M:%S"), *parts, file=sys.stderr, flush=True)
+
+
+def median(values):
+    return statistics.median(values) if values else float("nan")
+
+
+# --------------------------------------------------------------------------------------------- featscope side
+
+class FeatscopeServer:
+    """featscope-bench serve: one command per line, one JSON reply per line."""
+
+    def __init__(self, exe):
+        self.proc = subprocess.Popen([exe, "serve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                     bufsize=1)
+        self.call("threads", THREADS)
+
+    def call(self, *words):
+        line = " ".join(str(w) for w in words)
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+        reply = self.proc.stdout.readline()
+        if not reply:
+            raise RuntimeError(f"featscope-bench died on '{line}' (exit {self.proc.wait()})")
+        data = json.loads(reply)
+        if not data.get("ok"):
+            raise RuntimeError(f"featscope-bench '{line}': {data.get('error')}")
+        return data
+
+    def close(self):
+        try:
+            self.proc.stdin.write("quit\n")
+            self.proc.stdin.flush()
+        except OSError:
+            pass
+        self.proc.wait(timeout=60)
+
+
+def specs(return_nodes):
+    return [f"{node}={key}" for node, key in return_nodes.items()]
+
+
+# ------------------------------------------------------------------------------------------------- helpers
+
+def timed_ms(fn):
+    start = time.perf_counter()
+    fn()
+    return (time.perf_counter() - start) * 1000.0
+
+
+def reps_for(estimate_ms, budget_s, lo, hi):
+    if estimate_ms <= 0:
+        return hi
+    return max(lo, min(hi, int(budget_s * 1000.0 / estimate_ms)))
+
+
+def interleave(sides, total_reps, rounds):
+    """sides: {name: fn(n) -> list of ms}. Runs each side's total_reps[name] spread over `rounds` blocks,
+    alternating the order every round."""
+    samples = {name: [] for name in sides}
+    names = list(sides)
+    for r in range(rounds):
+        order = names if r % 2 == 0 else list(reversed(names))
+        for name in order:
+            left = total_reps[name] - len(samples[name])
+            block = -(-left // (rounds - r)) if left > 0 else 0
+            if block:
+                samples[name].extend(sides[name](block))
+    return samples
+
+
+def python_reps(fn):
+    def run(n):
+        out = []
+        for _ in range(n):
+            out.append(timed_ms(fn))
+        return out
+    return run
+
+
+# ------------------------------------------------------------------------------------------------- models
+
+def build_models(torch, torchvision, work, names):
+    """Seeded eager torchvision models, their torch.jit.script in work/NAME.pt (cached)."""
+    models = {}
+    for name in names:
+        torch.manual_seed(0)
+        model = getattr(torchvision.models, name)().eval()
+        path = os.path.join(work, f"{name}.pt")
+        stamp = os.path.join(work, f"{name}.stamp")
+        tag = f"{torch.__version__} {torchvision.__version__} seed0"
+        if not (os.path.exists(path) and os.path.exists(stamp) and open(stamp).read() == tag):
+            log(f"scripting {name}")
+            torch.jit.script(model).save(path)
+            torch.save(model.state_dict(), os.path.join(work, f"{name}.state.pt"))
+            with open(stamp, "w") as f:
+                f.write(tag)
+        models[name] = (model, path)
+    return models
+
+
+def synthetic_module(torch, stages, blocks):
+    """A scripted residual net of `stages` x `blocks` tiny blocks (7 named nodes per block), for the GUI figure."""
+    nn = torch.nn
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1 = nn.Conv2d(4, 4, 1, bias=False)
+            self.bn1 = nn.BatchNorm2d(4)
+            self.relu = nn.ReLU()
+            self.conv2 = nn.Conv2d(4, 4, 1, bias=False)
+            self.bn2 = nn.BatchNorm2d(4)
+
+        def forward(self, x):
+            out = self.relu(self.bn1(self.conv1(x)))
+            out = self.bn2(self.conv2(out))
+            return self.relu(out + x)
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.stem = nn.Conv2d(3, 4, 3, padding=1)
+            self.stages = nn.Sequential(*[nn.Sequential(*[Block() for _ in range(blocks)]) for _ in range(stages)])
+            self.pool = nn.AdaptiveAvgPool2d(1)
+            self.fc = nn.Linear(4, 10)
+
+        def forward(self, x):
+            x = self.stages(self.stem(x))
+            return self.fc(torch.flatten(self.pool(x), 1))
+
+    torch.manual_seed(0)
+    return torch.jit.script(Net().eval())
+
+
+# ------------------------------------------------------------------------------------------------- figures
+
+def figure_names(torch, fx, server, models, budget, smoke):
+    rows = []
+    for name, (model, path) in models.items():
+        log(f"names: {name}")
+        server.call("load", path)
+        warm_fs = server.call("names", 1)
+        py = {}
+
+        def tv_names():
+            py["names"] = fx.get_graph_node_names(model)
+        tv_first = timed_ms(tv_names)
+        fs_first = warm_fs["samples_ms"][0]
+        rounds = 1 if smoke else 5
+        reps = {"featscope": reps_for(fs_first, budget, rounds, 50 if not smoke else 1),
+                "torchvision": reps_for(tv_first, budget, rounds, 15 if not smoke else 1)}
+        samples = interleave({"featscope": lambda n: server.call("names", n)["samples_ms"],
+                              "torchvision": python_reps(tv_names)}, reps, rounds)
+        tv_train, tv_eval = py["names"]
+        rows.append(row(name, samples, extra={"featscope_nodes": [warm_fs["train"], warm_fs["eval"]],
+                                              "torchvision_nodes": [len(tv_train), len(tv_eval)]},
+                        goal=lambda r: r <= 0.05))
+    return rows
+
+
+def figure_create(torch, fx, server, models, budget, smoke):
+    rows = []
+    for name, (model, path) in models.items():
+        log(f"create: {name}")
+        server.call("load", path)
+        nodes = RETURN_NODES[name]
+        fs_first = server.call("create", 1, *specs(nodes))["samples_ms"][0]
+
+        def tv_create():
+            fx.create_feature_extractor(model, return_nodes=nodes)
+        tv_first = timed_ms(tv_create)
+        rounds = 1 if smoke else 5
+        reps = {"featscope": reps_for(fs_first, budget, rounds, 50 if not smoke else 1),
+                "torchvision": reps_for(tv_first, budget, rounds, 15 if not smoke else 1)}
+        samples = interleave({"featscope": lambda n: server.call("create", n, *specs(nodes))["samples_ms"],
+                              "torchvision": python_reps(tv_create)}, reps, rounds)
+        rows.append(row(name, samples, extra={"return_nodes": list(nodes)}, goal=lambda r: r <= 0.05))
+    return rows
+
+
+def save_input(torch, work, batch, size=224):
+    path = os.path.join(work, f"input_b{batch}_{size}.pt")
+    torch.manual_seed(1234)
+    x = torch.randn(batch, 3, size, size)
+    torch.save(x, path)
+    return x, path
+
+
+def max_abs_diff(a, b):
+    return max(float((a[k] - b[k]).abs().max()) for k in a)
+
+
+def figure_forward(torch, fx, server, models, work, batches, budget, smoke):
+    rows = []
+    for name, (model, path) in models.items():
+        server.call("load", path)
+        nodes = RETURN_NODES[name]
+        server.call("extractor", *specs(nodes))
+        tv = fx.create_feature_extractor(model, return_nodes=nodes).eval()
+        for batch in batches:
+            log(f"forward: {name} batch {batch}")
+            x, xpath = save_input(torch, work, batch)
+            server.call("input", xpath)
+            out_path = os.path.join(work, "featscope_out.pt")
+            with torch.no_grad():
+                # Warm-up: the TorchScript profiling executor specialises on the first runs.
+                fs_first = server.call("forward", "plain", 1, 0 if smoke else 2)["samples_ms"][0]
+                for _ in range(0 if smoke else 1):
+                    tv(x)
+                tv_first = timed_ms(lambda: tv(x))
+                expected = tv(x)
+                server.call("dump", "plain", out_path)
+                diff = max_abs_diff(expected, torch.load(out_path))
+                del expected
+                gc.collect()
+                rounds = 1 if smoke else (6 if max(fs_first, tv_first) < 2000 else 3)
+                hi = 1 if smoke else 40
+                est = max(fs_first, tv_first)
+                n = reps_for(est, budget, rounds, hi)
+                samples = interleave({"featscope": lambda k: server.call("forward", "plain", k)["samples_ms"],
+                                      "torchvision": python_reps(lambda: tv(x))},
+                                     {"featscope": n, "torchvision": n}, rounds)
+            rows.append(row(f"{name} batch {batch}", samples, extra={"max_abs_diff_vs_torchvision": diff},
+                            goal=lambda r: r <= 1.0))
+        gc.collect()
+    return rows
+
+
+def top_level_ops(prof):
+    events = prof.events()
+    roots = [e for e in events if e.cpu_parent is None]
+    forward = max(roots, key=lambda e: e.time_range.elapsed_us())
+    ops = [e for e in events if e.cpu_parent is forward]
+    ops.sort(key=lambda e: e.time_range.start)
+    return forward, ops
+
+
+def figure_pruning(torch, server, models, work, budget, smoke):
+    """ResNet-50: featscope's extractor returning layer2 vs the stem + layer1 + layer2 part of a full run."""
+    model, path = models["resnet50"]
+    batch = 1 if smoke else 8
+    log(f"pruning: resnet50 layer2, batch {batch}")
+    nn = torch.nn
+    prefix_path = os.path.join(work, "resnet50_prefix.pt")
+    torch.jit.script(nn.Sequential(model.conv1, model.bn1, model.relu, model.maxpool, model.layer1,
+                                   model.layer2).eval()).save(prefix_path)
+    x, xpath = save_input(torch, work, batch)
+    server.call("load", path)
+    server.call("extractor", "layer2=layer2")
+    extractor_path = os.path.join(work, "resnet50_layer2.pt")
+    server.call("save", "plain", extractor_path)
+    server.call("module", "full", path)
+    server.call("module", "prefix", prefix_path)
+    server.call("input", xpath)
+    warm = 0 if smoke else 2
+    est = {k: server.call("forward", k, 1, warm)["samples_ms"][0] for k in ("plain", "prefix", "full")}
+    rounds = 1 if smoke else 6
+    n = reps_for(est["full"] * 2, budget, rounds, 1 if smoke else 30)
+    samples = interleave({k: (lambda k: lambda m: server.call("forward", k, m)["samples_ms"])(k)
+                          for k in ("plain", "prefix", "full")}, {k: n for k in est}, rounds)
+
+    # Profile the full model (TorchScript, same file, same runtime, run from Python under torch.profiler):
+    # its top-level ops run in order, and the extractor's ops are the first N of them. The prefix's share
+    # of the profiled forward span, times the unprofiled full-run median, is the time those layers take
+    # inside a full run.
+    full = torch.jit.load(path).eval()
+    ext = torch.jit.load(extractor_path).eval()
+    fractions, matched = [], None
+    with torch.no_grad():
+        for _ in range(2):
+            full(x)
+            ext(x)
+        with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as p:
+            ext(x)
+        _, ext_ops = top_level_ops(p)
+        ext_names = [e.name.rstrip("_") for e in ext_ops]
+        for _ in range(1 if smoke else 5):
+            with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as p:
+                full(x)
+            fwd, ops = top_level_ops(p)
+            names = [e.name.rstrip("_") for e in ops]
+            matched = names[:len(ext_names)] == ext_names
+            last = ops[len(ext_names) - 1]
+            span_prefix = last.time_range.end - ops[0].time_range.start
+            span_all = ops[-1].time_range.end - ops[0].time_range.start
+            fractions.append(span_prefix / span_all)
+    fraction = median(fractions)
+    med = {k: median(v) for k, v in samples.items()}
+    in_full = fraction * med["full"]
+    ratio = med["plain"] / in_full
+    return {
+        "name": f"resnet50 layer2 batch {batch}",
+        "featscope_ms": med["plain"],
+        "layers_in_full_run_ms": in_full,
+        "full_run_ms": med["full"],
+        "hand_split_ms": med["prefix"],
+        "profiled_fraction": fraction,
+        "profiled_fractions": fractions,
+        "op_sequence_matches": matched,
+        "extractor_ops": len(ext_names),
+        "full_ops": len(names),
+        "ratio": ratio,
+        "ratio_vs_hand_split": med["plain"] / med["prefix"],
+        "extractor_share_of_full": med["plain"] / med["full"],
+        "samples_ms": samples,
+        "pass": ratio <= 1.05,
+    }
+
+
+def figure_optimize(torch, server, models, work, cli, budget, smoke):
+    rows = []
+    batch = 1 if smoke else 8
+    for name, (model, path) in models.items():
+        log(f"optimize: {name} batch {batch}")
+        _, xpath = save_input(torch, work, batch)
+        server.call("load", path)
+        server.call("extractor", *specs(RETURN_NODES[name]))
+        server.call("input", xpath)
+        opt_ms = server.call("optimize")["ms"]
+        refusal = server.call("refuse_train")
+        warm = 0 if smoke else 2
+        est = max(server.call("forward", k, 1, warm)["samples_ms"][0] for k in ("plain", "optimized"))
+        d = server.call("diff", "plain", "optimized")
+        diff, scale = d["max_abs_diff"], d["max_abs_value"]
+        rounds = 1 if smoke else (6 if est < 2000 else 3)
+        n = reps_for(est, budget, rounds, 1 if smoke else 40)
+        samples = interleave({"optimized": lambda k: server.call("forward", "optimized", k)["samples_ms"],
+                              "plain": lambda k: server.call("forward", "plain", k)["samples_ms"]},
+                             {"optimized": n, "plain": n}, rounds)
+        med = {k: median(v) for k, v in samples.items()}
+        ratio = med["optimized"] / med["plain"]
+        rows.append({"name": f"{name} batch {batch}", "optimized_ms": med["optimized"], "plain_ms": med["plain"],
+                     "ratio": ratio, "speedup": 1 / ratio, "max_abs_diff": diff, "max_abs_value": scale,
+                     "relative_diff": diff / scale if scale else diff, "optimize_ms": opt_ms,
+                     "refused_in_training_mode": refusal.get("refused"), "refusal_message": refusal.get("message"),
+                     "samples_ms": samples,
+                     "pass": ratio <= 1 / 1.3 and diff <= 1e-4 and bool(refusal.get("refused"))})
+    if cli is None:
+        return rows, None
+    # The CLI refuses train-mode outputs with --optimize before doing any work.
+    name, (model, path) = next(iter(models.items()))
+    node = next(iter(RETURN_NODES[name]))
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [cli, "extract", path, "--train-return", node, "--eval-return", node, "--optimize", "-o",
+               os.path.join(tmp, "x.pt")]
+        result = subprocess.run(cmd, capture_output=True, text=True)
+    cli_refusal = {"command": " ".join(["featscope-cli"] + cmd[1:2] + [os.path.basename(path)] + cmd[3:-1] + ["x.pt"]),
+                   "exit": result.returncode, "stderr": result.stderr.strip().splitlines()[0] if result.stderr else ""}
+    return rows, cli_refusal
+
+
+def peak_rss(cmd):
+    """Runs cmd; returns (peak RSS in kB as wait4 reports it: the largest of the process and the children it
+    waited for, e.g. featscope's sandboxed loader; wall seconds; stdout)."""
+    start = time.monotonic()
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        wall = time.monotonic() - start
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed: {stderr[-2000:]}")
+    return usage.ru_maxrss, wall, stdout
+
+
+def figure_memory(torch, models, work, bench_exe, batch, smoke):
+    rows = []
+    for name, (model, path) in models.items():
+        log(f"memory: {name} batch {batch}")
+        _, xpath = save_input(torch, work, batch)
+        nodes = RETURN_NODES[name]
+        fs_cmd = [bench_exe, "run", path, "--input", xpath, "--threads", str(THREADS)]
+        for s in specs(nodes):
+            fs_cmd += ["--return", s]
+        tv_cmd = [sys.executable, os.path.join(HERE, "torchvision_run.py"), "--model", name,
+                  "--state", os.path.join(work, f"{name}.state.pt"), "--input", xpath, "--threads", str(THREADS),
+                  "--return-nodes", json.dumps(nodes)]
+        fs_rss, fs_wall, fs_out = peak_rss(fs_cmd)
+        tv_rss, tv_wall, tv_out = peak_rss(tv_cmd)
+        fs_self = json.loads(fs_out.strip().splitlines()[-1])
+        tv_self = json.loads(tv_out.strip().splitlines()[-1])
+        rows.append({"name": f"{name} batch {batch}", "featscope_kb": fs_rss, "torchvision_kb": tv_rss,
+                     "ratio": fs_rss / tv_rss, "featscope_self_kb": fs_self["peak_rss_kb"],
+                     "torchvision_self_kb": tv_self["peak_rss_kb"], "featscope_wall_s": fs_wall,
+                     "torchvision_wall_s": tv_wall,
+                     "checksums": [fs_self["checksum"], tv_self["checksum"]], "pass": fs_rss < tv_rss})
+    return rows
+
+
+def figure_gui(torch, server, models, work, bin_dir, runs, smoke):
+    """Opening models of about 200, 2,000 and 10,000 named nodes in the inspector."""
+    targets = [("synthetic 200", 2, 14), ("synthetic 2k", 10, 28), ("synthetic 10k", 20, 71)]
+    if smoke:
+        targets = targets[:1]
+    files = []
+    for label, stages, blocks in targets:
+        path = os.path.join(work, f"synthetic_{stages}x{blocks}.pt")
+        if not os.path.exists(path):
+            log(f"gui: generating {label}")
+            synthetic_module(torch, stages, blocks).save(path)
+        files.append((label, path))
+    if not smoke:
+        extra = [("resnet50", models["resnet50"][1])] if "resnet50" in models else []
+        densenet = os.path.join(work, "densenet201.pt")
+        if not os.path.exists(densenet):
+            import torchvision
+            torch.manual_seed(0)
+            torch.jit.script(torchvision.models.densenet201().eval()).save(densenet)
+        extra.append(("densenet201", densenet))
+        files = extra[:1] + files[:1] + extra[1:] + files[1:]
+    rows = []
+    gui_bench = os.path.join(bin_dir, "featscope-bench-gui")
+    gui = os.path.join(bin_dir, "featscope")
+    for label, path in files:
+        jit_ms = server.call("jitload", path)["ms"]
+        load_ms = server.call("load", path)["ms"]
+        counts = server.call("names", 1)
+        describe_ms = server.call("describe", 1)["samples_ms"][0]
+        log(f"gui: {label} ({counts['eval']} eval nodes)")
+        samples = []
+        for _ in range(runs):
+            with tempfile.TemporaryDirectory() as config:
+                env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=config)
+                start = time.monotonic()
+                result = subprocess.run([gui_bench, path, "--timeout", "180"], capture_output=True, text=True, env=env)
+                exited = time.monotonic()
+            lines = [l for l in result.stdout.splitlines() if l.startswith("{")]
+            if not lines:
+                raise RuntimeError(f"featscope-bench-gui failed on {path}: {result.stderr[-2000:]}")
+            data = json.loads(lines[-1])
+            if not data["ok"]:
+                raise RuntimeError(f"featscope-bench-gui could not open {path}: {result.stderr[-2000:]}")
+            samples.append({
+                "first_drawn_s": data["first_drawn"] - start,
+                "to_exec_s": data["open_called"] - start,
+                "model_loaded_s": data["model_loaded"] - start,
+                "graph_ready_s": data["graph_ready"] - start,
+                "longest_block_ms": data["longest_block_s"] * 1000,
+                "longest_block_at_s": data["longest_block_at"] - start,
+                "blocks_over_50ms": data["blocks_over_50ms"],
+                "boxes": data["boxes"],
+                "opened_line": data["opened_line"],
+                "process_s": exited - start,
+            })
+        # The real binary, headless: featscope MODEL.pt --screenshot OUT.png, launch to exit.
+        with tempfile.TemporaryDirectory() as config:
+            env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=config)
+            start = time.monotonic()
+            result = subprocess.run([gui, path, "--screenshot", os.path.join(config, "shot.png")], capture_output=True,
+                                    text=True, env=env)
+            screenshot_s = time.monotonic() - start
+        opened = [l for l in result.stderr.splitlines() if "featscope: opened" in l]
+        first = median([s["first_drawn_s"] for s in samples])
+        block = max(s["longest_block_ms"] for s in samples)
+        rows.append({"name": label, "nodes": counts["eval"], "first_drawn_s": first,
+                     "engine_work_ms": {"torch_jit_load": jit_ms, "featscope_loadModule": load_ms,
+                                        "getGraphNodeNames": counts["samples_ms"][0], "describeGraph_both": describe_ms},
+                     "first_drawn_runs_s": [s["first_drawn_s"] for s in samples],
+                     "longest_block_ms": block, "runs": samples, "screenshot_exit_s": screenshot_s,
+                     "screenshot_exit_code": result.returncode, "screenshot_opened_line": opened[0] if opened else "",
+                     "pass_time": first < 1.0 if counts["eval"] <= 3000 else None,
+                     "pass_block": block <= 100})
+    return rows
+
+
+def row(name, samples, extra=None, goal=None):
+    fs, tv = median(samples["featscope"]), median(samples["torchvision"])
+    r = {"name": name, "featscope_ms": fs, "torchvision_ms": tv, "ratio": fs / tv, "speedup": tv / fs,
+         "samples_ms": samples, "n": {k: len(v) for k, v in samples.items()}}
+    r.update(extra or {})
+    r["pass"] = goal(r["ratio"]) if goal else None
+    return r
+
+
+# ------------------------------------------------------------------------------------------------- report
+
+def machine_info(torch, torchvision):
+    cpu = ""
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    blas = ""
+    try:
+        blas = os.path.realpath("/usr/lib/x86_64-linux-gnu/libblas.so.3")
+    except OSError:
+        pass
+    git = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                           text=True).stdout.strip()
+    return {"cpu": cpu, "cores": os.cpu_count(), "threads": THREADS, "torch": torch.__version__,
+            "torchvision": torchvision.__version__, "python": platform.python_version(), "blas": blas,
+            "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE", ""), "git": git + ("+changes" if dirty else ""),
+            "date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"), "load_before": os.getloadavg()}
+
+
+def fmt_ms(v):
+    if v != v:
+        return "n/a"
+    if v >= 1000:
+        return f"{v / 1000:.2f} s"
+    if v >= 10:
+        return f"{v:.0f} ms"
+    if v >= 1:
+        return f"{v:.1f} ms"
+    return f"{v:.2f} ms"
+
+
+def verdict(ok):
+    return "n/a" if ok is None else ("**pass**" if ok else "**MISS**")
+
+
+def write_report(results, out_md, json_rel, notes):
+    info = results["machine"]
+    lines = []
+    w = lines.append
+    w("# Benchmarks: featscope against torchvision\n")
+    w(f"Generated by `scripts/benchmark.sh` on {info['date']} (commit {info['git']}); raw samples in "
+      f"[`{json_rel}`]({json_rel}). Do not edit by hand: notes come from `bench/notes.md`.\n")
+    w(f"- Machine: {info['cpu'] or 'unknown CPU'}, {info['cores']} cores; load average before the run "
+      f"{', '.join(f'{x:.1f}' for x in info['load_before'])}, after "
+      f"{', '.join(f'{x:.1f}' for x in info['load_after'])} (the machine is shared: absolute times vary, "
+      f"ratios of interleaved runs much less).")
+    w(f"- **{info['threads']} intra-op threads on both sides** (`torch.set_num_threads`, `at::set_num_threads`); "
+      f"torch {info['torch']}, torchvision {info['torchvision']}, Python {info['python']}; BLAS "
+      f"`{info['blas']}`; OPENBLAS_CORETYPE=`{info['openblas_coretype']}`.")
+    w("- Same weights on both sides: `torch.manual_seed(0)` then the torchvision constructor; featscope reads "
+      "`torch.jit.script` of that same instance. featscope runs in C++ (`featscope-bench`, LibTorch), "
+      "torchvision in Python; both in eval mode under no-grad, after warm-up, timings interleaved in blocks.")
+    w("- Ratio = featscope time / torchvision time (lower is better); medians of all samples.\n")
+
+    w("## Summary\n")
+    w("| # | figure | goal | worst measured | result |")
+    w("|---|---|---|---|---|")
+    for i, (key, title, worst_fmt) in enumerate(SUMMARY, 1):
+        if key not in results:
+            continue
+        worst, ok = worst_fmt(results[key])
+        w(f"| {i} | {title} | {GOALS[key]} | {worst} | {verdict(ok)} |")
+    w("")
+
+    if "names" in results:
+        w("## 1. Node listing, both modes, model already loaded\n")
+        w("featscope `getGraphNodeNames(module)` (C++) vs torchvision `get_graph_node_names(model)`. Loading is "
+          "outside the timing on both sides.\n")
+        w("| model | nodes train/eval (featscope; torchvision) | featscope | torchvision | ratio | speed-up | goal >= 20x |")
+        w("|---|---|---|---|---|---|---|")
+        for r in results["names"]:
+            w(f"| {r['name']} | {r['featscope_nodes'][0]}/{r['featscope_nodes'][1]}; "
+              f"{r['torchvision_nodes'][0]}/{r['torchvision_nodes'][1]} | {fmt_ms(r['featscope_ms'])} | "
+              f"{fmt_ms(r['torchvision_ms'])} | {r['ratio']:.4f} | {r['speedup']:.1f}x | {verdict(r['pass'])} |")
+        w(notes.get("names", ""))
+    if "create" in results:
+        w("## 2. Extractor creation, four return nodes, model already loaded\n")
+        w("featscope `createFeatureExtractor(module, nodes)` vs torchvision `create_feature_extractor(model, "
+          "return_nodes)`; both build train and eval graphs.\n")
+        w("| model | return nodes | featscope | torchvision | ratio | speed-up | goal >= 20x |")
+        w("|---|---|---|---|---|---|---|")
+        for r in results["create"]:
+            w(f"| {r['name']} | {', '.join(f'`{n}`' for n in r['return_nodes'])} | {fmt_ms(r['featscope_ms'])} | "
+              f"{fmt_ms(r['torchvision_ms'])} | {r['ratio']:.4f} | {r['speedup']:.1f}x | {verdict(r['pass'])} |")
+        w(notes.get("create", ""))
+    if "forward" in results:
+        w(f"## 3. Extractor forward, {info['threads']} threads, after warm-up\n")
+        w("The extractor from figure 2 run from C++ (`torch::jit::Module::forward` under `torch::NoGradGuard`) vs "
+          "torchvision's fx extractor from Python (`torch.no_grad()`), same input. `max diff` is the largest "
+          "difference between the two sides' outputs.\n")
+        w("| model | featscope | torchvision | ratio | samples each | max diff | goal <= 1.0 |")
+        w("|---|---|---|---|---|---|---|")
+        for r in results["forward"]:
+            w(f"| {r['name']} | {fmt_ms(r['featscope_ms'])} | {fmt_ms(r['torchvision_ms'])} | {r['ratio']:.3f} | "
+              f"{r['n']['featscope']} | {r['max_abs_diff_vs_torchvision']:.1e} | {verdict(r['pass'])} |")
+        w(notes.get("forward", ""))
+    if "pruning" in results:
+        r = results["pruning"]
+        w("## 4. Pruning leaves no overhead\n")
+        w("featscope's ResNet-50 extractor returning `layer2` (so it holds only the stem, layer1 and layer2) vs the "
+          "time the stem, layer1 and layer2 take inside a full-model run. Method: the full scripted model is "
+          "profiled with `torch.profiler` (same `.pt`, same TorchScript runtime); its top-level ops run in order, "
+          "and the extractor's ops are the first N of them (checked op by op: "
+          f"{'they match' if r['op_sequence_matches'] else 'they DO NOT match'}, {r['extractor_ops']} of "
+          f"{r['full_ops']} ops). The share of the profiled forward span up to the end of op N "
+          f"({r['profiled_fraction']:.3f}, median of {len(r['profiled_fractions'])} profiled runs) times the "
+          "unprofiled full-run median is the time those layers take in a full run. As a cross-check, a hand split "
+          "(`torch.jit.script(nn.Sequential(conv1, bn1, relu, maxpool, layer1, layer2))` of the same modules) is "
+          "timed too. All three run from C++ on the same input, interleaved.\n")
+        w("| | featscope layer2 extractor | those layers in the full run | ratio | goal <= 1.05 |")
+        w("|---|---|---|---|---|")
+        w(f"| {r['name']} | {fmt_ms(r['featscope_ms'])} | {fmt_ms(r['layers_in_full_run_ms'])} | "
+          f"{r['ratio']:.3f} | {verdict(r['pass'])} |")
+        w("")
+        w(f"Full run {fmt_ms(r['full_run_ms'])}; hand split {fmt_ms(r['hand_split_ms'])} (extractor / hand split "
+          f"{r['ratio_vs_hand_split']:.3f}); the extractor takes {r['extractor_share_of_full']:.2f} of the full "
+          "run's time (torchvision's fx layer2 extractor: 0.61, from the issue).\n")
+        w(notes.get("pruning", ""))
+    if "optimize" in results:
+        w("## 5. Optimized inference export (`extract --optimize`, `featscope::optimizeForInference`)\n")
+        w("The same extractor, frozen (`torch::jit::freeze`: weights become constants, conv + batch-norm folded) "
+          "vs as created, both eval mode, from C++.\n")
+        w("`max diff` is the largest absolute difference over the four outputs; `largest value` the largest "
+          "absolute output value, for scale (float32 keeps about 7 significant digits).\n")
+        w("| model | optimized | plain | ratio | speed-up | max diff | largest value | relative | refused in training mode | goal >= 1.3x, diff <= 1e-4 |")
+        w("|---|---|---|---|---|---|---|---|---|---|")
+        for r in results["optimize"]["rows"]:
+            w(f"| {r['name']} | {fmt_ms(r['optimized_ms'])} | {fmt_ms(r['plain_ms'])} | {r['ratio']:.3f} | "
+              f"{r['speedup']:.2f}x | {r['max_abs_diff']:.1e} | {r['max_abs_value']:.3g} | {r['relative_diff']:.1e} | "
+              f"{'yes' if r['refused_in_training_mode'] else 'NO'} | {verdict(r['pass'])} |")
+        rows = results["optimize"]["rows"]
+        if rows and rows[0].get("refusal_message"):
+            w(f"\nA training-mode extractor: `optimizeForInference` throws \"{rows[0]['refusal_message']}\"")
+        c = results["optimize"]["cli"]
+        if c:
+            w(f"\n`{c['command']}` exits {c['exit']}: \"{c['stderr']}\"\n")
+        else:
+            w("\n(featscope-cli was not built: its refusal was not checked.)\n")
+        w(notes.get("optimize", ""))
+    if "memory" in results:
+        w("## 6. Peak memory of a run\n")
+        w("Peak RSS (`ru_maxrss` from `wait4`, as `/usr/bin/time -v` reports it: the largest of the process and the "
+          "children it waited for, such as featscope's sandboxed loader) of one process that does what a user's "
+          "inference script does:\n")
+        w("- featscope: `featscope-bench run MODEL.pt --input X.pt --return ...` (C++): `featscope::loadModule`, "
+          "`createFeatureExtractor` with the four return nodes, eval, one forward under no-grad. (featscope-cli has "
+          "no command that runs a model on a tensor, so this small executable stands in for it; it links the same "
+          "library.)")
+        w("- torchvision: `python3 bench/torchvision_run.py` : `import torch, torchvision`, build the model, "
+          "`load_state_dict` of the same weights, `create_feature_extractor`, eval, one forward under no-grad.\n")
+        w("| model | featscope | torchvision | ratio | featscope own RSS | torchvision own RSS | goal < 1.0 |")
+        w("|---|---|---|---|---|---|---|")
+        for r in results["memory"]:
+            w(f"| {r['name']} | {r['featscope_kb'] / 1024:.0f} MiB | {r['torchvision_kb'] / 1024:.0f} MiB | "
+              f"{r['ratio']:.3f} | {r['featscope_self_kb'] / 1024:.0f} MiB | {r['torchvision_self_kb'] / 1024:.0f} MiB "
+              f"| {verdict(r['pass'])} |")
+        w(notes.get("memory", ""))
+    if "gui" in results:
+        w("## 7. The GUI: opening a model\n")
+        w("`featscope-bench-gui MODEL.pt` (bench/gui_open_bench.cpp) does what `featscope MODEL.pt` does "
+          "(QApplication, MainWindow, show, openModel; offscreen platform, empty settings) and measures from "
+          "outside the ui/ code: **first drawn** = launch of the process to the end of the graph view's first "
+          "paint after `MainWindow::graphReady`; **longest block** = the longest gap between ticks of a 1 ms timer "
+          "on the GUI thread from the start of the event loop to 0.5 s after that paint (window construction "
+          "before the event loop is start-up, included in first drawn). Median over runs for first drawn, worst run "
+          "for the block. `--screenshot` is the real `featscope MODEL.pt --screenshot OUT.png`, launch to exit "
+          "(it also waits for idle, 100 ms of settling, grabs and saves the PNG).\n")
+        w("| model | named nodes (eval) | boxes drawn | first drawn | longest GUI-thread block | `--screenshot` launch to exit | goal < 1 s at 2k | goal block <= 100 ms |")
+        w("|---|---|---|---|---|---|---|---|")
+        for r in results["gui"]:
+            boxes = r["runs"][0]["boxes"]
+            w(f"| {r['name']} | {r['nodes']} | {boxes} | {r['first_drawn_s']:.2f} s | {r['longest_block_ms']:.0f} ms | "
+              f"{r['screenshot_exit_s']:.2f} s | {verdict(r['pass_time'])} | {verdict(r['pass_block'])} |")
+        w("\nThe inspector's own log line for each (MainWindow, from openModel to the end of layout), and what the "
+          "engine does on `load`, timed separately in `featscope-bench` (one run each: a bare `torch::jit::load`; "
+          "`featscope::loadModule`, which reads the file once more in a sandboxed child first; `getGraphNodeNames`; "
+          "`describeGraph` for both modes):\n")
+        for r in results["gui"]:
+            e = r["engine_work_ms"]
+            w(f"- {r['name']}: `{r['runs'][0]['opened_line'].replace(ROOT + '/', '')}`; engine work: jit::load "
+              f"{fmt_ms(e['torch_jit_load'])}, loadModule {fmt_ms(e['featscope_loadModule'])}, names "
+              f"{fmt_ms(e['getGraphNodeNames'])}, describe {fmt_ms(e['describeGraph_both'])}")
+        w("")
+        w(notes.get("gui", ""))
+    if notes.get("general"):
+        w(notes["general"])
+    with open(out_md, "w") as f:
+        f.write("\n".join(lines).rstrip() + "\n")
+
+
+def _worst(rows, key="ratio", fmt="{:.3f}", high=True, ok=lambda rows: all(r["pass"] for r in rows)):
+    values = [r[key] for r in rows]
+    return fmt.format(max(values) if high else min(values)), ok(rows)
+
+
+SUMMARY = [
+    ("names", "node listing", lambda rows: (f"{min(r['speedup'] for r in rows):.1f}x",
+                                            all(r["pass"] for r in rows))),
+    ("create", "extractor creation", lambda rows: (f"{min(r['speedup'] for r in rows):.1f}x",
+                                                   all(r["pass"] for r in rows))),
+    ("forward", "extractor forward", lambda rows: _worst(rows)),
+    ("pruning", "pruning overhead", lambda r: (f"{r['ratio']:.3f}", r["pass"])),
+    ("optimize", "optimized export", lambda o: (f"{min(r['speedup'] for r in o['rows']):.2f}x",
+                                                all(r["pass"] for r in o["rows"]) and (o["cli"] or {}).get("exit", 1) != 0)),
+    ("memory", "peak RSS", lambda rows: _worst(rows)),
+    ("gui", "GUI open", lambda rows: (
+        "; ".join(f"{r['nodes']} nodes {r['first_drawn_s']:.2f} s, block {r['longest_block_ms']:.0f} ms" for r in rows),
+        all(r["pass_block"] and r["pass_time"] is not False for r in rows))),
+]
+
+
+def read_notes(path):
+    """bench/notes.md: sections '## key' (names, create, forward, pruning, optimize, memory, gui, general)."""
+    notes, key = {}, None
+    if not os.path.exists(path):
+        return notes
+    for line in open(path):
+        m = re.match(r"^## (\w+)\s*$", line)
+        if m:
+            key = m.group(1)
+            notes[key] = ""
+        elif key:
+            notes[key] += line
+    return {k: v.strip() + "\n" for k, v in notes.items()}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--bin-dir", default=os.path.join(ROOT, "build-bench", "bin"))
+    parser.add_argument("--work-dir", default=os.path.join(ROOT, "build-bench", "bench-work"),
+                        help="scripted models and inputs (cached between runs)")
+    parser.add_argument("--output-dir", default=ROOT, help="where BENCHMARKS.md goes (JSON: bench/results.json "
+                                                           "next to it when it is the repository)")
+    parser.add_argument("--models", default="resnet50,densenet121,swin_t")
+    parser.add_argument("--figures", default="names,create,forward,pruning,optimize,memory,gui")
+    parser.add_argument("--budget", type=float, default=20.0, help="seconds per side per measurement (default 20)")
+    parser.add_argument("--gui-runs", type=int, default=3)
+    parser.add_argument("--smoke", action="store_true", help="one repetition of everything, resnet18, batch 1")
+    args = parser.parse_args()
+
+    import torch
+    import torchvision
+    from torchvision.models import feature_extraction as fx
+
+    torch.set_num_threads(THREADS)
+    figures = args.figures.split(",")
+    names = ["resnet18"] if args.smoke else args.models.split(",")
+    if args.smoke and "pruning" in figures:
+        names.append("resnet50")
+    os.makedirs(args.work_dir, exist_ok=True)
+    bench_exe = os.path.join(args.bin_dir, "featscope-bench")
+    cli = os.path.join(args.bin_dir, "featscope-cli")
+    if not os.access(bench_exe, os.X_OK):
+        sys.exit(f"benchmark: {bench_exe} is missing; build it first (scripts/benchmark.sh does)")
+    if not os.access(cli, os.X_OK):
+        log(f"{cli} is missing: the CLI's --optimize refusal is not checked")
+        cli = None
+
+    results = {"machine": machine_info(torch, torchvision), "figures": figures, "models": names}
+    models = build_models(torch, torchvision, args.work_dir, names)
+    server = FeatscopeServer(bench_exe)
+    budget = 0.5 if args.smoke else args.budget
+    try:
+        with torch.no_grad():
+            pass
+        if "names" in figures:
+            results["names"] = figure_names(torch, fx, server, models, budget, args.smoke)
+        if "create" in figures:
+            results["create"] = figure_create(torch, fx, server, models, budget, args.smoke)
+        if "forward" in figures:
+            results["forward"] = figure_forward(torch, fx, server, models, args.work_dir,
+                                                [1] if args.smoke else [1, 8], budget, args.smoke)
+        if "pruning" in figures and "resnet50" in models:
+            results["pruning"] = figure_pruning(torch, server, models, args.work_dir, budget, args.smoke)
+        if "optimize" in figures:
+            rows, cli_refusal = figure_optimize(torch, server, models, args.work_dir, cli, budget, args.smoke)
+            results["optimize"] = {"rows": rows, "cli": cli_refusal}
+        if "memory" in figures:
+            results["memory"] = figure_memory(torch, models, args.work_dir, bench_exe, 1 if args.smoke else 8,
+                                              args.smoke)
+        if "gui" in figures:
+            results["gui"] = figure_gui(torch, server, models, args.work_dir, args.bin_dir,
+                                        1 if args.smoke else args.gui_runs, args.smoke)
+    finally:
+        server.close()
+    results["machine"]["load_after"] = os.getloadavg()
+
+    os.makedirs(args.output_dir, exist_ok=True)
+    in_repo = os.path.abspath(args.output_dir) == ROOT
+    json_path = os.path.join(HERE, "results.json") if in_repo else os.path.join(args.output_dir, "results.json")
+    with open(json_path, "w") as f:
+        json.dump(results, f, indent=1)
+    md_path = os.path.join(args.output_dir, "BENCHMARKS.md")
+    write_report(results, md_path, os.path.relpath(json_path, args.output_dir), read_notes(os.path.join(HERE, "notes.md")))
+    log(f"wrote {md_path} and {json_path}")
+
+
+if __name__ == "__main__":
+    main()
