@@ -9,6 +9,7 @@
 #include <featscope/InferenceExport.h>
 #include <featscope/ModuleLoader.h>
 #include <featscope/ReturnNodeSpec.h>
+#include <featscope/UnsafeOps.h>
 
 #include <ATen/Parallel.h>
 #include <torch/script.h>
@@ -21,6 +22,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cerrno>
 #include <csignal>
 #include <cstring>
 #include <cstdio>
@@ -34,6 +36,8 @@
 #include <set>
 #include <sstream>
 #include <thread>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 namespace featscope::cli {
@@ -42,6 +46,7 @@ const char* const featuresUsage = R"(Usage: featscope-cli features MODEL.pt --re
                               [--pool avg|max|gem|none] [--gem-p P] [--l2-normalize]
                               [--batch N] [--threads N] [--shard I/N] [--strict]
                               [--restart] [--leaf-module QUALNAME]...
+                              [--allow-unsafe-ops]
 
 Compute one descriptor per image from node NODE of MODEL.pt (eval mode) and
 write them as the rows of a float32 NumPy array, in the sorted order of the
@@ -77,6 +82,8 @@ Options:
                          warn, skip it and list it under "skipped" in OUT.json)
   --restart              discard the unfinished results of an earlier run
   --leaf-module QUALNAME also treat this module class as a leaf (repeatable)
+  --allow-unsafe-ops     run the model even if its code writes or reads files,
+                         talks to the network or uses unknown custom ops
   -o, --output OUT.npy   where to write (.npy is added when missing)
   -h, --help             show this help
 
@@ -512,7 +519,7 @@ int runFeatures(const std::vector<std::string>& args)
     const CommandLine line(args,
                            {"--return", "--pool", "--gem-p", "--batch", "--threads", "--shard", "-o", "--output",
                             "--leaf-module"},
-                           {"--l2-normalize", "--strict", "--restart"});
+                           {"--l2-normalize", "--strict", "--restart", "--allow-unsafe-ops"});
     if (line.positional().empty())
         throw UsageError{"missing MODEL.pt"};
     const std::string modelPath = line.positional().front();
@@ -565,6 +572,10 @@ int runFeatures(const std::vector<std::string>& args)
 
     // Everything that decides the values of the rows goes into the settings hash.
     const torch::jit::Module model = loadModule(modelPath);
+    // features runs the model's code on every image: refuse code that reaches outside the model.
+    const auto unsafeOps = findUnsafeOps(model);
+    if (!unsafeOps.empty() && !line.has("--allow-unsafe-ops"))
+        throw Error(describeUnsafeOps(unsafeOps, modelPath, "run again with --allow-unsafe-ops"));
     const Preprocessing prep = Preprocessing::fromModelFile(modelPath);
     FeatureExtractionOptions options;
     options.leafModules = line.values("--leaf-module");
@@ -594,11 +605,7 @@ int runFeatures(const std::vector<std::string>& args)
     const std::size_t end = shard * all.size() / std::size_t(shards);
     const std::vector<std::string> images(all.begin() + std::ptrdiff_t(begin), all.begin() + std::ptrdiff_t(end));
 
-    std::error_code fsError;
-    if (line.has("--restart")) {
-        fs::remove(files.partial, fsError);
-        fs::remove(files.progress, fsError);
-    } else if (fs::exists(files.json) && fs::exists(files.npy) && fs::exists(files.paths) && !fs::exists(files.progress)) {
+    if (!line.has("--restart") && fs::exists(files.json) && fs::exists(files.npy) && fs::exists(files.paths) && !fs::exists(files.progress)) {
         try {
             const QJsonObject done = readJsonObject(files.json);
             const NpyMatrix m = readNpyHeader(files.npy);
@@ -625,6 +632,37 @@ int runFeatures(const std::vector<std::string>& args)
         extractor = optimizeForInference(extractor); // frozen: conv + batch-norm folded
     } catch (const Error&) {
         // some graphs cannot be frozen; the plain extractor gives the same values
+    }
+
+    // One writer per output: the progress file is also a lock (flock, released when the process ends).
+    const int progressFd = ::open(files.progress.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (progressFd < 0)
+        throw Error("Cannot write " + quote(files.progress) + ": " + std::strerror(errno) + ".");
+    std::FILE* progressFile = ::fdopen(progressFd, "ab");
+    if (!progressFile) {
+        ::close(progressFd);
+        throw Error("Cannot write " + quote(files.progress) + ".");
+    }
+    std::FILE* partial = nullptr;
+    struct Closer {
+        std::FILE*& a;
+        std::FILE*& b;
+        ~Closer()
+        {
+            if (a)
+                std::fclose(a);
+            if (b)
+                std::fclose(b);
+        }
+    } closer{partial, progressFile};
+    if (::flock(progressFd, LOCK_EX | LOCK_NB) != 0)
+        throw Error("Another 'featscope-cli features' is writing " + quote(files.npy) + " right now (it holds "
+                    + quote(files.progress) + "). Wait for it to finish, or write elsewhere with -o.");
+    if (line.has("--restart")) {
+        std::error_code ignored;
+        fs::remove(files.partial, ignored);
+        if (::ftruncate(progressFd, 0) != 0)
+            throw Error("Cannot write " + quote(files.progress) + ".");
     }
 
     // Resume: keep what an interrupted run of the same job finished.
@@ -664,9 +702,11 @@ int runFeatures(const std::vector<std::string>& args)
         std::string content = kProgressMagic + job + "\n";
         for (std::size_t i = 0; i < kept.done.size(); ++i)
             content += progressLine(kept.done[i], kept.ok[i], kept.reasons[i]);
-        writeAtomically(files.progress, content);
+        const bool ok = ::ftruncate(progressFd, 0) == 0 && std::fwrite(content.data(), 1, content.size(), progressFile) == content.size()
+                        && std::fflush(progressFile) == 0 && ::fsync(progressFd) == 0;
+        if (!ok)
+            throw Error("Cannot write " + quote(files.progress) + " (disk full?).");
     }
-    std::FILE* partial = nullptr;
     if (keptRows > 0) {
         fs::resize_file(files.partial, kNpyHeaderSize + keptRows * cols * 4);
         partial = std::fopen(files.partial.c_str(), "r+b");
@@ -676,22 +716,6 @@ int runFeatures(const std::vector<std::string>& args)
     if (!partial)
         throw Error("Cannot write " + quote(files.partial) + " (no permission?).");
     std::fseek(partial, 0, SEEK_END);
-    std::FILE* progressFile = std::fopen(files.progress.c_str(), "ab");
-    if (!progressFile) {
-        std::fclose(partial);
-        throw Error("Cannot write " + quote(files.progress) + " (no permission?).");
-    }
-    struct Closer {
-        std::FILE*& a;
-        std::FILE*& b;
-        ~Closer()
-        {
-            if (a)
-                std::fclose(a);
-            if (b)
-                std::fclose(b);
-        }
-    } closer{partial, progressFile};
 
     if (!kept.done.empty())
         std::cerr << "featscope-cli features: resuming after " << kept.done.size() << " of " << images.size()
