@@ -6,6 +6,7 @@ packages=(
   libtorch-dev python3-torch python3-torchvision python3-numpy python3-pil
   qt6-base-dev libqcustomplot-dev libgraphviz-dev
   dataset-fashion-mnist
+  python3-faiss desktop-file-utils
   xvfb xauth
 )
 missing=()
