@@ -518,6 +518,7 @@ void MainWindow::onModelLoaded(const QJsonObject& response, const QString& path)
     guiTimer.start();
     m_model = ModelInfo::fromJson(response);
     m_hasModel = true;
+    m_unsafeOpsAllowed = m_model.unsafeOps.isEmpty();
     m_shapes.clear();
     m_results->clear();
     m_settings.addRecentFile(m_model.file);
@@ -795,6 +796,26 @@ void MainWindow::jumpToSearch()
     m_syncing = false;
 }
 
+// PyTorch's security policy: a TorchScript file is code. Running one that writes or reads files,
+// talks to the network or calls unknown custom ops needs the user's word, once per opened model.
+bool MainWindow::confirmUnsafeOps()
+{
+    if (m_unsafeOpsAllowed)
+        return true;
+    if (m_confirmUnsafeOps) {
+        m_unsafeOpsAllowed = m_confirmUnsafeOps(m_model.unsafeOps);
+        return m_unsafeOpsAllowed;
+    }
+    const auto answer = QMessageBox::warning(
+        this, tr("Run code that reaches outside the model?"),
+        tr("%1 contains operations that can read or change files, talk to other machines, or run code "
+           "featscope cannot inspect:\n\n%2\n\nRun it only if you trust the model's author.")
+            .arg(QFileInfo(m_model.file).fileName(), m_model.unsafeOps.join(QStringLiteral("\n"))),
+        QMessageBox::Yes | QMessageBox::No, QMessageBox::No);
+    m_unsafeOpsAllowed = answer == QMessageBox::Yes;
+    return m_unsafeOpsAllowed;
+}
+
 void MainWindow::run()
 {
     if (isRunning())
@@ -820,6 +841,11 @@ void MainWindow::run()
         Q_EMIT runFinished(false);
         return;
     }
+    if (!confirmUnsafeOps()) {
+        showError(tr("Not run: the model's code reaches outside the model and you did not allow it."));
+        Q_EMIT runFinished(false);
+        return;
+    }
     clearError();
     QElapsedTimer timer;
     timer.start();
@@ -827,7 +853,8 @@ void MainWindow::run()
                              {QStringLiteral("preprocessing"), m_preprocessing->value().toJson()},
                              {QStringLiteral("mode"), modeName(m_mode)},
                              {QStringLiteral("returnNodes"), m_returns->toJson(m_mode)},
-                             {QStringLiteral("outputDir"), m_outputDir.path()}};
+                             {QStringLiteral("outputDir"), m_outputDir.path()},
+                             {QStringLiteral("allowUnsafeOps"), m_unsafeOpsAllowed}};
     setBusy(tr("Running %1 on %2…").arg(QFileInfo(m_model.file).fileName(), QFileInfo(imagePath()).fileName()));
     m_results->showMessage(tr("Running…"), false);
     m_runRequest = m_engine->send(QStringLiteral("run"), params, [this, timer](const QJsonObject& r) {
@@ -879,7 +906,13 @@ void MainWindow::exportExtractor(const QString& path)
         Q_EMIT exportFinished(false, path);
         return;
     }
-    QJsonObject params{{QStringLiteral("path"), QFileInfo(path).absoluteFilePath()}};
+    if (!confirmUnsafeOps()) {
+        showError(tr("Not exported: the model's code reaches outside the model and you did not allow it."));
+        Q_EMIT exportFinished(false, path);
+        return;
+    }
+    QJsonObject params{{QStringLiteral("path"), QFileInfo(path).absoluteFilePath()},
+                       {QStringLiteral("allowUnsafeOps"), m_unsafeOpsAllowed}};
     if (m_returns->separateModes()) {
         params.insert(QStringLiteral("trainReturnNodes"), m_returns->toJson(Mode::Train));
         params.insert(QStringLiteral("evalReturnNodes"), m_returns->toJson(Mode::Eval));

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <functional>
+
 #include "ModelInfo.h"
 #include "SettingsStore.h"
 
@@ -49,6 +51,8 @@ public:
     void exportExtractor(const QString& path);
     bool exportMapsPng(const QString& path);
     bool exportTensors(const QString& directory);
+    /// Asks whether to run a model whose code reaches outside it (test hook; default: a dialog).
+    void setUnsafeOpsConfirmation(std::function<bool(const QStringList& ops)> confirm) { m_confirmUnsafeOps = std::move(confirm); }
     /// Longest a run may take before the engine is stopped (test hook; default 5 minutes).
     void setRunTimeout(int milliseconds) { m_runTimeoutMs = milliseconds; }
     /// Saves the window layout and the current model's state to the settings now.
@@ -91,6 +95,7 @@ protected:
 private:
     void createMenus();
     QWidget* createSidePanel();
+    bool confirmUnsafeOps();
     void showError(const QString& message);
     void clearError();
     void setBusy(const QString& message);
@@ -117,6 +122,8 @@ private:
     QTemporaryDir m_outputDir;
     ModelInfo m_model;
     bool m_hasModel = false;
+    bool m_unsafeOpsAllowed = false; ///< the user confirmed the current model's unsafe ops
+    std::function<bool(const QStringList&)> m_confirmUnsafeOps;
     Mode m_mode = Mode::Eval;
     int m_runRequest = 0;
     int m_runTimeoutMs = 300000;

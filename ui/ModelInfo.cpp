@@ -83,6 +83,7 @@ ModelInfo ModelInfo::fromJson(const QJsonObject& r)
     info.parameterCount = qint64(r.value(QStringLiteral("parameterCount")).toDouble());
     info.inputs = toStrings(r.value(QStringLiteral("inputs")));
     info.warning = r.value(QStringLiteral("warning")).toString();
+    info.unsafeOps = toStrings(r.value(QStringLiteral("unsafeOps")));
     info.hasPreprocessing = r.contains(QStringLiteral("preprocessing"));
     if (info.hasPreprocessing)
         info.preprocessing = Preprocessing::fromJson(r.value(QStringLiteral("preprocessing")).toObject());

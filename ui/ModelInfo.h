@@ -64,6 +64,7 @@ struct ModelInfo {
     QStringList classes;
     ModeGraph graphs[2];           ///< indexed by Mode
     QHash<QString, QString> moduleClasses; ///< submodule path -> qualified class
+    QStringList unsafeOps; ///< ops in the model's code that touch files, processes or the network
 
     const ModeGraph& graph(Mode mode) const { return graphs[int(mode)]; }
     static ModelInfo fromJson(const QJsonObject& response);

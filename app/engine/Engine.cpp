@@ -4,6 +4,7 @@
 
 #include <featscope/Errors.h>
 #include <featscope/ModuleLoader.h>
+#include <featscope/UnsafeOps.h>
 
 #include <caffe2/serialize/inline_container.h>
 
@@ -232,6 +233,7 @@ QJsonObject Engine::load(const QJsonObject& request)
     // The previous model stays loaded until the new one has loaded and been described.
     torch::jit::Module module = featscope::loadModule(path);
     module.eval();
+    std::vector<featscope::UnsafeOp> unsafeOps = featscope::findUnsafeOps(module);
     featscope::GraphNodeNames names = featscope::getGraphNodeNames(module, extraction);
 
     QJsonObject graphs;
@@ -272,6 +274,10 @@ QJsonObject Engine::load(const QJsonObject& request)
                          {QStringLiteral("graphs"), graphs}};
     if (names.warning)
         response.insert(QStringLiteral("warning"), qs(*names.warning));
+    QJsonArray unsafe;
+    for (const featscope::UnsafeOp& op : unsafeOps)
+        unsafe.append(qs(op.op + " (" + op.reason + ", in " + op.method + ")"));
+    response.insert(QStringLiteral("unsafeOps"), unsafe);
     const QJsonObject metadata = readMetadata(path);
     if (!metadata.isEmpty()) {
         response.insert(QStringLiteral("preprocessing"), ImagePreprocessing::fromModelMetadata(metadata).toJson());
@@ -284,6 +290,7 @@ QJsonObject Engine::load(const QJsonObject& request)
     valueTypes_[0] = std::move(valueTypes[0]);
     valueTypes_[1] = std::move(valueTypes[1]);
     path_ = path;
+    unsafeOps_ = std::move(unsafeOps);
     extractionOptions_ = extraction;
     response.insert(QStringLiteral("elapsedMs"), double(timer.elapsed()));
     return response;
@@ -356,6 +363,7 @@ QJsonObject Engine::run(const QJsonObject& request)
     const featscope::ReturnNodes nodes = parseReturnNodes(request.value(QStringLiteral("returnNodes")));
     if (nodes.empty())
         throw featscope::Error("No return nodes chosen; tick at least one node.");
+    requireUnsafeOpsAllowed(request, "confirm that you trust it");
     const ImagePreprocessing preprocessing =
         ImagePreprocessing::fromJson(request.value(QStringLiteral("preprocessing")).toObject());
     QString outputDir = request.value(QStringLiteral("outputDir")).toString();
@@ -427,9 +435,18 @@ QJsonObject Engine::run(const QJsonObject& request)
                        {QStringLiteral("elapsedMs"), double(timer.elapsed())}};
 }
 
+// A model whose code reaches outside it runs (or is exported) only when the request says the
+// user allowed it; the GUI asks first.
+void Engine::requireUnsafeOpsAllowed(const QJsonObject& request, const std::string& allowHint) const
+{
+    if (!unsafeOps_.empty() && !request.value(QStringLiteral("allowUnsafeOps")).toBool())
+        throw featscope::Error(featscope::describeUnsafeOps(unsafeOps_, path_, allowHint));
+}
+
 QJsonObject Engine::exportExtractor(const QJsonObject& request)
 {
     requireModel();
+    requireUnsafeOpsAllowed(request, "confirm that you trust it");
     const QString path = request.value(QStringLiteral("path")).toString();
     if (path.isEmpty())
         throw featscope::Error("Export needs a \"path\" to write the extractor to.");

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <featscope/FeatureExtraction.h>
+#include <featscope/UnsafeOps.h>
 
 #include <QJsonObject>
 #include <QString>
@@ -32,11 +33,13 @@ private:
 
     const std::vector<std::string>& names(featscope::Mode mode) const;
     void requireModel() const;
+    void requireUnsafeOpsAllowed(const QJsonObject& request, const std::string& allowHint) const;
     torch::jit::Module& extractorFor(const featscope::ReturnNodes& train, const featscope::ReturnNodes& eval);
 
     Options options_;
     std::optional<torch::jit::Module> module_;
     std::string path_;
+    std::vector<featscope::UnsafeOp> unsafeOps_;
     featscope::FeatureExtractionOptions extractionOptions_;
     featscope::GraphNodeNames names_;
     std::map<std::string, std::string> valueTypes_[2]; ///< node name -> TorchScript type, per mode

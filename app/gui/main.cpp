@@ -152,7 +152,10 @@ int main(int argc, char** argv)
     QCommandLineOption screenshot(QStringLiteral("screenshot"),
                                   QStringLiteral("Save a PNG of the main window after opening (and running) and exit."),
                                   QStringLiteral("OUT.png"));
-    parser.addOptions({image, select, mode, screenshot});
+    QCommandLineOption allowUnsafeOps(QStringLiteral("allow-unsafe-ops"),
+                                      QStringLiteral("With --screenshot: run the model even if its code touches files, "
+                                                     "processes or the network (otherwise such a run is refused)."));
+    parser.addOptions({image, select, mode, screenshot, allowUnsafeOps});
     parser.process(app);
 
     const QStringList positional = parser.positionalArguments();
@@ -171,6 +174,11 @@ int main(int argc, char** argv)
 
     MainWindow window;
     std::unique_ptr<HeadlessRun> headlessRun;
+    if (parser.isSet(screenshot)) {
+        // No one can answer a dialog in a headless run: the command line decides.
+        const bool allow = parser.isSet(allowUnsafeOps);
+        window.setUnsafeOpsConfirmation([allow](const QStringList&) { return allow; });
+    }
     if (parser.isSet(screenshot))
         headlessRun = std::make_unique<HeadlessRun>(&window, parser.values(select), parser.value(image), parser.value(mode),
                                                     parser.value(screenshot));

@@ -19,6 +19,7 @@
 #include <QLineEdit>
 #include <QPushButton>
 #include <QSettings>
+#include <QProcess>
 #include <QSignalSpy>
 #include <QSortFilterProxyModel>
 #include <QStandardPaths>
@@ -59,6 +60,7 @@ private Q_SLOTS:
     void brokenModelFileGivesError();
     void restartRestoresSelection();
     void separateTrainEvalExport();
+    void unsafeModelAsksBeforeRunning();
     void cleanupTestCase();
 
 private:
@@ -341,6 +343,55 @@ void MainWindowTest::brokenModelFileGivesError()
     m_window->run();
     QTRY_VERIFY_WITH_TIMEOUT(finished.count() == 1, 60000);
     QVERIFY2(finished.first().first().toBool(), qPrintable(m_window->lastError()));
+}
+
+void MainWindowTest::unsafeModelAsksBeforeRunning()
+{
+    const QString model = m_dir.filePath(QStringLiteral("saver.pt"));
+    const QString canary = m_dir.filePath(QStringLiteral("canary.pt"));
+    const QString script = QStringLiteral(
+        "import sys, torch\n"
+        "class Saver(torch.nn.Module):\n"
+        "    def __init__(self, canary: str):\n"
+        "        super().__init__(); self.conv = torch.nn.Conv2d(3, 2, 3); self.canary = canary\n"
+        "    def forward(self, x):\n"
+        "        y = self.conv(x)\n"
+        "        torch.save(y, self.canary)\n"
+        "        return y\n"
+        "torch.jit.script(Saver(sys.argv[2])).save(sys.argv[1])\n");
+    // torch.jit.script reads the class's source, so the script must be a file.
+    const QString scriptPath = m_dir.filePath(QStringLiteral("make_saver.py"));
+    QFile scriptFile(scriptPath);
+    QVERIFY(scriptFile.open(QIODevice::WriteOnly));
+    scriptFile.write(script.toUtf8());
+    scriptFile.close();
+    QProcess python;
+    python.start(QStringLiteral("/usr/bin/python3"), {scriptPath, model, canary});
+    QVERIFY(python.waitForFinished(120000));
+    QCOMPARE(python.exitCode(), 0);
+
+    openAndWait(model);
+    QVERIFY(!m_window->model().unsafeOps.isEmpty());
+    QVERIFY(m_window->model().unsafeOps.first().contains(QStringLiteral("aten::save")));
+    m_window->returnNodes()->clearAll();
+    m_window->addReturnNode(QStringLiteral("conv"));
+    m_window->setImage(kImage);
+
+    QStringList asked;
+    m_window->setUnsafeOpsConfirmation([&asked](const QStringList& ops) { asked = ops; return false; });
+    QSignalSpy finished(m_window.get(), &MainWindow::runFinished);
+    m_window->run();
+    QTRY_VERIFY_WITH_TIMEOUT(finished.count() == 1, 30000);
+    QCOMPARE(finished.first().first().toBool(), false);
+    QVERIFY(!asked.isEmpty());
+    QVERIFY(m_window->lastError().contains(QStringLiteral("did not allow")));
+    QVERIFY(!QFile::exists(canary));
+
+    m_window->setUnsafeOpsConfirmation([](const QStringList&) { return true; });
+    m_window->run();
+    QTRY_VERIFY_WITH_TIMEOUT(finished.count() == 2, 60000);
+    QVERIFY2(finished.last().first().toBool(), qPrintable(m_window->lastError()));
+    QVERIFY(QFile::exists(canary));
 }
 
 void MainWindowTest::restartRestoresSelection()
