@@ -73,14 +73,15 @@ Options:
   --gem-p P              exponent of --pool gem (default 3)
   --l2-normalize         scale each row to unit length, after pooling
   --batch N              images per forward pass (default 32)
-  --threads N            LibTorch and image decoding threads (default: LibTorch's
-                         choice for LibTorch, one decoder per core)
+  --threads N            LibTorch threads and image decoders (default: LibTorch's
+                         choice, and one decoder per core)
   --shard I/N            process only part I of N (1 <= I <= N): a contiguous
                          block of the sorted list; join the N outputs with
                          'featscope-cli features-join'
   --strict               stop at the first image that cannot be decoded (default:
                          warn, skip it and list it under "skipped" in OUT.json)
-  --restart              discard the unfinished results of an earlier run
+  --restart              start over: discard the unfinished results of an earlier
+                         run, and recompute outputs that are up to date
   --leaf-module QUALNAME also treat this module class as a leaf (repeatable)
   --allow-unsafe-ops     run the model even if its code writes or reads files,
                          talks to the network or uses unknown custom ops
