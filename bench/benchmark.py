@@ -107,9 +107,12 @@ def reps_for(estimate_ms, budget_s, lo, hi):
     return max(lo, min(hi, int(budget_s * 1000.0 / estimate_ms)))
 
 
-def interleave(sides, total_reps, rounds):
-    """sides: {name: fn(n) -> list of ms}. Runs each side's total_reps[name] spread over `rounds` blocks,
-    alternating the order every round."""
+def interleave(sides, total_reps, rounds=None):
+    """sides: {name: fn(n) -> list of ms}. Runs each side's total_reps[name] spread over `rounds` blocks (default:
+    one repetition per block), reversing the order every round (ABBAABBA...), so slow drifts in the machine's
+    load hit every side alike."""
+    if rounds is None:
+        rounds = max(total_reps.values())
     samples = {name: [] for name in sides}
     names = list(sides)
     for r in range(rounds):
@@ -258,8 +261,8 @@ def figure_forward(torch, fx, server, models, work, batches, budget, smoke):
             out_path = os.path.join(work, "featscope_out.pt")
             with torch.no_grad():
                 # Warm-up: the TorchScript profiling executor specialises on the first runs.
-                fs_first = server.call("forward", "plain", 1, 0 if smoke else 2)["samples_ms"][0]
-                for _ in range(0 if smoke else 1):
+                fs_first = server.call("forward", "plain", 1, 0 if smoke else 3)["samples_ms"][0]
+                for _ in range(0 if smoke else 2):
                     tv(x)
                 tv_first = timed_ms(lambda: tv(x))
                 expected = tv(x)
@@ -267,13 +270,11 @@ def figure_forward(torch, fx, server, models, work, batches, budget, smoke):
                 diff = max_abs_diff(expected, torch.load(out_path))
                 del expected
                 gc.collect()
-                rounds = 1 if smoke else (6 if max(fs_first, tv_first) < 2000 else 3)
-                hi = 1 if smoke else 40
                 est = max(fs_first, tv_first)
-                n = reps_for(est, budget, rounds, hi)
+                n = 1 if smoke else reps_for(est, budget, 5 if est < 5000 else 3, 40)
                 samples = interleave({"featscope": lambda k: server.call("forward", "plain", k)["samples_ms"],
                                       "torchvision": python_reps(lambda: tv(x))},
-                                     {"featscope": n, "torchvision": n}, rounds)
+                                     {"featscope": n, "torchvision": n})
             rows.append(row(f"{name} batch {batch}", samples, extra={"max_abs_diff_vs_torchvision": diff},
                             goal=lambda r: r <= 1.0))
         gc.collect()
@@ -296,9 +297,23 @@ def figure_pruning(torch, server, models, work, budget, smoke):
     log(f"pruning: resnet50 layer2, batch {batch}")
     nn = torch.nn
     prefix_path = os.path.join(work, "resnet50_prefix.pt")
-    torch.jit.script(nn.Sequential(model.conv1, model.bn1, model.relu, model.maxpool, model.layer1,
-                                   model.layer2).eval()).save(prefix_path)
+    prefix = torch.jit.script(nn.Sequential(model.conv1, model.bn1, model.relu, model.maxpool, model.layer1,
+                                            model.layer2).eval())
+    prefix.save(prefix_path)
+
+    class Rest(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layer3, self.layer4, self.avgpool, self.fc = model.layer3, model.layer4, model.avgpool, model.fc
+
+        def forward(self, x):
+            return self.fc(torch.flatten(self.avgpool(self.layer4(self.layer3(x))), 1))
+    rest_path = os.path.join(work, "resnet50_rest.pt")
+    torch.jit.script(Rest().eval()).save(rest_path)
     x, xpath = save_input(torch, work, batch)
+    with torch.no_grad():
+        mid_path = os.path.join(work, f"resnet50_layer2_b{batch}.pt")
+        torch.save(prefix(x), mid_path)
     server.call("load", path)
     server.call("extractor", "layer2=layer2")
     extractor_path = os.path.join(work, "resnet50_layer2.pt")
@@ -306,12 +321,16 @@ def figure_pruning(torch, server, models, work, budget, smoke):
     server.call("module", "full", path)
     server.call("module", "prefix", prefix_path)
     server.call("input", xpath)
-    warm = 0 if smoke else 2
-    est = {k: server.call("forward", k, 1, warm)["samples_ms"][0] for k in ("plain", "prefix", "full")}
-    rounds = 1 if smoke else 6
-    n = reps_for(est["full"] * 2, budget, rounds, 1 if smoke else 30)
-    samples = interleave({k: (lambda k: lambda m: server.call("forward", k, m)["samples_ms"])(k)
-                          for k in ("plain", "prefix", "full")}, {k: n for k in est}, rounds)
+    warm = 0 if smoke else 3
+    server.call("module", "rest", rest_path)
+    inputs = {"plain": xpath, "prefix": xpath, "full": xpath, "rest": mid_path}
+
+    def run(k, m, warmup=0):
+        server.call("input", inputs[k])
+        return server.call("forward", k, m, warmup)["samples_ms"]
+    est = {k: run(k, 1, warm)[0] for k in inputs}
+    n = 1 if smoke else reps_for(est["full"] * 2.5, budget, 10, 30)
+    samples = interleave({k: (lambda k: lambda m: run(k, m))(k) for k in inputs}, {k: n for k in est})
 
     # Profile the full model (TorchScript, same file, same runtime, run from Python under torch.profiler):
     # its top-level ops run in order, and the extractor's ops are the first N of them. The prefix's share
@@ -319,7 +338,7 @@ def figure_pruning(torch, server, models, work, budget, smoke):
     # inside a full run.
     full = torch.jit.load(path).eval()
     ext = torch.jit.load(extractor_path).eval()
-    fractions, matched = [], None
+    durations, matched = [], None
     with torch.no_grad():
         for _ in range(2):
             full(x)
@@ -328,17 +347,17 @@ def figure_pruning(torch, server, models, work, budget, smoke):
             ext(x)
         _, ext_ops = top_level_ops(p)
         ext_names = [e.name.rstrip("_") for e in ext_ops]
-        for _ in range(1 if smoke else 5):
+        for _ in range(1 if smoke else 9):
             with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as p:
                 full(x)
             fwd, ops = top_level_ops(p)
             names = [e.name.rstrip("_") for e in ops]
             matched = names[:len(ext_names)] == ext_names
-            last = ops[len(ext_names) - 1]
-            span_prefix = last.time_range.end - ops[0].time_range.start
-            span_all = ops[-1].time_range.end - ops[0].time_range.start
-            fractions.append(span_prefix / span_all)
-    fraction = median(fractions)
+            durations.append([e.time_range.elapsed_us() for e in ops])
+    # Per-op medians over the profiled runs, so a burst of load during one run does not move the split.
+    per_op = [median(column) for column in zip(*durations)]
+    fractions = [sum(run[:len(ext_names)]) / sum(run) for run in durations]
+    fraction = sum(per_op[:len(ext_names)]) / sum(per_op)
     med = {k: median(v) for k, v in samples.items()}
     in_full = fraction * med["full"]
     ratio = med["plain"] / in_full
@@ -348,6 +367,8 @@ def figure_pruning(torch, server, models, work, budget, smoke):
         "layers_in_full_run_ms": in_full,
         "full_run_ms": med["full"],
         "hand_split_ms": med["prefix"],
+        "hand_split_rest_ms": med["rest"],
+        "full_minus_rest_ms": med["full"] - med["rest"],
         "profiled_fraction": fraction,
         "profiled_fractions": fractions,
         "op_sequence_matches": matched,
@@ -372,15 +393,14 @@ def figure_optimize(torch, server, models, work, cli, budget, smoke):
         server.call("input", xpath)
         opt_ms = server.call("optimize")["ms"]
         refusal = server.call("refuse_train")
-        warm = 0 if smoke else 2
+        warm = 0 if smoke else 3
         est = max(server.call("forward", k, 1, warm)["samples_ms"][0] for k in ("plain", "optimized"))
         d = server.call("diff", "plain", "optimized")
         diff, scale = d["max_abs_diff"], d["max_abs_value"]
-        rounds = 1 if smoke else (6 if est < 2000 else 3)
-        n = reps_for(est, budget, rounds, 1 if smoke else 40)
+        n = 1 if smoke else reps_for(est, budget, 5 if est < 5000 else 3, 40)
         samples = interleave({"optimized": lambda k: server.call("forward", "optimized", k)["samples_ms"],
                               "plain": lambda k: server.call("forward", "plain", k)["samples_ms"]},
-                             {"optimized": n, "plain": n}, rounds)
+                             {"optimized": n, "plain": n})
         med = {k: median(v) for k, v in samples.items()}
         ratio = med["optimized"] / med["plain"]
         rows.append({"name": f"{name} batch {batch}", "optimized_ms": med["optimized"], "plain_ms": med["plain"],
@@ -403,21 +423,27 @@ def figure_optimize(torch, server, models, work, cli, budget, smoke):
     return rows, cli_refusal
 
 
+# Linux keeps a process's peak RSS across exec, and a forked child starts with its parent's pages mapped: a child
+# of this (large) Python process would report this process's size. So a small launcher process forks the
+# measured command; the launcher's child starts small, and wait4 gives its peak (and its waited-for children's,
+# e.g. featscope's sandboxed loader), as /usr/bin/time -v does.
+LAUNCHER = """
+import json, os, subprocess, sys, time
+start = time.monotonic()
+proc = subprocess.Popen(sys.argv[1:])
+_, status, usage = os.wait4(proc.pid, 0)
+print(json.dumps({"exit": os.waitstatus_to_exitcode(status), "maxrss_kb": usage.ru_maxrss,
+                  "wall_s": time.monotonic() - start}), file=sys.stderr)
+"""
+
+
 def peak_rss(cmd):
-    """Runs cmd; returns (peak RSS in kB as wait4 reports it: the largest of the process and the children it
-    waited for, e.g. featscope's sandboxed loader; wall seconds; stdout)."""
-    start = time.monotonic()
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True)
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        wall = time.monotonic() - start
-        out.seek(0)
-        err.seek(0)
-        stdout, stderr = out.read(), err.read()
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed: {stderr[-2000:]}")
-    return usage.ru_maxrss, wall, stdout
+    """Runs cmd under LAUNCHER; returns (peak RSS kB, wall seconds, stdout)."""
+    result = subprocess.run([sys.executable, "-c", LAUNCHER] + cmd, capture_output=True, text=True)
+    report = json.loads(result.stderr.strip().splitlines()[-1])
+    if report["exit"] != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed: {result.stderr[-2000:]}")
+    return report["maxrss_kb"], report["wall_s"], result.stdout
 
 
 def figure_memory(torch, models, work, bench_exe, batch, smoke):
@@ -639,9 +665,9 @@ def write_report(results, out_md, json_rel, notes):
           "profiled with `torch.profiler` (same `.pt`, same TorchScript runtime); its top-level ops run in order, "
           "and the extractor's ops are the first N of them (checked op by op: "
           f"{'they match' if r['op_sequence_matches'] else 'they DO NOT match'}, {r['extractor_ops']} of "
-          f"{r['full_ops']} ops). The share of the profiled forward span up to the end of op N "
-          f"({r['profiled_fraction']:.3f}, median of {len(r['profiled_fractions'])} profiled runs) times the "
-          "unprofiled full-run median is the time those layers take in a full run. As a cross-check, a hand split "
+          f"{r['full_ops']} ops). The first N ops' share of the full run's op time "
+          f"({r['profiled_fraction']:.3f}, from per-op medians over {len(r['profiled_fractions'])} profiled runs) "
+          "times the unprofiled full-run median is the time those layers take in a full run. As a cross-check, a hand split "
           "(`torch.jit.script(nn.Sequential(conv1, bn1, relu, maxpool, layer1, layer2))` of the same modules) is "
           "timed too. All three run from C++ on the same input, interleaved.\n")
         w("| | featscope layer2 extractor | those layers in the full run | ratio | goal <= 1.05 |")
@@ -651,7 +677,10 @@ def write_report(results, out_md, json_rel, notes):
         w("")
         w(f"Full run {fmt_ms(r['full_run_ms'])}; hand split {fmt_ms(r['hand_split_ms'])} (extractor / hand split "
           f"{r['ratio_vs_hand_split']:.3f}); the extractor takes {r['extractor_share_of_full']:.2f} of the full "
-          "run's time (torchvision's fx layer2 extractor: 0.61, from the issue).\n")
+          "run's time (torchvision's fx layer2 extractor: 0.61, from the issue). Second cross-check by subtraction: "
+          f"the rest of the network (layer3, layer4, avgpool, fc) run alone on layer2's output takes "
+          f"{fmt_ms(r['hand_split_rest_ms'])}, so full minus rest is {fmt_ms(r['full_minus_rest_ms'])}; hand split "
+          f"plus rest is {(r['hand_split_ms'] + r['hand_split_rest_ms']) / r['full_run_ms']:.3f} of the full run.\n")
         w(notes.get("pruning", ""))
     if "optimize" in results:
         w("## 5. Optimized inference export (`extract --optimize`, `featscope::optimizeForInference`)\n")
@@ -677,7 +706,8 @@ def write_report(results, out_md, json_rel, notes):
     if "memory" in results:
         w("## 6. Peak memory of a run\n")
         w("Peak RSS (`ru_maxrss` from `wait4`, as `/usr/bin/time -v` reports it: the largest of the process and the "
-          "children it waited for, such as featscope's sandboxed loader) of one process that does what a user's "
+          "children it waited for, such as featscope's sandboxed loader; started from a small launcher process, since "
+          "Linux carries a parent's size into a forked child's peak) of one process that does what a user's "
           "inference script does:\n")
         w("- featscope: `featscope-bench run MODEL.pt --input X.pt --return ...` (C++): `featscope::loadModule`, "
           "`createFeatureExtractor` with the four return nodes, eval, one forward under no-grad. (featscope-cli has "
