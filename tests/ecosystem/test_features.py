@@ -169,6 +169,7 @@ class FeaturesTest(unittest.TestCase):
                     break
                 time.sleep(0.002)
             self.assertIsNone(first.poll(), "the first run ended too early")
+            first.send_signal(signal.SIGSTOP)  # it keeps its lock while stopped, however fast the machine
             r = run(*args)
             self.assertEqual(r.returncode, 1)
             self.assertIn("is writing", r.stderr)
