@@ -803,7 +803,19 @@ def main():
     parser.add_argument("--budget", type=float, default=20.0, help="seconds per side per measurement (default 20)")
     parser.add_argument("--gui-runs", type=int, default=3)
     parser.add_argument("--smoke", action="store_true", help="one repetition of everything, resnet18, batch 1")
+    parser.add_argument("--report-only", action="store_true",
+                        help="rewrite BENCHMARKS.md from the existing JSON (e.g. after editing bench/notes.md)")
     args = parser.parse_args()
+    in_repo = os.path.abspath(args.output_dir) == ROOT
+    json_path = os.path.join(HERE, "results.json") if in_repo else os.path.join(args.output_dir, "results.json")
+    md_path = os.path.join(args.output_dir, "BENCHMARKS.md")
+    if args.report_only:
+        with open(json_path) as f:
+            results = json.load(f)
+        write_report(results, md_path, os.path.relpath(json_path, args.output_dir),
+                     read_notes(os.path.join(HERE, "notes.md")))
+        log(f"wrote {md_path} from {json_path}")
+        return
 
     import torch
     import torchvision
@@ -853,11 +865,8 @@ def main():
     results["machine"]["load_after"] = os.getloadavg()
 
     os.makedirs(args.output_dir, exist_ok=True)
-    in_repo = os.path.abspath(args.output_dir) == ROOT
-    json_path = os.path.join(HERE, "results.json") if in_repo else os.path.join(args.output_dir, "results.json")
     with open(json_path, "w") as f:
         json.dump(results, f, indent=1)
-    md_path = os.path.join(args.output_dir, "BENCHMARKS.md")
     write_report(results, md_path, os.path.relpath(json_path, args.output_dir), read_notes(os.path.join(HERE, "notes.md")))
     log(f"wrote {md_path} and {json_path}")
 

@@ -9,7 +9,7 @@
 # Debian's Python (/usr/bin/python3, which has torch and torchvision). Needs scripts/setup.sh's packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [[ " $* " != *" --help "* && " $* " != *" -h "* ]]; then
+if [[ " $* " != *" --help "* && " $* " != *" -h "* && " $* " != *" --report-only "* ]]; then
   cmake -S . -B build-bench -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
   cmake --build build-bench --parallel "$(nproc)" \
     --target featscope-bench featscope-bench-gui featscope featscope-engine featscope-cli
