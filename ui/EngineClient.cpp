@@ -211,6 +211,10 @@ void EngineClient::onFinished(int exitCode, QProcess::ExitStatus status)
     m_process = nullptr;
     dead->disconnect(this);
     dead->deleteLater();
+    // The engine answered a request that ran past its time cap and then ended itself (docs/engine-protocol.md):
+    // the user already has that answer, and the next request restarts the engine.
+    if (status == QProcess::NormalExit && exitCode == kEngineExitAfterTimeCap && m_current.id == 0)
+        return;
     QString message = status == QProcess::CrashExit
         ? QStringLiteral("The engine crashed")
         : QStringLiteral("The engine exited with code %1").arg(exitCode);

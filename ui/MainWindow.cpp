@@ -46,7 +46,9 @@ namespace featscope::ui {
 
 namespace {
 
-constexpr int kLoadTimeoutMs = 120000;
+// Backstops for an engine that stops answering; the engine's own caps (docs/engine-protocol.md) are shorter
+// and answer with a message that names the limit.
+constexpr int kLoadTimeoutMs = 600000;
 constexpr int kExportTimeoutMs = 300000;
 
 bool isModelFile(const QString& path)

@@ -4,6 +4,7 @@
 
 #include <featscope/Errors.h>
 #include <featscope/ModuleLoader.h>
+#include <featscope/ProcessLimits.h>
 #include <featscope/UnsafeOps.h>
 
 #include <caffe2/serialize/inline_container.h>
@@ -51,6 +52,31 @@ Mode parseMode(const QJsonValue& value)
     throw featscope::Error("Unknown mode '" + m.toStdString() + "'; use \"train\" or \"eval\".");
 }
 
+// Longer names cannot exist in a model and would only make error messages unreadable.
+constexpr std::size_t kMaxNameLength = 4096;
+
+std::string shortened(const std::string& text)
+{
+    return text.size() <= 80 ? text : text.substr(0, 64) + "... (" + std::to_string(text.size()) + " characters)";
+}
+
+std::string lastLine(const std::string& text)
+{
+    std::size_t end = text.find_last_not_of("\n ");
+    if (end == std::string::npos)
+        return text;
+    const std::size_t start = text.rfind('\n', end);
+    return text.substr(start == std::string::npos ? 0 : start + 1, end + 1 - (start == std::string::npos ? 0 : start + 1));
+}
+
+std::string shapeText(const torch::Tensor& tensor)
+{
+    std::string text;
+    for (int64_t size : tensor.sizes())
+        text += (text.empty() ? "" : "x") + std::to_string(size);
+    return text;
+}
+
 featscope::ReturnNodes parseReturnNodes(const QJsonValue& value)
 {
     featscope::ReturnNodes nodes;
@@ -63,6 +89,17 @@ featscope::ReturnNodes parseReturnNodes(const QJsonValue& value)
             node.key = node.node;
         nodes.push_back(std::move(node));
     }
+    return nodes;
+}
+
+/// The return nodes of a run or export; resolve reports bad entries one by one instead.
+featscope::ReturnNodes parseRequestedReturnNodes(const QJsonValue& value)
+{
+    featscope::ReturnNodes nodes = parseReturnNodes(value);
+    for (const auto& node : nodes)
+        if (node.node.size() > kMaxNameLength || node.key.size() > kMaxNameLength)
+            throw featscope::Error("The return node '" + shortened(node.node) + "' (key '" + shortened(node.key)
+                                   + "') is longer than 4096 characters: no node has such a name.");
     return nodes;
 }
 
@@ -189,14 +226,15 @@ QJsonObject Engine::handle(const QJsonObject& request)
             response = load(request);
         else if (cmd == QLatin1String("resolve"))
             response = resolve(request);
-        else if (cmd == QLatin1String("run"))
-            response = run(request);
-        else if (cmd == QLatin1String("export"))
-            response = exportExtractor(request);
+        else if (cmd == QLatin1String("run") || cmd == QLatin1String("export"))
+            response = runCapped(request);
         else
             throw featscope::Error("Unknown request '" + cmd.toStdString()
                                    + "'; the engine understands hello, load, resolve, run, export and quit.");
         response.insert(QStringLiteral("ok"), true);
+    } catch (const featscope::OutOfMemoryError& e) {
+        response = QJsonObject{{QStringLiteral("ok"), false}, {QStringLiteral("error"), qs(e.what())},
+                               {QStringLiteral("errorType"), QStringLiteral("memory")}};
     } catch (const featscope::UnknownNodeError& e) {
         response = QJsonObject{{QStringLiteral("ok"), false},
                                {QStringLiteral("error"), qs(e.what())},
@@ -206,9 +244,11 @@ QJsonObject Engine::handle(const QJsonObject& request)
         response = QJsonObject{{QStringLiteral("ok"), false}, {QStringLiteral("error"), qs(e.what())},
                                {QStringLiteral("errorType"), QStringLiteral("error")}};
     } catch (const c10::Error& e) {
+        const bool memory = featscope::isOutOfMemoryMessage(e.what_without_backtrace());
         response = QJsonObject{{QStringLiteral("ok"), false},
-                               {QStringLiteral("error"), qs(std::string("LibTorch: ") + e.what_without_backtrace())},
-                               {QStringLiteral("errorType"), QStringLiteral("torch")}};
+                               {QStringLiteral("error"), memory ? QStringLiteral("The engine ran out of memory (its memory cap was reached).")
+                                                                : qs(std::string("LibTorch: ") + e.what_without_backtrace())},
+                               {QStringLiteral("errorType"), memory ? QStringLiteral("memory") : QStringLiteral("torch")}};
     } catch (const std::bad_alloc&) {
         response = QJsonObject{{QStringLiteral("ok"), false},
                                {QStringLiteral("error"), QStringLiteral("The engine ran out of memory (its memory cap was reached).")},
@@ -231,7 +271,9 @@ QJsonObject Engine::load(const QJsonObject& request)
         extraction.leafModules.push_back(v.toString().toStdString());
 
     // The previous model stays loaded until the new one has loaded and been described.
-    torch::jit::Module module = featscope::loadModule(path);
+    const featscope::LoadLimits limits = featscope::effectiveLoadLimits(path, options_.loadLimits);
+    const featscope::ScopedAddressSpaceCap memoryCap(limits.memoryBytes);
+    torch::jit::Module module = featscope::loadModule(path, limits);
     module.eval();
     std::vector<featscope::UnsafeOp> unsafeOps = featscope::findUnsafeOps(module);
     featscope::GraphNodeNames names = featscope::getGraphNodeNames(module, extraction);
@@ -321,7 +363,7 @@ QJsonObject Engine::resolve(const QJsonObject& request)
                 r.insert(QStringLiteral("error"), QStringLiteral("Type a node name."));
             } else if (!resolved) {
                 const auto suggestions = suggest(modeNames, n.node);
-                QString message = QStringLiteral("No node '%1' in %2 mode.").arg(qs(n.node), modeName);
+                QString message = QStringLiteral("No node '%1' in %2 mode.").arg(qs(shortened(n.node)), modeName);
                 if (!suggestions.empty())
                     message += QStringLiteral(" Did you mean %1?").arg(qs(suggestions.front()));
                 r.insert(QStringLiteral("error"), message);
@@ -354,13 +396,41 @@ torch::jit::Module& Engine::extractorFor(const featscope::ReturnNodes& train, co
     return *extractor_;
 }
 
+// Runs and exports may add at most options_.runMemoryBytes of address space; hitting the cap is reported
+// as such, naming the model, instead of as LibTorch's allocator message.
+QJsonObject Engine::runCapped(const QJsonObject& request)
+{
+    const featscope::ScopedAddressSpaceCap memoryCap(options_.runMemoryBytes);
+    const bool isRun = request.value(QStringLiteral("cmd")).toString() == QLatin1String("run");
+    auto outOfMemory = [&] {
+        return featscope::OutOfMemoryError(
+            std::string(isRun ? "Running '" : "Exporting the extractor of '") + path_ + "' needed more than the engine's "
+            + std::to_string(options_.runMemoryBytes >> 20) + " MB run memory cap, so it was stopped. "
+            + (isRun ? "Use a smaller input size, or raise" : "Raise") + " the cap with FEATSCOPE_RUN_MEMORY_MB (featscope-engine --run-memory-mb).");
+    };
+    try {
+        return isRun ? run(request) : exportExtractor(request);
+    } catch (const featscope::Error&) {
+        throw;
+    } catch (const std::bad_alloc&) {
+        if (options_.runMemoryBytes)
+            throw outOfMemory();
+        throw;
+    } catch (const std::exception& e) {
+        // LibTorch reports a failed allocation as c10::Error, or as a JITException inside TorchScript code.
+        if (options_.runMemoryBytes && featscope::isOutOfMemoryMessage(e.what()))
+            throw outOfMemory();
+        throw;
+    }
+}
+
 QJsonObject Engine::run(const QJsonObject& request)
 {
     requireModel();
     QElapsedTimer timer;
     timer.start();
     const Mode mode = parseMode(request.value(QStringLiteral("mode")));
-    const featscope::ReturnNodes nodes = parseReturnNodes(request.value(QStringLiteral("returnNodes")));
+    const featscope::ReturnNodes nodes = parseRequestedReturnNodes(request.value(QStringLiteral("returnNodes")));
     if (nodes.empty())
         throw featscope::Error("No return nodes chosen; tick at least one node.");
     requireUnsafeOpsAllowed(request, "confirm that you trust it");
@@ -391,7 +461,16 @@ QJsonObject Engine::run(const QJsonObject& request)
     else
         extractor.eval();
     torch::NoGradGuard noGrad;
-    const torch::IValue result = extractor.forward({input});
+    torch::IValue result;
+    try {
+        result = extractor.forward({input});
+    } catch (const std::exception& e) {
+        if (featscope::isOutOfMemoryMessage(e.what()))
+            throw std::bad_alloc();
+        throw featscope::Error("Running '" + path_ + "' on '" + request.value(QStringLiteral("image")).toString().toStdString()
+                               + "' (input " + shapeText(input) + ") failed: " + lastLine(e.what())
+                               + " Check that the preprocessing (channels, size, normalisation) is what the model expects.");
+    }
     if (!result.isGenericDict())
         throw featscope::Error("The extractor did not return a dict of tensors.");
 
@@ -452,10 +531,10 @@ QJsonObject Engine::exportExtractor(const QJsonObject& request)
         throw featscope::Error("Export needs a \"path\" to write the extractor to.");
     featscope::ReturnNodes train, eval;
     if (request.contains(QStringLiteral("returnNodes"))) {
-        train = eval = parseReturnNodes(request.value(QStringLiteral("returnNodes")));
+        train = eval = parseRequestedReturnNodes(request.value(QStringLiteral("returnNodes")));
     } else {
-        train = parseReturnNodes(request.value(QStringLiteral("trainReturnNodes")));
-        eval = parseReturnNodes(request.value(QStringLiteral("evalReturnNodes")));
+        train = parseRequestedReturnNodes(request.value(QStringLiteral("trainReturnNodes")));
+        eval = parseRequestedReturnNodes(request.value(QStringLiteral("evalReturnNodes")));
     }
     if (train.empty() && eval.empty())
         throw featscope::Error("No return nodes chosen; tick at least one node before exporting.");

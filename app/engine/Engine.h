@@ -1,6 +1,7 @@
 #pragma once
 
 #include <featscope/FeatureExtraction.h>
+#include <featscope/ModuleLoader.h>
 #include <featscope/UnsafeOps.h>
 
 #include <QJsonObject>
@@ -17,7 +18,9 @@
 class Engine {
 public:
     struct Options {
-        int debugRunDelayMs = 0; ///< test aid: sleep this long before each run
+        featscope::LoadLimits loadLimits; ///< memory and time caps for reading a model (0 = core's defaults)
+        std::size_t runMemoryBytes = 0;   ///< address space a run or export may add; 0 = only the engine's cap
+        int debugRunDelayMs = 0;          ///< test aid: sleep this long before each run
     };
 
     explicit Engine(Options options) : options_(options) {}
@@ -31,6 +34,7 @@ private:
     QJsonObject run(const QJsonObject& request);
     QJsonObject exportExtractor(const QJsonObject& request);
 
+    QJsonObject runCapped(const QJsonObject& request);
     const std::vector<std::string>& names(featscope::Mode mode) const;
     void requireModel() const;
     void requireUnsafeOpsAllowed(const QJsonObject& request, const std::string& allowHint) const;

@@ -3,6 +3,10 @@
 // a model which crashes or hangs LibTorch cannot take the GUI down.
 
 #include "Engine.h"
+#include "RequestWatchdog.h"
+
+#include <featscope/ModuleLoader.h>
+#include <featscope/ProcessLimits.h>
 
 #include <QCoreApplication>
 #include <QJsonDocument>
@@ -16,6 +20,7 @@
 #include <cstdio>
 #include <cstring>
 #include <iostream>
+#include <mutex>
 #include <string>
 
 namespace {
@@ -23,20 +28,56 @@ namespace {
 void printHelp()
 {
     std::printf(
-        "Usage: featscope-engine [--memory-limit-mb N] [--threads N] [--debug-run-delay-ms N]\n"
+        "Usage: featscope-engine [OPTIONS]\n"
         "Serves the featscope GUI: reads one JSON request per line on stdin and writes one JSON response per\n"
         "line on stdout (see docs/engine-protocol.md). It is started by the featscope GUI, not by users.\n"
-        "  --memory-limit-mb N   address-space cap (default: 75%% of physical memory; 0 = none)\n"
-        "  --threads N           LibTorch intra-op threads (default: LibTorch's choice)\n"
+        "Limits (a request that hits one gets an error naming the model and the limit):\n"
+        "  --memory-limit-mb N     address-space cap of the whole engine (default: 75%% of physical memory; 0 = none)\n"
+        "  --load-memory-mb N      memory reading one model may take (default: $FEATSCOPE_LOAD_MEMORY_MB, else\n"
+        "                          2048 + 4x the file size)\n"
+        "  --load-seconds N        time reading a model may take (default: $FEATSCOPE_LOAD_SECONDS, else 30 + 1 per\n"
+        "                          20 MB); the whole load request, naming included, gets 30 s more\n"
+        "  --run-memory-mb N       memory a run or export may add (default: $FEATSCOPE_RUN_MEMORY_MB, else half\n"
+        "                          of physical memory; 0 = only the engine's cap)\n"
+        "  --run-seconds N         time a run or export may take (default: $FEATSCOPE_RUN_SECONDS, else 120)\n"
+        "A request past its time cap is answered with errorType \"timeout\" and the engine exits with status 3\n"
+        "(LibTorch work cannot be interrupted); the GUI restarts it.\n"
+        "Other:\n"
+        "  --threads N             LibTorch intra-op threads (default: LibTorch's choice)\n"
         "  --debug-run-delay-ms N  sleep before each run (for tests of cancel and crash handling)\n");
 }
 
-long long defaultMemoryLimitMb()
+long long physicalMemoryMb()
 {
     const long pages = sysconf(_SC_PHYS_PAGES), pageSize = sysconf(_SC_PAGESIZE);
     if (pages <= 0 || pageSize <= 0)
         return 0;
-    return (static_cast<long long>(pages) * pageSize / (1024 * 1024)) * 3 / 4;
+    return static_cast<long long>(pages) * pageSize / (1024 * 1024);
+}
+
+long long environmentOr(const char* name, long long fallback)
+{
+    const char* value = std::getenv(name);
+    if (!value || !*value)
+        return fallback;
+    char* end = nullptr;
+    const long long parsed = std::strtoll(value, &end, 10);
+    return end && *end == '\0' && parsed >= 0 ? parsed : fallback;
+}
+
+QJsonObject timeoutResponse(const QJsonObject& request, double seconds, const QString& what, const char* variable)
+{
+    const QString path = request.value(QStringLiteral("path")).toString();
+    return QJsonObject{
+        {QStringLiteral("id"), request.value(QStringLiteral("id"))},
+        {QStringLiteral("ok"), false},
+        {QStringLiteral("errorType"), QStringLiteral("timeout")},
+        {QStringLiteral("error"),
+         QStringLiteral("%1 took longer than the engine's %2 s limit, so the engine stopped it (and restarts). If the "
+                        "model is trusted and just slow, raise the limit with %3.")
+             .arg(what)
+             .arg(seconds, 0, 'f', 0)
+             .arg(QString::fromLatin1(variable))}};
 }
 
 } // namespace
@@ -50,7 +91,11 @@ int main(int argc, char** argv)
 
     QCoreApplication app(argc, argv);
     Engine::Options options;
-    long long memoryLimitMb = defaultMemoryLimitMb();
+    long long memoryLimitMb = physicalMemoryMb() * 3 / 4;
+    long long loadMemoryMb = environmentOr("FEATSCOPE_LOAD_MEMORY_MB", 0);
+    long long loadSeconds = environmentOr("FEATSCOPE_LOAD_SECONDS", 0);
+    long long runMemoryMb = environmentOr("FEATSCOPE_RUN_MEMORY_MB", physicalMemoryMb() / 2);
+    long long runSeconds = environmentOr("FEATSCOPE_RUN_SECONDS", 120);
     for (int i = 1; i < argc; ++i) {
         const std::string arg = argv[i];
         auto value = [&](const char* name) -> long long {
@@ -66,6 +111,14 @@ int main(int argc, char** argv)
             return 0;
         } else if (arg == "--memory-limit-mb") {
             memoryLimitMb = value("--memory-limit-mb");
+        } else if (arg == "--load-memory-mb") {
+            loadMemoryMb = value("--load-memory-mb");
+        } else if (arg == "--load-seconds") {
+            loadSeconds = value("--load-seconds");
+        } else if (arg == "--run-memory-mb") {
+            runMemoryMb = value("--run-memory-mb");
+        } else if (arg == "--run-seconds") {
+            runSeconds = value("--run-seconds");
         } else if (arg == "--threads") {
             torch::set_num_threads(static_cast<int>(std::max(1LL, value("--threads"))));
         } else if (arg == "--debug-run-delay-ms") {
@@ -75,11 +128,23 @@ int main(int argc, char** argv)
             return 2;
         }
     }
-    if (memoryLimitMb > 0) {
-        rlimit limit{};
-        limit.rlim_cur = limit.rlim_max = static_cast<rlim_t>(memoryLimitMb) * 1024 * 1024;
-        setrlimit(RLIMIT_AS, &limit);
-    }
+    if (memoryLimitMb > 0)
+        featscope::capAddressSpace(static_cast<std::size_t>(memoryLimitMb) << 20);
+    options.loadLimits.memoryBytes = static_cast<std::size_t>(std::max(0LL, loadMemoryMb)) << 20;
+    options.loadLimits.seconds = static_cast<double>(std::max(0LL, loadSeconds));
+    options.runMemoryBytes = static_cast<std::size_t>(std::max(0LL, runMemoryMb)) << 20;
+
+    std::mutex protocolMutex;
+    auto reply = [&](const QJsonObject& response) {
+        const QByteArray out = QJsonDocument(response).toJson(QJsonDocument::Compact);
+        std::fwrite(out.constData(), 1, std::size_t(out.size()), protocol);
+        std::fputc('\n', protocol);
+        std::fflush(protocol);
+    };
+    RequestWatchdog watchdog([&](const QJsonObject& response) {
+        std::lock_guard<std::mutex> lock(protocolMutex);
+        reply(response);
+    });
 
     Engine engine(options);
     std::string line;
@@ -97,12 +162,28 @@ int main(int argc, char** argv)
         } else if (doc.object().value(QStringLiteral("cmd")).toString() == QLatin1String("quit")) {
             break;
         } else {
-            response = engine.handle(doc.object());
+            const QJsonObject request = doc.object();
+            const QString cmd = request.value(QStringLiteral("cmd")).toString();
+            if (cmd == QLatin1String("load")) {
+                const std::string path = request.value(QStringLiteral("path")).toString().toStdString();
+                // Reading is capped at loadLimits.seconds by the sandboxed reader (an error; the engine goes on);
+                // the whole request, naming and describing included, gets 30 s more before the engine stops itself.
+                const double seconds = featscope::effectiveLoadLimits(path, options.loadLimits).seconds + 30;
+                watchdog.arm(seconds, timeoutResponse(request, seconds,
+                                                      QStringLiteral("Loading '%1'").arg(QString::fromStdString(path)),
+                                                      "FEATSCOPE_LOAD_SECONDS"));
+            } else if ((cmd == QLatin1String("run") || cmd == QLatin1String("export")) && runSeconds > 0) {
+                watchdog.arm(double(runSeconds),
+                             timeoutResponse(request, double(runSeconds),
+                                             cmd == QLatin1String("run") ? QStringLiteral("Running the model")
+                                                                         : QStringLiteral("Exporting the extractor"),
+                                             "FEATSCOPE_RUN_SECONDS"));
+            }
+            response = engine.handle(request);
+            watchdog.disarm();
         }
-        const QByteArray out = QJsonDocument(response).toJson(QJsonDocument::Compact);
-        std::fwrite(out.constData(), 1, std::size_t(out.size()), protocol);
-        std::fputc('\n', protocol);
-        std::fflush(protocol);
+        std::lock_guard<std::mutex> lock(protocolMutex);
+        reply(response);
     }
     std::fclose(protocol);
     return 0;

@@ -1,6 +1,7 @@
 #include <featscope/ModuleLoader.h>
 
 #include <featscope/Errors.h>
+#include <featscope/ProcessLimits.h>
 
 #include <caffe2/serialize/inline_container.h>
 
@@ -29,7 +30,7 @@ constexpr const char* saveHint =
     "Save a TorchScript module in Python with torch.jit.script(model).save(path) or "
     "torch.jit.trace(model, example).save(path).";
 
-std::string quoted(const std::string& path)
+std::string quotedPath(const std::string& path)
 {
     return "'" + path + "'";
 }
@@ -46,21 +47,21 @@ void checkFile(const std::string& path)
     std::error_code error;
     const auto status = fs::status(path, error);
     if (!fs::exists(status))
-        throw Error("Cannot open " + quoted(path) + ": the file does not exist. Check the path.");
+        throw Error("Cannot open " + quotedPath(path) + ": the file does not exist. Check the path.");
     if (fs::is_directory(status))
-        throw Error("Cannot open " + quoted(path) + ": it is a directory, not a TorchScript file. Give the path of a .pt file.");
+        throw Error("Cannot open " + quotedPath(path) + ": it is a directory, not a TorchScript file. Give the path of a .pt file.");
     std::ifstream in(path, std::ios::binary);
     if (!in)
-        throw Error("Cannot open " + quoted(path) + ": the file cannot be read (permissions?). Check that you may read it.");
+        throw Error("Cannot open " + quotedPath(path) + ": the file cannot be read (permissions?). Check that you may read it.");
     char magic[4] = {};
     in.read(magic, sizeof magic);
     const auto size = in.gcount();
     if (size == 0)
-        throw Error("Cannot open " + quoted(path) + ": the file is empty. " + saveHint);
+        throw Error("Cannot open " + quotedPath(path) + ": the file is empty. " + saveHint);
     if (size < 4 || magic[0] != 'P' || magic[1] != 'K' || magic[2] != '\3' || magic[3] != '\4') {
         if (static_cast<unsigned char>(magic[0]) == 0x80)
-            throw Error("Cannot open " + quoted(path) + ": it is a Python pickle (an old torch.save file, e.g. a state_dict), not a TorchScript module. " + saveHint);
-        throw Error("Cannot open " + quoted(path) + ": it is not a TorchScript file (no zip archive). " + saveHint);
+            throw Error("Cannot open " + quotedPath(path) + ": it is a Python pickle (an old torch.save file, e.g. a state_dict), not a TorchScript module. " + saveHint);
+        throw Error("Cannot open " + quotedPath(path) + ": it is not a TorchScript file (no zip archive). " + saveHint);
     }
 }
 
@@ -69,9 +70,9 @@ void checkArchive(const std::string& path)
     try {
         caffe2::serialize::PyTorchStreamReader reader(path);
         if (!reader.hasRecord("constants.pkl") && reader.hasRecord("data.pkl"))
-            throw Error("Cannot open " + quoted(path) + ": it was saved with torch.save (a state_dict or pickled object), not as TorchScript. " + saveHint);
+            throw Error("Cannot open " + quotedPath(path) + ": it was saved with torch.save (a state_dict or pickled object), not as TorchScript. " + saveHint);
     } catch (const c10::Error& error) {
-        throw Error("Cannot open " + quoted(path) + ": the archive is truncated or corrupt (" + firstLine(error.what_without_backtrace()) + "). Save the model again.");
+        throw Error("Cannot open " + quotedPath(path) + ": the archive is truncated or corrupt (" + firstLine(error.what_without_backtrace()) + "). Save the model again.");
     }
 }
 
@@ -85,7 +86,9 @@ std::size_t environmentOr(const char* name, std::size_t fallback)
     return end && *end == '\0' && parsed > 0 ? static_cast<std::size_t>(parsed) : fallback;
 }
 
-LoadLimits effectiveLimits(const std::string& path, LoadLimits limits)
+} // namespace
+
+LoadLimits effectiveLoadLimits(const std::string& path, LoadLimits limits)
 {
     std::error_code error;
     const auto size = static_cast<std::size_t>(fs::file_size(path, error));
@@ -101,13 +104,7 @@ LoadLimits effectiveLimits(const std::string& path, LoadLimits limits)
     return limits;
 }
 
-std::size_t currentAddressSpace()
-{
-    std::ifstream statm("/proc/self/statm");
-    std::size_t pages = 0;
-    statm >> pages;
-    return pages * static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
-}
+namespace {
 
 // Debug information (the Python source behind each node) is unpickled lazily, the first time
 // naming asks for it; touching every range here makes a hostile debug entry fail in the child.
@@ -122,114 +119,191 @@ void readDebugInformation(torch::jit::Block* block)
     }
 }
 
-// Runs in the forked child: read the archive as the parent will, report the first error line.
+// The child's report on the pipe: kArchiveRead once torch::jit::load has returned (the parent may start
+// its own load then), and, on failure, one of kError/kTorchError/kOutOfMemory followed by the message.
+constexpr char kArchiveRead = 'L';
+constexpr char kError = 'E';
+constexpr char kTorchError = 'T';
+constexpr char kOutOfMemory = 'M';
+
+// Runs in the forked child: read the archive as the parent will, then every node's debug information
+// (which the parent reads only later, while naming nodes).
 [[noreturn]] void probeInChild(const std::string& path, std::size_t addressSpaceCap, int reportFd)
 {
-    const rlimit memory{addressSpaceCap, addressSpaceCap};
-    ::setrlimit(RLIMIT_AS, &memory);
+    capAddressSpace(addressSpaceCap);
     const rlimit noCore{0, 0};
     ::setrlimit(RLIMIT_CORE, &noCore);
     std::string message;
     try {
         checkArchive(path);
         const torch::jit::Module module = torch::jit::load(path, torch::kCPU);
+        const ssize_t written = ::write(reportFd, &kArchiveRead, 1);
+        (void)written;
         for (const torch::jit::Module& submodule : module.modules())
             for (const torch::jit::Method& method : submodule.get_methods())
                 readDebugInformation(method.graph()->block());
         ::_exit(0);
     } catch (const Error& error) {
-        message = std::string("E") + error.what();
+        message = kError + std::string(error.what());
     } catch (const c10::Error& error) {
-        message = std::string("T") + firstLine(error.what_without_backtrace());
+        message = kTorchError + firstLine(error.what_without_backtrace());
     } catch (const std::bad_alloc&) {
-        message = "M";
+        message = kOutOfMemory;
     } catch (const std::exception& error) {
-        message = std::string("T") + firstLine(error.what());
+        message = kTorchError + firstLine(error.what());
     }
-    if (message.find("can't allocate memory") != std::string::npos || message.find("bad_alloc") != std::string::npos)
-        message = "M";
+    if (isOutOfMemoryMessage(message.c_str()))
+        message = kOutOfMemory;
     const ssize_t ignored = ::write(reportFd, message.data(), message.size());
     (void)ignored;
     ::_exit(1);
 }
 
-std::string readAll(int fd)
-{
-    std::string text;
-    char buffer[4096];
-    ssize_t n = 0;
-    while ((n = ::read(fd, buffer, sizeof buffer)) > 0)
-        text.append(buffer, static_cast<std::size_t>(n));
-    return text;
-}
-
-void probeLoad(const std::string& path, const LoadLimits& limits)
-{
-    int pipeFds[2];
-    if (::pipe(pipeFds) != 0)
-        throw Error("Cannot open " + quoted(path) + ": could not create a pipe for the sandboxed reader.");
-    const std::size_t cap = currentAddressSpace() + limits.memoryBytes;
-    std::fflush(nullptr);
-    const pid_t child = ::fork();
-    if (child < 0) {
-        ::close(pipeFds[0]);
-        ::close(pipeFds[1]);
-        throw Error("Cannot open " + quoted(path) + ": could not start the sandboxed reader (fork failed).");
-    }
-    if (child == 0) {
-        ::close(pipeFds[0]);
-        probeInChild(path, cap, pipeFds[1]);
-    }
-    ::close(pipeFds[1]);
-
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(limits.seconds);
-    int status = 0;
-    bool timedOut = false;
-    while (::waitpid(child, &status, WNOHANG) == 0) {
-        if (std::chrono::steady_clock::now() > deadline) {
-            ::kill(child, SIGKILL);
-            ::waitpid(child, &status, 0);
-            timedOut = true;
-            break;
+/// The sandboxed reader of one file: a forked child that reads it under the limits.
+///
+/// Reading happens in two phases. Once the child's torch::jit::load has returned, the same bytes cannot
+/// crash the parent's load, so the parent loads while the child goes on to unpickle the debug
+/// information (the lazily read part); the parent then waits for the child's verdict on that part
+/// before it touches the module's debug information itself.
+class SandboxedReader {
+public:
+    SandboxedReader(const std::string& path, const LoadLimits& limits) : path_(path), limits_(limits)
+    {
+        int pipeFds[2];
+        if (::pipe(pipeFds) != 0)
+            throw Error("Cannot open " + quotedPath(path) + ": could not create a pipe for the sandboxed reader.");
+        const std::size_t cap = currentAddressSpace() + limits.memoryBytes;
+        std::fflush(nullptr);
+        child_ = ::fork();
+        if (child_ < 0) {
+            ::close(pipeFds[0]);
+            ::close(pipeFds[1]);
+            throw Error("Cannot open " + quotedPath(path) + ": could not start the sandboxed reader (fork failed).");
         }
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        if (child_ == 0) {
+            ::close(pipeFds[0]);
+            probeInChild(path, cap, pipeFds[1]);
+        }
+        ::close(pipeFds[1]);
+        reportFd_ = pipeFds[0];
+        deadline_ = std::chrono::steady_clock::now()
+            + std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(limits.seconds));
     }
-    const std::string report = readAll(pipeFds[0]);
-    ::close(pipeFds[0]);
 
-    const auto mb = [](std::size_t bytes) { return std::to_string(bytes >> 20) + " MB"; };
-    if (timedOut)
-        throw Error("Cannot open " + quoted(path) + ": reading it took longer than " + std::to_string(int(limits.seconds))
-                    + " s, so it was stopped. The file may be hostile; if it is a very large model you trust, raise the limit "
-                      "with FEATSCOPE_LOAD_SECONDS.");
-    if (WIFSIGNALED(status))
-        throw Error("Cannot open " + quoted(path) + ": LibTorch crashed while reading it (" + strsignal(WTERMSIG(status))
-                    + "). The file is corrupt or crafted to crash readers; do not use it, and save the model again from Python.");
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-        return;
-    if (report == "M")
-        throw Error("Cannot open " + quoted(path) + ": reading it needed more than " + mb(limits.memoryBytes)
-                    + " of memory, so it was stopped. The file may be hostile; if it is a model you trust, raise the limit "
-                      "with FEATSCOPE_LOAD_MEMORY_MB.");
-    if (!report.empty() && report[0] == 'E')
-        throw Error(report.substr(1));
-    throw Error("Cannot load " + quoted(path) + " as TorchScript: " + (report.size() > 1 ? report.substr(1) : "unknown error")
-                + " " + saveHint);
-}
+    ~SandboxedReader()
+    {
+        if (child_ > 0 && !finished_) {
+            ::kill(child_, SIGKILL);
+            ::waitpid(child_, nullptr, 0);
+        }
+        ::close(reportFd_);
+    }
+
+    SandboxedReader(const SandboxedReader&) = delete;
+    SandboxedReader& operator=(const SandboxedReader&) = delete;
+
+    /// Returns once the child has read the archive; throws if it failed doing so.
+    void waitUntilArchiveRead()
+    {
+        while (report_.empty() || report_[0] != kArchiveRead) {
+            if (finished_ || !pump()) {
+                waitUntilDone();
+                if (report_.empty() || report_[0] != kArchiveRead)
+                    throw Error("Cannot load " + quotedPath(path_) + " as TorchScript: the sandboxed reader stopped early. " + saveHint);
+                return;
+            }
+        }
+    }
+
+    /// Returns once the child has read everything; throws the error it met, if any.
+    void waitUntilDone()
+    {
+        while (!finished_)
+            pump();
+        throwIfFailed();
+    }
+
+private:
+    // Waits a little for news from the child; false once it has ended.
+    bool pump()
+    {
+        pollfd fd{reportFd_, POLLIN, 0};
+        if (::poll(&fd, 1, 5) > 0) {
+            char buffer[4096];
+            const ssize_t n = ::read(reportFd_, buffer, sizeof buffer);
+            if (n > 0) {
+                report_.append(buffer, static_cast<std::size_t>(n));
+                return true;
+            }
+        }
+        if (::waitpid(child_, &status_, WNOHANG) == child_) {
+            finished_ = true;
+            char buffer[4096];
+            ssize_t n = 0;
+            while ((n = ::read(reportFd_, buffer, sizeof buffer)) > 0)
+                report_.append(buffer, static_cast<std::size_t>(n));
+            return false;
+        }
+        if (std::chrono::steady_clock::now() > deadline_) {
+            ::kill(child_, SIGKILL);
+            ::waitpid(child_, &status_, 0);
+            finished_ = timedOut_ = true;
+            return false;
+        }
+        return true;
+    }
+
+    void throwIfFailed() const
+    {
+        const auto mb = [](std::size_t bytes) { return std::to_string(bytes >> 20) + " MB"; };
+        if (timedOut_)
+            throw Error("Cannot open " + quotedPath(path_) + ": reading it took longer than " + std::to_string(int(limits_.seconds))
+                        + " s, so it was stopped. The file may be hostile; if it is a very large model you trust, raise the limit "
+                          "with FEATSCOPE_LOAD_SECONDS.");
+        if (WIFSIGNALED(status_))
+            throw Error("Cannot open " + quotedPath(path_) + ": LibTorch crashed while reading it (" + strsignal(WTERMSIG(status_))
+                        + "). The file is corrupt or crafted to crash readers; do not use it, and save the model again from Python.");
+        if (WIFEXITED(status_) && WEXITSTATUS(status_) == 0)
+            return;
+        std::string failure = report_;
+        if (!failure.empty() && failure[0] == kArchiveRead)
+            failure.erase(0, 1);
+        if (!failure.empty() && failure[0] == kOutOfMemory)
+            throw Error("Cannot open " + quotedPath(path_) + ": reading it needed more than " + mb(limits_.memoryBytes)
+                        + " of memory, so it was stopped. The file may be hostile; if it is a model you trust, raise the limit "
+                          "with FEATSCOPE_LOAD_MEMORY_MB.");
+        if (!failure.empty() && failure[0] == kError)
+            throw Error(failure.substr(1));
+        throw Error("Cannot load " + quotedPath(path_) + " as TorchScript: " + (failure.size() > 1 ? failure.substr(1) : "unknown error")
+                    + " " + saveHint);
+    }
+
+    std::string path_;
+    LoadLimits limits_;
+    pid_t child_ = -1;
+    int reportFd_ = -1;
+    int status_ = 0;
+    bool finished_ = false;
+    bool timedOut_ = false;
+    std::string report_;
+    std::chrono::steady_clock::time_point deadline_;
+};
 
 } // namespace
 
 torch::jit::Module loadModule(const std::string& path, const LoadLimits& limits)
 {
     checkFile(path);
-    probeLoad(path, effectiveLimits(path, limits));
+    SandboxedReader reader(path, effectiveLoadLimits(path, limits));
+    reader.waitUntilArchiveRead();
     try {
         torch::jit::Module module = torch::jit::load(path, torch::kCPU);
+        reader.waitUntilDone();
         if (!module.find_method("forward"))
-            throw Error("Cannot use " + quoted(path) + ": the module has no forward method.");
+            throw Error("Cannot use " + quotedPath(path) + ": the module has no forward method.");
         return module;
     } catch (const c10::Error& error) {
-        throw Error("Cannot load " + quoted(path) + " as TorchScript: " + firstLine(error.what_without_backtrace()) + " " + saveHint);
+        throw Error("Cannot load " + quotedPath(path) + " as TorchScript: " + firstLine(error.what_without_backtrace()) + " " + saveHint);
     }
 }
 void saveModuleAtomically(const torch::jit::Module& module, const std::string& path)
@@ -237,7 +311,7 @@ void saveModuleAtomically(const torch::jit::Module& module, const std::string& p
     const fs::path target(path);
     const fs::path directory = target.has_parent_path() ? target.parent_path() : fs::path(".");
     if (!fs::is_directory(directory))
-        throw Error("Cannot save " + quoted(path) + ": the folder " + quoted(directory.string()) + " does not exist.");
+        throw Error("Cannot save " + quotedPath(path) + ": the folder " + quotedPath(directory.string()) + " does not exist.");
     const fs::path temporary = directory / ("." + target.filename().string() + ".tmp-" + std::to_string(::getpid()));
     try {
         module.save(temporary.string());
@@ -250,7 +324,7 @@ void saveModuleAtomically(const torch::jit::Module& module, const std::string& p
     } catch (const std::exception& error) {
         std::error_code ignored;
         fs::remove(temporary, ignored);
-        throw Error("Cannot save " + quoted(path) + ": " + firstLine(error.what()) + ". The previous file, if any, is unchanged.");
+        throw Error("Cannot save " + quotedPath(path) + ": " + firstLine(error.what()) + ". The previous file, if any, is unchanged.");
     }
 }
 

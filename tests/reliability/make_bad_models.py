@@ -22,6 +22,23 @@ class Tiny(torch.nn.Module):
         return self.conv(x).relu()
 
 
+class AllocatesInForward(torch.nn.Module):
+    """Asks for 16 GB in forward: a run memory cap must stop it with a clear error."""
+
+    def forward(self, x):
+        return x.mean() + torch.zeros(4 * 1024 * 1024 * 1024).sum()
+
+
+class SlowForward(torch.nn.Module):
+    """Spins for minutes in forward: a run time cap must stop it."""
+
+    def forward(self, x):
+        y = x.mean()
+        for _ in range(1_000_000_000):
+            y = y * 1.0
+        return y
+
+
 def rewrite_archive(source, target, replace):
     """Copies a TorchScript zip, giving entries whose name ends with a key of `replace` new bytes."""
     with zipfile.ZipFile(source) as src, zipfile.ZipFile(target, "w", zipfile.ZIP_STORED) as dst:
@@ -92,6 +109,8 @@ def main():
     rewrite_archive(good, path("corrupt_code.pt"), {".py": b"def forward(self, x):\n    return ???\n"})
     rewrite_archive(good, path("corrupt_debug_info.pt"), {".debug_pkl": b"\x80\x02garbage"})
 
+    torch.jit.script(AllocatesInForward()).save(path("allocates_in_forward.pt"))
+    torch.jit.script(SlowForward()).save(path("slow_forward.pt"))
     torch.save(Tiny().state_dict(), path("state_dict.pth"))
     os.makedirs(path("a_directory.pt"), exist_ok=True)
     open(path("unreadable.pt"), "wb").write(data)

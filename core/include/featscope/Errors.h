@@ -23,4 +23,10 @@ private:
     std::vector<std::string> suggestions_;
 };
 
+/// A memory cap was reached; what() names the cap and how to raise it.
+class OutOfMemoryError : public Error {
+public:
+    using Error::Error;
+};
+
 } // namespace featscope

@@ -17,6 +17,9 @@ struct LoadLimits {
     double seconds = 0;
 };
 
+/// `limits` with each 0 replaced by its default for `path` (environment overrides included).
+LoadLimits effectiveLoadLimits(const std::string& path, LoadLimits limits = {});
+
 /// Loads a TorchScript file on the CPU; throws featscope::Error naming the file and the fix.
 ///
 /// The file is first read in a forked child process under `limits`, so a file that crashes

@@ -1,0 +1,230 @@
+"""The engine process against the bad-input corpus and its own limits: every bad model, image or node
+name gets an error response naming the problem, the engine stays up (no signal, no abort), and the
+load/run memory and time caps stop what would otherwise take the machine.
+
+/usr/bin/python3 test_engine.py --engine build/bin/featscope-engine
+"""
+import argparse
+import json
+import os
+import select
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ENGINE = None
+EXIT_AFTER_TIME_CAP = 3  # docs/engine-protocol.md
+
+BAD_MODELS = {
+    "zero_bytes.pt": "empty",
+    "truncated.pt": "truncated or corrupt",
+    "not_a_zip.pt": "not a TorchScript file",
+    "random.pt": "not a TorchScript file",
+    "corrupt_central_directory.pt": "",
+    "entry_claims_gigabytes.pt": "",
+    "pickle_huge_string.pt": "",
+    "pickle_deep_nesting.pt": "crashed while reading it",
+    "pickle_empty_stack.pt": "",
+    "pickle_huge_container.pt": "",
+    "corrupt_code.pt": "",
+    "corrupt_debug_info.pt": "Unknown opcode",
+    "state_dict.pth": "torch.save",
+    "a_directory.pt": "directory",
+    "does_not_exist.pt": "does not exist",
+}
+
+
+class Engine:
+    """One featscope-engine process spoken to over its JSON-lines protocol."""
+
+    def __init__(self, *args, env=None):
+        self.process = subprocess.Popen([ENGINE, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE, env={**os.environ, **(env or {})})
+        self.next_id = 1
+
+    def request(self, cmd, timeout=120, **fields):
+        request_id = self.next_id
+        self.next_id += 1
+        self.process.stdin.write((json.dumps({"id": request_id, "cmd": cmd, **fields}) + "\n").encode())
+        self.process.stdin.flush()
+        ready, _, _ = select.select([self.process.stdout], [], [], timeout)
+        if not ready:
+            raise AssertionError(f"no answer to {cmd} within {timeout} s")
+        line = self.process.stdout.readline()
+        if not line:
+            raise AssertionError(f"the engine ended while serving {cmd}: exit {self.process.wait()}, "
+                                 f"stderr: {self.process.stderr.read().decode(errors='replace')[-2000:]}")
+        response = json.loads(line)
+        assert response["id"] == request_id, response
+        return response
+
+    def close(self):
+        try:
+            self.process.stdin.close()
+        except BrokenPipeError:
+            pass
+        self.process.wait(30)
+        self.process.stdout.close()
+        self.process.stderr.close()
+        return self.process.returncode
+
+
+class EngineTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="featscope-engine-reliability-")
+        os.chmod(cls.dir, 0o755)
+        for script in ("make_bad_models.py", "make_bad_images.py"):
+            subprocess.run([sys.executable, os.path.join(HERE, script), "--out", cls.dir], check=True)
+        cls.good = os.path.join(cls.dir, "good.pt")
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.dir)
+
+    def setUp(self):
+        self.engine = None
+
+    def tearDown(self):
+        if self.engine:
+            if self.engine.process.poll() is None:
+                self.engine.process.kill()
+            self.engine.close()
+
+    def start(self, *args, env=None):
+        self.engine = Engine(*args, env=env)
+        return self.engine
+
+    def assertAlive(self, engine):
+        self.assertEqual(engine.request("hello")["ok"], True)
+        self.assertIsNone(engine.process.poll())
+
+    def test_bad_models_get_errors_and_the_engine_keeps_the_loaded_model(self):
+        engine = self.start()
+        self.assertTrue(engine.request("load", path=self.good)["ok"])
+        for name, needle in BAD_MODELS.items():
+            path = os.path.join(self.dir, name)
+            with self.subTest(file=name):
+                response = engine.request("load", path=path)
+                self.assertFalse(response["ok"], response)
+                self.assertIn(path, response["error"])
+                self.assertIn(needle, response["error"])
+                self.assertAlive(engine)
+        # The model loaded before the bad ones is still there and runs.
+        run = engine.request("run", image=os.path.join(self.dir, "gray.png"), returnNodes=[{"node": "conv"}])
+        self.assertTrue(run["ok"], run)
+        self.assertEqual(engine.close(), 0)
+
+    def test_images(self):
+        engine = self.start()
+        self.assertTrue(engine.request("load", path=self.good)["ok"])
+        for name in ["gray.png", "gray.jpg", "rgba.png", "gray16.png", "one_pixel.png", "palette.png", "cmyk.jpg",
+                     "wide.png"]:
+            with self.subTest(image=name):
+                response = engine.request("run", image=os.path.join(self.dir, name), returnNodes=[{"node": "conv"}])
+                self.assertTrue(response["ok"], response)
+                self.assertEqual(response["inputShape"], [1, 3, 224, 224])
+        for name in ["corrupt.jpg", "corrupt.png", "truncated.jpg", "huge_header.png", "huge_header.jpg",
+                     "not_an_image.png", "zero_bytes.jpg", "missing.png"]:
+            with self.subTest(image=name):
+                started = time.monotonic()
+                response = engine.request("run", image=os.path.join(self.dir, name), returnNodes=[{"node": "conv"}])
+                self.assertFalse(response["ok"], response)
+                self.assertEqual(response["errorType"], "error", response)
+                self.assertIn(os.path.join(self.dir, name), response["error"])
+                self.assertLess(time.monotonic() - started, 10)
+        self.assertAlive(engine)
+
+    def test_node_names(self):
+        engine = self.start()
+        self.assertTrue(engine.request("load", path=self.good)["ok"])
+        image = os.path.join(self.dir, "gray.png")
+        for name in ["", "x" * 10_000, "conv\u00e9\u4e2d\U0001F600", "conv\n", "conv.weight.", "\u0000"]:
+            with self.subTest(name=name[:20]):
+                resolved = engine.request("resolve", modes={"eval": [{"node": name, "key": "out"}]})
+                self.assertTrue(resolved["ok"], resolved)
+                self.assertIn("error", resolved["eval"][0])
+                run = engine.request("run", image=image, returnNodes=[{"node": name, "key": "out"}])
+                self.assertFalse(run["ok"], run)
+                self.assertIn(run["errorType"], ("error", "unknown_node"))
+                self.assertLess(len(run["error"]), 2000, "the message quotes a 10,000-character name whole")
+        self.assertAlive(engine)
+
+    def test_protocol_garbage(self):
+        engine = self.start()
+        for line in [b"not json", b"[1,2]", b"{\"cmd\": 5}", b"{\"id\": 1, \"cmd\": \"load\", \"path\": [1]}",
+                     "{\"id\": 1, \"cmd\": \"\u00e9\"}".encode(), b"{" * 100_000]:
+            with self.subTest(line=line[:30]):
+                engine.process.stdin.write(line + b"\n")
+                engine.process.stdin.flush()
+                response = json.loads(engine.process.stdout.readline())
+                self.assertFalse(response["ok"], response)
+        self.assertAlive(engine)
+
+    def test_load_memory_cap(self):
+        engine = self.start("--load-memory-mb", "256")
+        response = engine.request("load", path=os.path.join(self.dir, "pickle_huge_string.pt"))
+        self.assertFalse(response["ok"])
+        self.assertIn("needed more than 256 MB", response["error"])
+        self.assertIn("FEATSCOPE_LOAD_MEMORY_MB", response["error"])
+        self.assertAlive(engine)
+
+    def test_load_time_cap(self):
+        # With memory to spare, the huge string takes seconds to allocate and fill: longer than the 1 s cap.
+        engine = self.start("--load-seconds", "1", "--load-memory-mb", "20000", "--memory-limit-mb", "0")
+        started = time.monotonic()
+        response = engine.request("load", path=os.path.join(self.dir, "pickle_huge_string.pt"))
+        elapsed = time.monotonic() - started
+        self.assertFalse(response["ok"])
+        self.assertIn("FEATSCOPE_LOAD_SECONDS", response["error"])
+        self.assertLess(elapsed, 15)
+        self.assertAlive(engine)
+
+    def test_run_memory_cap(self):
+        engine = self.start("--run-memory-mb", "1024")
+        model = os.path.join(self.dir, "allocates_in_forward.pt")
+        self.assertTrue(engine.request("load", path=model)["ok"])
+        response = engine.request("run", image=os.path.join(self.dir, "gray.png"), returnNodes=[{"node": "add"}])
+        self.assertFalse(response["ok"], response)
+        self.assertEqual(response["errorType"], "memory", response)
+        self.assertIn(model, response["error"])
+        self.assertIn("1024 MB", response["error"])
+        self.assertIn("FEATSCOPE_RUN_MEMORY_MB", response["error"])
+        # The cap is lifted after the run: loading and running another model works.
+        self.assertTrue(engine.request("load", path=self.good)["ok"])
+        self.assertTrue(engine.request("run", image=os.path.join(self.dir, "gray.png"),
+                                       returnNodes=[{"node": "conv"}])["ok"])
+
+    def test_run_time_cap(self):
+        engine = self.start("--run-seconds", "2")
+        self.assertTrue(engine.request("load", path=os.path.join(self.dir, "slow_forward.pt"))["ok"])
+        started = time.monotonic()
+        response = engine.request("run", image=os.path.join(self.dir, "gray.png"), returnNodes=[{"node": "mean"}],
+                                  timeout=60)
+        elapsed = time.monotonic() - started
+        self.assertFalse(response["ok"], response)
+        self.assertEqual(response["errorType"], "timeout", response)
+        self.assertIn("FEATSCOPE_RUN_SECONDS", response["error"])
+        self.assertGreaterEqual(elapsed, 2)
+        self.assertLess(elapsed, 10)
+        self.assertEqual(engine.process.wait(10), EXIT_AFTER_TIME_CAP)
+
+    def test_run_time_cap_from_environment(self):
+        engine = self.start(env={"FEATSCOPE_RUN_SECONDS": "1"})
+        self.assertTrue(engine.request("load", path=os.path.join(self.dir, "slow_forward.pt"))["ok"])
+        response = engine.request("run", image=os.path.join(self.dir, "gray.png"), returnNodes=[{"node": "mean"}],
+                                  timeout=60)
+        self.assertEqual(response["errorType"], "timeout", response)
+        self.assertIn("1 s", response["error"])
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--engine", required=True)
+    args, rest = parser.parse_known_args()
+    ENGINE = os.path.abspath(args.engine)
+    unittest.main(argv=[sys.argv[0], *rest], verbosity=2)
