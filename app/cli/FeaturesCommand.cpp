@@ -533,6 +533,9 @@ int runFeatures(const std::vector<std::string>& args)
         throw UsageError{"choose the descriptor node with --return NODE"};
     if (settings.node.find('=') != std::string::npos)
         throw UsageError{"--return takes a node name only (no =KEY): the descriptors have no keys"};
+    if (settings.node.size() > 4096)
+        throw UsageError{"the --return name '" + settings.node.substr(0, 64) + "...' is " + std::to_string(settings.node.size())
+                         + " characters long; no node has such a name (list them with featscope-cli nodes MODEL.pt)"};
     settings.poolName = line.value("--pool", "avg");
     const std::map<std::string, Pool> pools{{"avg", Pool::Avg}, {"max", Pool::Max}, {"gem", Pool::Gem}, {"none", Pool::None}};
     if (!pools.count(settings.poolName))
