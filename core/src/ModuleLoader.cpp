@@ -2,6 +2,7 @@
 
 #include <featscope/Errors.h>
 #include <featscope/ProcessLimits.h>
+#include <featscope/UnsafeOps.h>
 
 #include <caffe2/serialize/inline_container.h>
 
@@ -71,6 +72,16 @@ void checkArchive(const std::string& path)
         caffe2::serialize::PyTorchStreamReader reader(path);
         if (!reader.hasRecord("constants.pkl") && reader.hasRecord("data.pkl"))
             throw Error("Cannot open " + quotedPath(path) + ": it was saved with torch.save (a state_dict or pickled object), not as TorchScript. " + saveHint);
+        const std::vector<std::string> calls = findUnsafeCallsRunAtLoad(path);
+        if (!calls.empty()) {
+            std::string list;
+            for (const std::string& call : calls)
+                list += (list.empty() ? "" : ", ") + call;
+            throw Error("Cannot open " + quotedPath(path) + ": its __setstate__ code, which TorchScript runs while loading, "
+                        "can call " + list + ", which reach outside the model (files, processes or the network). featscope "
+                        "does not load such files, since loading alone would run that code. Ask the model's author for a "
+                        "version without it.");
+        }
     } catch (const c10::Error& error) {
         throw Error("Cannot open " + quotedPath(path) + ": the archive is truncated or corrupt (" + firstLine(error.what_without_backtrace()) + "). Save the model again.");
     }

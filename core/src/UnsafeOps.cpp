@@ -1,6 +1,9 @@
 #include <featscope/UnsafeOps.h>
 
+#include <caffe2/serialize/inline_container.h>
 #include <torch/csrc/jit/passes/inliner.h>
+
+#include <cctype>
 
 #include <map>
 #include <set>
@@ -85,7 +88,59 @@ private:
     std::vector<UnsafeOp> found_;
 };
 
+// How TorchScript's code printer writes the calls above in an archive's code/*.py.
+const std::map<std::string, std::string>& printedOutsideCalls()
+{
+    static const std::map<std::string, std::string> calls = {{"torch.save(", "aten::save"},
+                                                              {"torch.from_file(", "aten::from_file"}};
+    return calls;
+}
+
+bool isIdentifierChar(char c)
+{
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+}
+
+// Unsafe calls in one code file: the printed names above, and `ops.NS.` with NS not LibTorch's.
+void findUnsafeCallsInText(const std::string& code, std::set<std::string>& found)
+{
+    for (const auto& [printed, op] : printedOutsideCalls())
+        for (std::size_t at = code.find(printed); at != std::string::npos; at = code.find(printed, at + 1))
+            if (at == 0 || !isIdentifierChar(code[at - 1]))
+                found.insert(printed.substr(0, printed.size() - 1));
+    for (std::size_t at = code.find("ops."); at != std::string::npos; at = code.find("ops.", at + 1)) {
+        if (at > 0 && (isIdentifierChar(code[at - 1]) || code[at - 1] == '.'))
+            continue;
+        std::size_t end = at + 4;
+        while (end < code.size() && isIdentifierChar(code[end]))
+            ++end;
+        const std::string ns = code.substr(at + 4, end - at - 4);
+        if (!ns.empty() && end < code.size() && code[end] == '.' && (ns == "c10d" || !isKnownNamespace(ns)))
+            found.insert("ops." + ns);
+    }
+}
+
 } // namespace
+
+std::vector<std::string> findUnsafeCallsRunAtLoad(const std::string& path)
+{
+    caffe2::serialize::PyTorchStreamReader reader(path);
+    std::vector<std::string> code;
+    bool hasLoadHook = false;
+    for (const std::string& record : reader.getAllRecords()) {
+        if (record.rfind("code/", 0) != 0 || record.size() < 3 || record.compare(record.size() - 3, 3, ".py") != 0)
+            continue;
+        const auto [data, size] = reader.getRecord(record);
+        code.emplace_back(static_cast<const char*>(data.get()), size);
+        hasLoadHook = hasLoadHook || code.back().find("def __setstate__(") != std::string::npos;
+    }
+    if (!hasLoadHook)
+        return {};
+    std::set<std::string> found;
+    for (const std::string& text : code)
+        findUnsafeCallsInText(text, found);
+    return {found.begin(), found.end()};
+}
 
 std::vector<UnsafeOp> findUnsafeOps(const torch::jit::Module& module)
 {

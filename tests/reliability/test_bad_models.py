@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 import unittest
+from typing import Tuple
 
 import torch
 
@@ -91,7 +92,73 @@ class SaverModel(torch.nn.Module):
         return y + 1
 
 
+class SaveOnLoadModel(torch.nn.Module):
+    """TorchScript runs __setstate__ inside torch.jit.load: this one writes the canary while loading."""
+
+    def __init__(self, canary: str):
+        super().__init__()
+        self.canary = canary
+        self.weight = torch.nn.Parameter(torch.ones(3))
+
+    @torch.jit.export
+    def __getstate__(self):
+        return (self.canary, self.weight, self.training)
+
+    @torch.jit.export
+    def __setstate__(self, state: Tuple[str, torch.Tensor, bool]):
+        self.canary = state[0]
+        self.weight = state[1]
+        torch.save(torch.zeros(1), state[0])
+        self.training = state[2]
+
+    def forward(self, x):
+        return x * self.weight
+
+
+class HarmlessLoadHookModel(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.ones(3))
+
+    @torch.jit.export
+    def __getstate__(self):
+        return (self.weight, self.training)
+
+    @torch.jit.export
+    def __setstate__(self, state: Tuple[torch.Tensor, bool]):
+        self.weight = state[0]
+        self.training = state[1]
+
+    def forward(self, x):
+        return x * self.weight
+
+
 class UnsafeOpsTest(unittest.TestCase):
+    def test_save_while_loading_is_refused_before_loading(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            canary = os.path.join(tmp, "canary.pt")
+            model = os.path.join(tmp, "save_on_load.pt")
+            torch.jit.script(SaveOnLoadModel(canary)).save(model)
+            self.assertFalse(os.path.exists(canary))
+            out = os.path.join(tmp, "extractor.pt")
+            # Refused even with --allow-unsafe-ops: that consent is about running forward, and loading alone would
+            # already have written the file.
+            for command in (["nodes", model], ["extract", model, "--return", "mul", "-o", out, "--allow-unsafe-ops"]):
+                refused = subprocess.run([CLI, *command], capture_output=True, text=True)
+                self.assertEqual(refused.returncode, 1, refused.stderr)
+                self.assertIn(model, refused.stderr)
+                self.assertIn("__setstate__", refused.stderr)
+                self.assertIn("torch.save", refused.stderr)
+                self.assertFalse(os.path.exists(canary), "loading ran the model's __setstate__")
+                self.assertFalse(os.path.exists(out))
+            # A __setstate__ that reaches nothing outside the model still loads.
+            harmless = os.path.join(tmp, "harmless.pt")
+            torch.jit.script(HarmlessLoadHookModel()).save(harmless)
+            loaded = subprocess.run([CLI, "nodes", harmless], capture_output=True, text=True)
+            self.assertEqual(loaded.returncode, 0, loaded.stderr)
+            self.assertIn("mul", loaded.stdout)
+
+
     def test_save_in_forward_is_refused_unless_allowed(self):
         with tempfile.TemporaryDirectory() as tmp:
             canary = os.path.join(tmp, "canary.pt")
