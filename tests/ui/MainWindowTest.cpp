@@ -57,6 +57,7 @@ private Q_SLOTS:
     void engineKilledMidRunKeepsWindow();
     void cancelStopsRunWithinASecond();
     void hungRunTimesOut();
+    void engineTimeCapAnswersOnceAndRecovers();
     void brokenModelFileGivesError();
     void restartRestoresSelection();
     void separateTrainEvalExport();
@@ -323,6 +324,33 @@ void MainWindowTest::hungRunTimesOut()
     QVERIFY2(m_window->lastError().contains(QStringLiteral("did not answer")), qPrintable(m_window->lastError()));
     m_window->setRunTimeout(300000);
     engine->setArguments({});
+}
+
+void MainWindowTest::engineTimeCapAnswersOnceAndRecovers()
+{
+    EngineClient* engine = m_window->engine();
+    engine->setArguments({QStringLiteral("--debug-run-delay-ms"), QStringLiteral("20000"), QStringLiteral("--run-seconds"),
+                          QStringLiteral("2")});
+    if (engine->processId() != 0)
+        ::kill(pid_t(engine->processId()), SIGKILL); // next start uses the capped engine
+    QTRY_COMPARE(engine->processId(), qint64(0));
+    QSignalSpy finished(m_window.get(), &MainWindow::runFinished);
+    m_window->run();
+    QTRY_VERIFY_WITH_TIMEOUT(finished.count() == 1, 30000);
+    QCOMPARE(finished.first().first().toBool(), false);
+    const QString error = m_window->lastError();
+    QVERIFY2(error.contains(QStringLiteral("FEATSCOPE_RUN_SECONDS")), qPrintable(error));
+    // The engine ends itself after answering; that exit is expected and must not replace the message.
+    QTRY_COMPARE_WITH_TIMEOUT(engine->processId(), qint64(0), 5000);
+    QTest::qWait(300);
+    QCOMPARE(m_window->lastError(), error);
+    QCOMPARE(m_window->returnNodes()->entries().size(), 2);
+
+    engine->setArguments({});
+    finished.clear();
+    m_window->run();
+    QTRY_VERIFY_WITH_TIMEOUT(finished.count() == 1, 60000);
+    QVERIFY2(finished.first().first().toBool(), qPrintable(m_window->lastError()));
 }
 
 void MainWindowTest::brokenModelFileGivesError()
