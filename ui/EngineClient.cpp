@@ -138,12 +138,20 @@ void EngineClient::finishCurrent(const QJsonObject& response)
     m_current = {};
     const bool ok = response.value(QStringLiteral("ok")).toBool();
     if (done.command == QLatin1String("load")) {
-        // A failed user load keeps the previous model (the engine still holds it); a failed replay forgets it.
+        // A failed user load keeps the previous model (the engine still holds it). A replay that the engine
+        // refused (the file changed or went away) forgets the model and says so; a replay cut short by a crash,
+        // kill or timeout keeps it, to be replayed by the next restart.
+        const QString errorType = response.value(QStringLiteral("errorType")).toString();
+        const bool engineGone = errorType == QLatin1String("crash") || errorType == QLatin1String("timeout")
+            || errorType == QLatin1String("cancelled") || errorType == QLatin1String("start");
         if (ok && !done.internal) {
             m_session = done;
             m_session.callback = nullptr;
-        } else if (!ok && done.internal) {
+        } else if (!ok && done.internal && !engineGone) {
             m_session = {};
+            Q_EMIT engineStopped(QStringLiteral("The engine restarted but could not reopen %1: %2 Open the model again.")
+                                     .arg(done.params.value(QStringLiteral("path")).toString(),
+                                          response.value(QStringLiteral("error")).toString()));
         }
     }
     if (done.callback)

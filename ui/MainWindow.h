@@ -64,6 +64,8 @@ public:
     Mode mode() const { return m_mode; }
     QString imagePath() const;
     bool isRunning() const { return m_runRequest != 0; }
+    /// The engine request id of the run in progress, 0 when none (test hook).
+    int runRequestId() const { return m_runRequest; }
     QString lastError() const { return m_lastError; }
     EngineClient* engine() const { return m_engine; }
     GraphPanel* graphPanel() const { return m_graph; }

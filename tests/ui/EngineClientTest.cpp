@@ -21,6 +21,7 @@ private Q_SLOTS:
     void hangIsKilledAtTimeout();
     void missingEngineIsReported();
     void realEngineRestartsAndReplaysModel();
+    void killDuringReplayKeepsModel();
 
 private:
     static QJsonObject wait(EngineClient& client, const QString& command, const QJsonObject& params, int timeoutMs = 0);
@@ -93,6 +94,35 @@ void EngineClientTest::realEngineRestartsAndReplaysModel()
     QTRY_COMPARE(client.processId(), qint64(0));
     const QJsonObject again = wait(client, QStringLiteral("resolve"),
                                    {{QStringLiteral("modes"), QJsonObject{{QStringLiteral("eval"), QJsonArray{QJsonObject{{QStringLiteral("node"), QStringLiteral("features.block1")}}}}}}});
+    QVERIFY2(again.value(QStringLiteral("ok")).toBool(), qPrintable(again.value(QStringLiteral("error")).toString()));
+    QCOMPARE(again.value(QStringLiteral("eval")).toArray().first().toObject().value(QStringLiteral("resolved")).toString(),
+             QStringLiteral("features.block1.pool"));
+}
+
+// A replay cut short by a crash must not forget the model: the next restart replays it again (before, the
+// next request met an engine with no model: "No model is loaded").
+void EngineClientTest::killDuringReplayKeepsModel()
+{
+    EngineClient client;
+    const QString model = QDir::cleanPath(QStringLiteral(FEATSCOPE_SOURCE_DIR "/resources/models/fashion_cnn.pt"));
+    QVERIFY(wait(client, QStringLiteral("load"), {{QStringLiteral("path"), model}}).value(QStringLiteral("ok")).toBool());
+    QProcess::execute(QStringLiteral("kill"), {QStringLiteral("-9"), QString::number(client.processId())});
+    QTRY_COMPARE(client.processId(), qint64(0));
+
+    const QJsonObject resolveParams{{QStringLiteral("modes"), QJsonObject{{QStringLiteral("eval"),
+        QJsonArray{QJsonObject{{QStringLiteral("node"), QStringLiteral("features.block1")}}}}}}};
+    QJsonObject first;
+    bool firstDone = false;
+    const int resolveId = client.send(QStringLiteral("resolve"), resolveParams, [&](const QJsonObject& r) {
+        first = r;
+        firstDone = true;
+    });
+    // The restarted engine is replaying the load (the resolve waits behind it): kill it there.
+    QTRY_VERIFY(client.processId() != 0 && client.currentRequest() != 0 && client.currentRequest() != resolveId);
+    QProcess::execute(QStringLiteral("kill"), {QStringLiteral("-9"), QString::number(client.processId())});
+    QTRY_VERIFY_WITH_TIMEOUT(firstDone, 30000);
+
+    const QJsonObject again = wait(client, QStringLiteral("resolve"), resolveParams);
     QVERIFY2(again.value(QStringLiteral("ok")).toBool(), qPrintable(again.value(QStringLiteral("error")).toString()));
     QCOMPARE(again.value(QStringLiteral("eval")).toArray().first().toObject().value(QStringLiteral("resolved")).toString(),
              QStringLiteral("features.block1.pool"));

@@ -267,9 +267,9 @@ void MainWindowTest::engineKilledMidRunKeepsWindow()
     QSignalSpy finished(m_window.get(), &MainWindow::runFinished);
     m_window->run();
     QVERIFY(m_window->isRunning());
-    // Wait until the engine is serving the run (after replaying the model load).
-    QTRY_VERIFY_WITH_TIMEOUT(engine->processId() != 0 && engine->currentRequest() != 0 && m_window->isRunning()
-                                 && engine->isBusy() && finished.isEmpty(), 30000);
+    // Wait until the engine is serving the run itself, not the replay of the model load before it.
+    QTRY_VERIFY_WITH_TIMEOUT(engine->processId() != 0 && m_window->isRunning()
+                                 && engine->currentRequest() == m_window->runRequestId() && finished.isEmpty(), 30000);
     QTest::qWait(1500); // inside the run's sleep
     QVERIFY(finished.isEmpty());
     ::kill(pid_t(engine->processId()), SIGKILL);
@@ -299,7 +299,8 @@ void MainWindowTest::cancelStopsRunWithinASecond()
     QTRY_COMPARE(engine->processId(), qint64(0));
     QSignalSpy finished(m_window.get(), &MainWindow::runFinished);
     m_window->run();
-    QTRY_VERIFY_WITH_TIMEOUT(m_window->cancelButton()->isEnabled() && engine->processId() != 0, 10000);
+    QTRY_VERIFY_WITH_TIMEOUT(m_window->cancelButton()->isEnabled() && engine->processId() != 0
+                                 && engine->currentRequest() == m_window->runRequestId(), 30000);
     QTest::qWait(1500);
     QElapsedTimer timer;
     timer.start();
