@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <regex>
 
 namespace featscope {
@@ -82,26 +83,55 @@ LeafPolicy::LeafPolicy(std::vector<std::string> extraLeafModules)
 {
 }
 
+// A plain scan rather than std::regex: this runs for every call node while naming.
 std::string LeafPolicy::pythonName(const std::string& torchscriptName)
 {
-    static const std::regex mangle("___torch_mangle_[0-9]+\\.");
-    std::string name = std::regex_replace(torchscriptName, mangle, "");
-    if (startsWith(name, "__torch__."))
-        name.erase(0, std::string("__torch__.").size());
+    static const std::string mangle = "___torch_mangle_";
+    static const std::string torchPrefix = "__torch__.";
+    std::string name;
+    name.reserve(torchscriptName.size());
+    std::size_t copied = 0;
+    for (std::size_t found = torchscriptName.find(mangle, copied); found != std::string::npos;
+         found = torchscriptName.find(mangle, found + 1)) {
+        std::size_t end = found + mangle.size();
+        while (end < torchscriptName.size() && std::isdigit(static_cast<unsigned char>(torchscriptName[end])))
+            ++end;
+        if (end == found + mangle.size() || end == torchscriptName.size() || torchscriptName[end] != '.')
+            continue; // not "___torch_mangle_<digits>."
+        name.append(torchscriptName, copied, found - copied);
+        copied = end + 1;
+        found = end;
+    }
+    name.append(torchscriptName, copied, std::string::npos);
+    if (startsWith(name, torchPrefix))
+        name.erase(0, torchPrefix.size());
     return name;
 }
 
 bool LeafPolicy::isLeafModule(const std::string& torchscriptClassName) const
 {
+    const auto cached = leafModuleCache_.find(torchscriptClassName);
+    if (cached != leafModuleCache_.end())
+        return cached->second;
     const std::string name = pythonName(torchscriptClassName);
-    if (isTorchNnLeaf(name))
-        return true;
     const auto matches = [&](const auto& candidate) { return name == candidate; };
-    return std::any_of(torchvisionLeafClasses.begin(), torchvisionLeafClasses.end(), matches)
+    const bool leaf = isTorchNnLeaf(name)
+        || std::any_of(torchvisionLeafClasses.begin(), torchvisionLeafClasses.end(), matches)
         || std::any_of(extraLeafModules_.begin(), extraLeafModules_.end(), matches);
+    leafModuleCache_.emplace(torchscriptClassName, leaf);
+    return leaf;
 }
 
-std::string LeafPolicy::leafFunctionName(const std::string& torchscriptFunctionName) const
+const std::string& LeafPolicy::leafFunctionName(const std::string& torchscriptFunctionName) const
+{
+    const auto cached = leafFunctionCache_.find(torchscriptFunctionName);
+    if (cached != leafFunctionCache_.end())
+        return cached->second;
+    return leafFunctionCache_.emplace(torchscriptFunctionName, uncachedLeafFunctionName(torchscriptFunctionName))
+        .first->second;
+}
+
+std::string LeafPolicy::uncachedLeafFunctionName(const std::string& torchscriptFunctionName)
 {
     const std::string name = pythonName(torchscriptFunctionName);
     const std::string function = lastComponent(name);

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace featscope {
@@ -9,7 +10,10 @@ namespace featscope {
 ///
 /// TorchScript records the Python class and function names that torch.fx decides on, but not
 /// the classes' base classes, so the few torchvision models that subclass a leaf class are
-/// listed by name (see knownLeafSubclasses in the .cpp).
+/// listed by name (see torchvisionLeafClasses in the .cpp).
+///
+/// Answers are cached per TorchScript name (a model calls the same few classes and functions many
+/// times), so one policy serves one thread; featscope makes one per public call.
 class LeafPolicy {
 public:
     explicit LeafPolicy(std::vector<std::string> extraLeafModules = {});
@@ -20,13 +24,17 @@ public:
 
     /// The torch.fx node name of a call to this TorchScript function if torch.fx records it as
     /// one node ("relu" for torch.nn.functional.relu), or an empty string if fx traces through it.
-    std::string leafFunctionName(const std::string& torchscriptFunctionName) const;
+    const std::string& leafFunctionName(const std::string& torchscriptFunctionName) const;
 
     /// "torch.nn.modules.conv.Conv2d" for "__torch__.torch.nn.modules.conv.___torch_mangle_3.Conv2d".
     static std::string pythonName(const std::string& torchscriptName);
 
 private:
+    static std::string uncachedLeafFunctionName(const std::string& torchscriptFunctionName);
+
     std::vector<std::string> extraLeafModules_;
+    mutable std::unordered_map<std::string, bool> leafModuleCache_;
+    mutable std::unordered_map<std::string, std::string> leafFunctionCache_;
 };
 
 } // namespace featscope
