@@ -19,6 +19,37 @@ NamedGraph namedGraph(const torch::jit::Module& module, Mode mode, const LeafPol
     return nameGraphNodes(flattenModuleCalls(module, mode, policy), module, policy);
 }
 
+// The named graphs of both modes. Flattening depends on the mode only where the code reads
+// `self.training`; when it never did, the eval graph would equal the train graph, so that one
+// graph serves both modes and naming runs once.
+class NamedModeGraphs {
+public:
+    NamedModeGraphs(const torch::jit::Module& module, const LeafPolicy& policy)
+        : train_(namedGraph(module, Mode::Train, policy))
+    {
+        if (train_.flat.readsMode)
+            eval_ = namedGraph(module, Mode::Eval, policy);
+    }
+
+    const NamedGraph& train() const { return train_; }
+    const NamedGraph& eval() const { return eval_ ? *eval_ : train_; }
+    const NamedGraph& of(Mode mode) const { return mode == Mode::Train ? train() : eval(); }
+
+private:
+    NamedGraph train_;
+    std::optional<NamedGraph> eval_;
+};
+
+GraphDescription describe(const NamedGraph& graph, Mode mode)
+{
+    GraphDescription description;
+    description.mode = mode;
+    description.nodes.reserve(graph.nodes.size());
+    for (const NamedNode& node : graph.nodes)
+        description.nodes.push_back(node.description);
+    return description;
+}
+
 bool isAtOrBelow(const std::string& name, const std::string& prefix)
 {
     return name.compare(0, prefix.size(), prefix) == 0
@@ -65,10 +96,10 @@ void checkKeys(const ReturnNodes& returnNodes, const char* which)
     }
 }
 
-ExtractorOutputs resolveOutputs(const NamedGraph& graph, const ReturnNodes& returnNodes)
+ExtractorOutputs resolveOutputs(const NamedGraph& graph, Mode graphMode, const ReturnNodes& returnNodes)
 {
     const std::vector<std::string> names = graph.names();
-    const char* mode = toString(graph.flat.mode);
+    const char* mode = toString(graphMode);
     std::vector<std::pair<std::size_t, std::size_t>> order; // (node index, request index)
     for (std::size_t request = 0; request < returnNodes.size(); ++request) {
         const std::string& query = returnNodes[request].node;
@@ -99,14 +130,11 @@ ExtractorOutputs resolveOutputs(const NamedGraph& graph, const ReturnNodes& retu
     return outputs;
 }
 
-} // namespace
-
-GraphNodeNames getGraphNodeNames(const torch::jit::Module& module, const FeatureExtractionOptions& options)
+GraphNodeNames nodeNamesOf(const NamedModeGraphs& graphs)
 {
-    const LeafPolicy policy(options.leafModules);
     GraphNodeNames result;
-    result.train = namedGraph(module, Mode::Train, policy).names();
-    result.eval = namedGraph(module, Mode::Eval, policy).names();
+    result.train = graphs.train().names();
+    result.eval = graphs.eval().names();
     if (result.train != result.eval) {
         std::string note;
         if (isSubsequence(result.eval, result.train))
@@ -120,6 +148,14 @@ GraphNodeNames getGraphNodeNames(const torch::jit::Module& module, const Feature
     return result;
 }
 
+} // namespace
+
+GraphNodeNames getGraphNodeNames(const torch::jit::Module& module, const FeatureExtractionOptions& options)
+{
+    const LeafPolicy policy(options.leafModules);
+    return nodeNamesOf(NamedModeGraphs(module, policy));
+}
+
 std::optional<std::string> resolveNodeName(const std::vector<std::string>& names, const std::string& query)
 {
     const auto index = resolveIndex(names, query);
@@ -131,13 +167,14 @@ std::optional<std::string> resolveNodeName(const std::vector<std::string>& names
 GraphDescription describeGraph(const torch::jit::Module& module, Mode mode, const FeatureExtractionOptions& options)
 {
     const LeafPolicy policy(options.leafModules);
-    NamedGraph graph = namedGraph(module, mode, policy);
-    GraphDescription description;
-    description.mode = mode;
-    description.nodes.reserve(graph.nodes.size());
-    for (NamedNode& node : graph.nodes)
-        description.nodes.push_back(std::move(node.description));
-    return description;
+    return describe(namedGraph(module, mode, policy), mode);
+}
+
+GraphOverview describeGraphs(const torch::jit::Module& module, const FeatureExtractionOptions& options)
+{
+    const LeafPolicy policy(options.leafModules);
+    const NamedModeGraphs graphs(module, policy);
+    return {nodeNamesOf(graphs), describe(graphs.train(), Mode::Train), describe(graphs.eval(), Mode::Eval)};
 }
 
 torch::jit::Module createFeatureExtractor(const torch::jit::Module& module, const ReturnNodes& returnNodes,
@@ -153,10 +190,9 @@ torch::jit::Module createFeatureExtractor(const torch::jit::Module& module, cons
     if (&trainReturnNodes != &evalReturnNodes)
         checkKeys(evalReturnNodes, "eval-mode ");
     const LeafPolicy policy(options.leafModules);
-    const NamedGraph train = namedGraph(module, Mode::Train, policy);
-    const NamedGraph eval = namedGraph(module, Mode::Eval, policy);
-    return buildFeatureExtractor(module, resolveOutputs(train, trainReturnNodes),
-                                 resolveOutputs(eval, evalReturnNodes));
+    const NamedModeGraphs graphs(module, policy);
+    return buildFeatureExtractor(module, resolveOutputs(graphs.train(), Mode::Train, trainReturnNodes),
+                                 resolveOutputs(graphs.eval(), Mode::Eval, evalReturnNodes));
 }
 
 } // namespace featscope

@@ -140,8 +140,10 @@ private:
         Value* owner = node->input(0);
         if (!owner->type()->cast<c10::ClassType>())
             return node->next();
-        if (name == "training")
+        if (name == "training") {
+            result_.readsMode = true;
             return replaceWithConstant(node, c10::IValue(result_.mode == Mode::Train));
+        }
         const auto ownerObject = objectOf(owner);
         if (!ownerObject)
             return node->next();
@@ -221,7 +223,7 @@ private:
         result_.modulePaths.erase(call); // inlineCallTo destroys it; its address may be reused
         torch::jit::inlineCallTo(call, &callee, callee.graph().get());
         for (Node* node = before->next(); node != after; node = node->next())
-            assignPath(node, path);
+            adoptInlinedNode(node, path);
         return before->next();
     }
 
@@ -232,12 +234,22 @@ private:
         node->destroy();
     }
 
-    void assignPath(Node* node, const std::string& path)
+    // Records the module path of an inlined node and drops its values' names. Inlining copies each
+    // callee value's name, and Graph keeps names unique by renaming the previous owner with a `.<n>`
+    // suffix found by counting up from 1: quadratic in how often a name recurs (`out` in every
+    // block) unless inlined names are released again. Nothing reads them; TorchScript prints
+    // unnamed values as `_<n>`.
+    void adoptInlinedNode(Node* node, const std::string& path)
     {
         result_.modulePaths[node] = path;
-        for (Block* block : node->blocks())
+        for (Value* output : node->outputs())
+            output->setDebugName("");
+        for (Block* block : node->blocks()) {
+            for (Value* input : block->inputs())
+                input->setDebugName("");
             for (Node* inner : block->nodes())
-                assignPath(inner, path);
+                adoptInlinedNode(inner, path);
+        }
     }
 
     std::string pathOf(const Node* node) const

@@ -19,6 +19,8 @@ struct FlatGraph {
     std::shared_ptr<torch::jit::Graph> graph;
     /// Module path of the code each node was inlined from ("" for the top-level module).
     std::unordered_map<const torch::jit::Node*, std::string> modulePaths;
+    /// Whether a `self.training` read was evaluated; if not, the graph is the same in both modes.
+    bool readsMode = false;
 };
 
 /// Copies the forward graph of `module` and partially evaluates it the way torch.fx traces it.
@@ -31,7 +33,9 @@ struct FlatGraph {
 /// taken block. Leaf module calls stay prim::CallMethod and leaf function calls prim::CallFunction.
 ///
 /// Contract: the returned graph computes what `module.forward` computes in `mode` for the
-/// module's current attribute values; dead nodes are kept because torch.fx names them too.
+/// module's current attribute values; dead nodes are kept because torch.fx names them too. The
+/// mode is only read through `self.training`, so when `readsMode` is false, flattening in the
+/// other mode gives the same graph.
 FlatGraph flattenModuleCalls(const torch::jit::Module& module, Mode mode, const LeafPolicy& policy);
 
 /// The module path of a module-typed value: the prim::GetAttr chain from the graph's `self`.

@@ -52,6 +52,16 @@ torch::jit::Module createFeatureExtractor(const torch::jit::Module& module,
 GraphDescription describeGraph(const torch::jit::Module& module, Mode mode,
                                const FeatureExtractionOptions& options = {});
 
+/// Node names of both modes with the description of each mode's graph (what an inspector shows).
+struct GraphOverview {
+    GraphNodeNames names;
+    GraphDescription train;
+    GraphDescription eval;
+};
+
+/// getGraphNodeNames and describeGraph for both modes at once, naming each mode's graph only once.
+GraphOverview describeGraphs(const torch::jit::Module& module, const FeatureExtractionOptions& options = {});
+
 /// The node a (possibly truncated) name selects in `names`: the last one at or below that prefix.
 std::optional<std::string> resolveNodeName(const std::vector<std::string>& names,
                                            const std::string& query);
