@@ -20,7 +20,9 @@ struct ExtractorOutputs {
 /// Builds a new module whose forward returns Dict[str, Tensor] of the chosen values.
 ///
 /// Algorithm: forward is `if self.training: <train graph> else: <eval graph>`, each half a copy
-/// of that mode's flat graph ending in a dict of its outputs. Dead code elimination then drops
+/// of that mode's flat graph ending in a dict of its outputs; when both modes share one graph and
+/// the same outputs, forward is that one half without the branch (leaf modules still switch
+/// mode with the extractor). Dead code elimination then drops
 /// every node the outputs do not need. The module hierarchy is rebuilt from the prim::GetAttr
 /// chains that remain: leaf modules are the original objects (shared, like torchvision's
 /// extractor), every other level is a new container holding only the children, parameters and
