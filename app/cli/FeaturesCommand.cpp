@@ -21,6 +21,7 @@
 #include <QString>
 
 #include <algorithm>
+#include <cmath>
 #include <chrono>
 #include <cerrno>
 #include <csignal>
@@ -168,6 +169,8 @@ std::string listHash(const std::vector<std::string>& paths)
     }
     return fnv.hex();
 }
+
+constexpr int kMaxShards = 1000000;
 
 std::string jobId(const std::string& settingsHash, int shard, int shards)
 {
@@ -569,7 +572,7 @@ int runFeatures(const std::vector<std::string>& args)
             throw UsageError{"--shard needs I/N, e.g. --shard 2/8, not '" + text + "'"};
         shards = positiveInt(text.substr(slash + 1), "--shard's N");
         shard = positiveInt(text.substr(0, slash), "--shard's I");
-        if (shard > shards)
+        if (shard > shards || shards > kMaxShards)
             throw UsageError{"--shard I/N needs 1 <= I <= N, not '" + text + "'"};
     }
     const OutputFiles files(outputOption(line));
@@ -918,6 +921,17 @@ int runFeaturesJoin(const std::vector<std::string>& args)
     }
     const QJsonObject& first = parts.front().meta;
     const int shards = first.value("shard").toArray().at(1).toInt();
+    // SHARD.json files may come from anywhere: keep their numbers in the range `--shard` writes.
+    for (const Shard& s : parts) {
+        const int count = s.meta.value("shard").toArray().at(1).toInt();
+        if (count < 1 || count > kMaxShards || s.index < 1 || s.index > count)
+            throw Error(quote(s.files.json) + " names shard " + std::to_string(s.index) + "/" + std::to_string(count)
+                        + ", which 'featscope-cli features --shard' does not write (1 <= I <= N <= "
+                        + std::to_string(kMaxShards) + ").");
+        const double images = s.meta.value("images").toDouble(-1);
+        if (!(images >= 0 && images <= 9007199254740992.0) || images != std::floor(images))
+            throw Error(quote(s.files.json) + " has an invalid image count.");
+    }
     for (const Shard& s : parts) {
         const auto differ = [&](const char* key) { return s.meta.value(key) != first.value(key); };
         if (differ("settings_fnv1a64"))
@@ -936,11 +950,14 @@ int runFeaturesJoin(const std::vector<std::string>& args)
         if (!indices.insert(s.index).second)
             throw Error("Shard " + std::to_string(s.index) + "/" + std::to_string(shards) + " is given twice.");
     std::string missing;
+    int missingCount = 0;
     for (int i = 1; i <= shards; ++i)
-        if (!indices.count(i))
+        if (!indices.count(i) && ++missingCount <= 10)
             missing += (missing.empty() ? "" : ", ") + std::to_string(i) + "/" + std::to_string(shards);
-    if (!missing.empty())
-        throw Error("Cannot join: shard" + std::string(missing.find(',') == std::string::npos ? " " : "s ") + missing
+    if (missingCount > 10)
+        missing += " and " + std::to_string(missingCount - 10) + " more";
+    if (missingCount > 0)
+        throw Error("Cannot join: shard" + std::string(missingCount == 1 ? " " : "s ") + missing
                     + " missing. Give the outputs of all " + std::to_string(shards) + " shards.");
 
     std::uint64_t rows = 0, cols = 0, images = 0;

@@ -25,7 +25,8 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr int kMaxSide = 20000;          // refuse absurd headers before decoding
-constexpr int kMaxPreprocessSide = 4096; // resize / crop limits
+constexpr int kMaxPreprocessSide = 4096;
+constexpr double kMaxResizedPixels = 64.0 * 1024 * 1024; // 192 MB as RGB bytes // resize / crop limits
 
 std::string quote(const std::string& text)
 {
@@ -227,6 +228,12 @@ torch::Tensor loadImage(const std::string& path, const Preprocessing& p)
         const int w = image.width(), h = image.height();
         const QSize target = w <= h ? QSize(p.resize, std::max(1, int(double(p.resize) * h / w)))
                                     : QSize(std::max(1, int(double(p.resize) * w / h)), p.resize);
+        // A thin image (1 x 20,000) scaled so its short side is `resize` would be gigabytes before the crop.
+        if (double(target.width()) * target.height() > kMaxResizedPixels)
+            throw Error("Image " + quote(path) + " is " + std::to_string(w) + " x " + std::to_string(h)
+                        + "; resizing its shorter side to " + std::to_string(p.resize) + " would make it "
+                        + std::to_string(target.width()) + " x " + std::to_string(target.height())
+                        + " pixels, more than featscope processes. Crop the image first, or lower resize.");
         if (target != image.size())
             image = image.scaled(target, Qt::IgnoreAspectRatio, Qt::SmoothTransformation)
                         .convertToFormat(p.channels == 1 ? QImage::Format_Grayscale8 : QImage::Format_RGB888);

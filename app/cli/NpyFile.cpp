@@ -48,16 +48,26 @@ NpyMatrix readNpyHeader(const std::string& path, bool partial)
     std::smatch match;
     if (!std::regex_search(dict, descr) || !std::regex_search(dict, fortran) || !std::regex_search(dict, match, shape))
         throw Error(what + " is not a 2-D C-order float32 array (header: " + dict.substr(0, dict.find('}') + 1) + ").");
+    // Shapes come from files others may have crafted: parse without throwing, and never let a product wrap.
+    const auto number = [&](const std::string& digits) {
+        if (digits.size() > 18)
+            throw Error(what + " claims a shape of " + digits.substr(0, 24) + (digits.size() > 24 ? "..." : "")
+                        + " rows or columns, far more than any descriptor file holds.");
+        return static_cast<std::uint64_t>(std::stoull(digits));
+    };
     NpyMatrix m;
-    m.rows = std::stoull(match[1].str());
-    m.cols = std::stoull(match[2].str());
+    m.rows = number(match[1].str());
+    m.cols = number(match[2].str());
     m.dataOffset = 10 + length;
-    const auto size = std::filesystem::file_size(path);
+    const std::uint64_t size = std::filesystem::file_size(path);
+    const std::uint64_t dataBytes = size >= m.dataOffset ? size - m.dataOffset : 0;
     if (partial) {
-        m.rows = m.cols == 0 ? 0 : (size - m.dataOffset) / (m.cols * 4);
+        m.rows = m.cols == 0 ? 0 : dataBytes / 4 / m.cols;
         return m;
     }
-    if (size != m.dataOffset + m.rows * m.cols * 4)
+    const bool sizeMatches = m.cols == 0 ? dataBytes == 0
+                                         : m.rows <= dataBytes / 4 / m.cols && m.rows * m.cols * 4 == dataBytes;
+    if (size < m.dataOffset || !sizeMatches)
         throw Error(what + " is truncated or has trailing bytes: its header says " + std::to_string(m.rows) + " x "
                     + std::to_string(m.cols) + " float32 values.");
     return m;

@@ -14,6 +14,7 @@ namespace {
 
 constexpr int kMaxSide = 20000;       // refuse absurd headers before decoding
 constexpr int kMaxPreprocessSide = 4096;
+constexpr double kMaxResizedPixels = 64.0 * 1024 * 1024; // 192 MB as RGB bytes
 
 QVector<double> toDoubles(const QJsonValue& value, const QVector<double>& fallback)
 {
@@ -116,6 +117,12 @@ torch::Tensor loadImageTensor(const QString& path, const ImagePreprocessing& p)
         const int w = image.width(), h = image.height();
         QSize target = w <= h ? QSize(p.resize, std::max(1, int(double(h) * p.resize / w)))
                               : QSize(std::max(1, int(double(w) * p.resize / h)), p.resize);
+        // A thin image (1 x 20,000) scaled so its short side is `resize` would be gigabytes before the crop.
+        if (double(target.width()) * target.height() > kMaxResizedPixels)
+            throw featscope::Error("Image '" + file + "' is " + std::to_string(w) + " x " + std::to_string(h)
+                        + "; resizing its shorter side to " + std::to_string(p.resize) + " would make it "
+                        + std::to_string(target.width()) + " x " + std::to_string(target.height())
+                        + " pixels, more than featscope processes. Crop the image first, or lower resize.");
         if (target != image.size())
             image = image.scaled(target, Qt::IgnoreAspectRatio, Qt::SmoothTransformation);
     }

@@ -17,7 +17,7 @@ from PIL import Image
 
 VALID = ["gray.png", "gray.jpg", "rgba.png", "gray16.png", "one_pixel.png", "palette.png", "cmyk.jpg", "wide.png"]
 BROKEN = ["corrupt.jpg", "corrupt.png", "truncated.jpg", "huge_header.png", "huge_header.jpg", "not_an_image.png",
-          "zero_bytes.jpg"]
+          "zero_bytes.jpg", "thin.png"]
 
 
 def png_chunk(kind, data):
@@ -59,7 +59,7 @@ def main():
     Image.new("RGB", (1, 1), (255, 0, 0)).save(path("one_pixel.png"))
     rgb.convert("P").save(path("palette.png"))
     rgb.convert("CMYK").save(path("cmyk.jpg"))
-    Image.new("RGB", (3000, 2), (10, 200, 30)).save(path("wide.png"))
+    Image.new("RGB", (3000, 8), (10, 200, 30)).save(path("wide.png"))
 
     jpeg = io.BytesIO()
     rgb.save(jpeg, "JPEG", quality=90)
@@ -83,6 +83,8 @@ def main():
     with open(path("not_an_image.png"), "wb") as f:
         f.write(b"this is a text file with an image extension\n" * 10)
     open(path("zero_bytes.jpg"), "wb").close()
+    # 1 x 20,000: within the per-side limit, but resizing its short side to 256 makes 256 x 5,120,000.
+    Image.new("L", (1, 20000), 128).save(path("thin.png"))
 
 
 if __name__ == "__main__":

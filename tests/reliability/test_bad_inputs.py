@@ -22,7 +22,7 @@ MEMORY_BOUND_KB = 1024 * 1024  # decoding a 50,000 x 50,000 image would need 10 
 VALID_IMAGES = ["gray.png", "gray.jpg", "rgba.png", "gray16.png", "one_pixel.png", "palette.png", "cmyk.jpg",
                 "wide.png"]
 BROKEN_IMAGES = ["corrupt.jpg", "corrupt.png", "truncated.jpg", "huge_header.png", "huge_header.jpg",
-                 "not_an_image.png", "zero_bytes.jpg"]
+                 "not_an_image.png", "zero_bytes.jpg", "thin.png"]
 NAMES = ["", "x" * 10_000, "conv\u00e9\u4e2d\U0001F600", "conv.", "=key", "conv=", "conv\tx", "-conv"]
 
 
