@@ -247,35 +247,44 @@ def max_abs_diff(a, b):
     return max(float((a[k] - b[k]).abs().max()) for k in a)
 
 
+# Warm-up runs per side before timing. featscope's extractor runs on LibTorch's profiling executor, which runs a
+# graph as is while it records shapes (getNumProfiledRuns(), 1 here), optimises it on the next run, and again after
+# a guard fails (a new input shape): so every (model, batch) gets a fresh extractor and the same warm-up count as
+# torchvision's eager extractor, which needs none but gets it too (allocator, oneDNN primitive caches).
+FORWARD_WARMUP = 3
+
+
 def figure_forward(torch, fx, server, models, work, batches, budget, smoke):
     rows = []
+    executor = server.call("executor")
+    warmup = 1 if smoke else max(FORWARD_WARMUP, executor["profiled_runs"] + 2)
     for name, (model, path) in models.items():
         server.call("load", path)
         nodes = RETURN_NODES[name]
-        server.call("extractor", *specs(nodes))
         tv = fx.create_feature_extractor(model, return_nodes=nodes).eval()
         for batch in batches:
             log(f"forward: {name} batch {batch}")
+            server.call("extractor", *specs(nodes))  # fresh: no executor state from another batch size
             x, xpath = save_input(torch, work, batch)
             server.call("input", xpath)
             out_path = os.path.join(work, "featscope_out.pt")
             with torch.no_grad():
-                # Warm-up: the TorchScript profiling executor specialises on the first runs.
-                fs_first = server.call("forward", "plain", 1, 0 if smoke else 3)["samples_ms"][0]
-                for _ in range(0 if smoke else 2):
+                fs_warm = server.call("forward", "plain", 1, warmup - 1)["samples_ms"][0]
+                for _ in range(warmup - 1):
                     tv(x)
-                tv_first = timed_ms(lambda: tv(x))
+                tv_warm = timed_ms(lambda: tv(x))
                 expected = tv(x)
                 server.call("dump", "plain", out_path)
                 diff = max_abs_diff(expected, torch.load(out_path))
                 del expected
                 gc.collect()
-                est = max(fs_first, tv_first)
+                est = max(fs_warm, tv_warm)
                 n = 1 if smoke else reps_for(est, budget, 5 if est < 5000 else 3, 40)
                 samples = interleave({"featscope": lambda k: server.call("forward", "plain", k)["samples_ms"],
                                       "torchvision": python_reps(lambda: tv(x))},
                                      {"featscope": n, "torchvision": n})
-            rows.append(row(f"{name} batch {batch}", samples, extra={"max_abs_diff_vs_torchvision": diff},
+            rows.append(row(f"{name} batch {batch}", samples,
+                            extra={"max_abs_diff_vs_torchvision": diff, "warmup_runs": warmup, "executor": executor},
                             goal=lambda r: r <= 1.0))
         gc.collect()
     return rows
@@ -423,31 +432,23 @@ def figure_optimize(torch, server, models, work, cli, budget, smoke):
     return rows, cli_refusal
 
 
-# Linux keeps a process's peak RSS across exec, and a forked child starts with its parent's pages mapped: a child
-# of this (large) Python process would report this process's size. So a small launcher process forks the
-# measured command; the launcher's child starts small, and wait4 gives its peak (and its waited-for children's,
-# e.g. featscope's sandboxed loader), as /usr/bin/time -v does.
-LAUNCHER = """
-import json, os, subprocess, sys, time
-start = time.monotonic()
-proc = subprocess.Popen(sys.argv[1:])
-_, status, usage = os.wait4(proc.pid, 0)
-print(json.dumps({"exit": os.waitstatus_to_exitcode(status), "maxrss_kb": usage.ru_maxrss,
-                  "wall_s": time.monotonic() - start}), file=sys.stderr)
-"""
-
-
-def peak_rss(cmd):
-    """Runs cmd under LAUNCHER; returns (peak RSS kB, wall seconds, stdout)."""
-    result = subprocess.run([sys.executable, "-c", LAUNCHER] + cmd, capture_output=True, text=True)
-    report = json.loads(result.stderr.strip().splitlines()[-1])
-    if report["exit"] != 0:
+# Each side's peak is what its own process reports: VmHWM from /proc/self/status, the high-water mark of that
+# process's address space, which starts afresh at exec. getrusage/wait4's ru_maxrss would not do: Linux carries
+# the peak of the process that exec'd into it (this large driver, through a forked child), and RUSAGE_CHILDREN is
+# a maximum over all children ever waited for. Each measurement is a fresh process started from here.
+def run_measured(cmd):
+    """Runs cmd as a fresh process; returns (its JSON report, wall seconds)."""
+    start = time.monotonic()
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    wall = time.monotonic() - start
+    if result.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed: {result.stderr[-2000:]}")
-    return report["maxrss_kb"], report["wall_s"], result.stdout
+    return json.loads(result.stdout.strip().splitlines()[-1]), wall
 
 
 def figure_memory(torch, models, work, bench_exe, batch, smoke):
     rows = []
+    runs = 1 if smoke else 2
     for name, (model, path) in models.items():
         log(f"memory: {name} batch {batch}")
         _, xpath = save_input(torch, work, batch)
@@ -458,15 +459,19 @@ def figure_memory(torch, models, work, bench_exe, batch, smoke):
         tv_cmd = [sys.executable, os.path.join(HERE, "torchvision_run.py"), "--model", name,
                   "--state", os.path.join(work, f"{name}.state.pt"), "--input", xpath, "--threads", str(THREADS),
                   "--return-nodes", json.dumps(nodes)]
-        fs_rss, fs_wall, fs_out = peak_rss(fs_cmd)
-        tv_rss, tv_wall, tv_out = peak_rss(tv_cmd)
-        fs_self = json.loads(fs_out.strip().splitlines()[-1])
-        tv_self = json.loads(tv_out.strip().splitlines()[-1])
-        rows.append({"name": f"{name} batch {batch}", "featscope_kb": fs_rss, "torchvision_kb": tv_rss,
-                     "ratio": fs_rss / tv_rss, "featscope_self_kb": fs_self["peak_rss_kb"],
-                     "torchvision_self_kb": tv_self["peak_rss_kb"], "featscope_wall_s": fs_wall,
-                     "torchvision_wall_s": tv_wall,
-                     "checksums": [fs_self["checksum"], tv_self["checksum"]], "pass": fs_rss < tv_rss})
+        fs_runs, tv_runs = [], []
+        for _ in range(runs):  # alternating, so both sides see the same machine
+            fs_runs.append(run_measured(fs_cmd))
+            tv_runs.append(run_measured(tv_cmd))
+        fs_kb = [r["peak_rss_kb"] for r, _ in fs_runs]
+        tv_kb = [r["peak_rss_kb"] for r, _ in tv_runs]
+        fs_peak, tv_peak = max(fs_kb), max(tv_kb)
+        rows.append({"name": f"{name} batch {batch}", "featscope_kb": fs_peak, "torchvision_kb": tv_peak,
+                     "ratio": fs_peak / tv_peak, "featscope_samples_kb": fs_kb, "torchvision_samples_kb": tv_kb,
+                     "featscope_loader_child_kb": max(r["children_peak_rss_kb"] for r, _ in fs_runs),
+                     "featscope_wall_s": median([w for _, w in fs_runs]),
+                     "torchvision_wall_s": median([w for _, w in tv_runs]),
+                     "checksums": [fs_runs[0][0]["checksum"], tv_runs[0][0]["checksum"]], "pass": fs_peak < tv_peak})
     return rows
 
 
@@ -650,7 +655,16 @@ def write_report(results, out_md, json_rel, notes):
         w(f"## 3. Extractor forward, {info['threads']} threads, after warm-up\n")
         w("The extractor from figure 2 run from C++ (`torch::jit::Module::forward` under `torch::NoGradGuard`) vs "
           "torchvision's fx extractor from Python (`torch.no_grad()`), same input. `max diff` is the largest "
-          "difference between the two sides' outputs.\n")
+          "difference between the two sides' outputs.")
+        first = results["forward"][0] if results["forward"] else {}
+        ex = first.get("executor")
+        if ex:
+            w(f"Warm-up: a fresh extractor per model and batch size, then {first['warmup_runs']} untimed runs on each "
+              f"side. featscope runs on LibTorch's profiling executor (profiling mode {'on' if ex['profiling_mode'] else 'off'}, "
+              f"{ex['profiled_runs']} profiled run(s) before it optimises the graph), so its timed runs all use the "
+              "optimised graph; torchvision's eager extractor gets the same number of warm-up runs. Timed runs "
+              "alternate one by one between the two sides.")
+        w("")
         w("| model | featscope | torchvision | ratio | samples each | max diff | goal <= 1.0 |")
         w("|---|---|---|---|---|---|---|")
         for r in results["forward"]:
@@ -705,22 +719,22 @@ def write_report(results, out_md, json_rel, notes):
         w(notes.get("optimize", ""))
     if "memory" in results:
         w("## 6. Peak memory of a run\n")
-        w("Peak RSS (`ru_maxrss` from `wait4`, as `/usr/bin/time -v` reports it: the largest of the process and the "
-          "children it waited for, such as featscope's sandboxed loader; started from a small launcher process, since "
-          "Linux carries a parent's size into a forked child's peak) of one process that does what a user's "
-          "inference script does:\n")
+        w("Peak RSS of one process that does what a user's inference script does, each side in its own fresh "
+          "process started by the driver, reporting its own `VmHWM` (`/proc/self/status`: the high-water mark of "
+          "its address space, which starts afresh at exec); the larger of two alternating runs per side. "
+          "featscope's sandboxed pre-read is a separate, short-lived child that exits before the module is loaded "
+          "in the process; its own peak (`ru_maxrss` of the waited-for child) is listed beside it.\n")
         w("- featscope: `featscope-bench run MODEL.pt --input X.pt --return ...` (C++): `featscope::loadModule`, "
           "`createFeatureExtractor` with the four return nodes, eval, one forward under no-grad. (featscope-cli has "
           "no command that runs a model on a tensor, so this small executable stands in for it; it links the same "
           "library.)")
         w("- torchvision: `python3 bench/torchvision_run.py` : `import torch, torchvision`, build the model, "
           "`load_state_dict` of the same weights, `create_feature_extractor`, eval, one forward under no-grad.\n")
-        w("| model | featscope | torchvision | ratio | featscope own RSS | torchvision own RSS | goal < 1.0 |")
-        w("|---|---|---|---|---|---|---|")
+        w("| model | featscope | torchvision | ratio | featscope's sandboxed loader child | goal < 1.0 |")
+        w("|---|---|---|---|---|---|")
         for r in results["memory"]:
             w(f"| {r['name']} | {r['featscope_kb'] / 1024:.0f} MiB | {r['torchvision_kb'] / 1024:.0f} MiB | "
-              f"{r['ratio']:.3f} | {r['featscope_self_kb'] / 1024:.0f} MiB | {r['torchvision_self_kb'] / 1024:.0f} MiB "
-              f"| {verdict(r['pass'])} |")
+              f"{r['ratio']:.3f} | {r['featscope_loader_child_kb'] / 1024:.0f} MiB | {verdict(r['pass'])} |")
         w(notes.get("memory", ""))
     if "gui" in results:
         w("## 7. The GUI: opening a model\n")
@@ -805,6 +819,9 @@ def main():
     parser.add_argument("--smoke", action="store_true", help="one repetition of everything, resnet18, batch 1")
     parser.add_argument("--report-only", action="store_true",
                         help="rewrite BENCHMARKS.md from the existing JSON (e.g. after editing bench/notes.md)")
+    parser.add_argument("--merge", action="store_true",
+                        help="keep the other figures of the existing JSON and replace only those measured now (the "
+                             "machine line then describes the last run)")
     args = parser.parse_args()
     in_repo = os.path.abspath(args.output_dir) == ROOT
     json_path = os.path.join(HERE, "results.json") if in_repo else os.path.join(args.output_dir, "results.json")
@@ -864,6 +881,16 @@ def main():
         server.close()
     results["machine"]["load_after"] = os.getloadavg()
 
+    if args.merge and os.path.exists(json_path):
+        with open(json_path) as f:
+            previous = json.load(f)
+        kept = [f for f in previous.get("figures", []) if f not in figures]
+        merged = {k: v for k, v in previous.items() if k in kept}
+        merged.update(results)
+        merged["figures"] = kept + figures
+        merged["machine"]["earlier_runs"] = previous["machine"].get("earlier_runs", []) + [
+            {k: previous["machine"][k] for k in ("git", "date", "load_before", "load_after") if k in previous["machine"]}]
+        results = merged
     os.makedirs(args.output_dir, exist_ok=True)
     with open(json_path, "w") as f:
         json.dump(results, f, indent=1)

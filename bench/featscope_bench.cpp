@@ -5,10 +5,12 @@
 //                           torchvision's in its own process (only one side runs at a time).
 //   featscope-bench run MODEL.pt --input X.pt --return NODE[=KEY]... [--threads N] [--repeat N]
 //                           what a user's inference process does: load, create the extractor, eval, run on
-//                           the input; prints peak RSS (for the memory figure).
+//                           the input; prints its own peak RSS (VmHWM) and its sandboxed loader's (for the
+//                           memory figure).
 //
 // Serve commands (arguments separated by spaces; paths must not contain spaces):
 //   threads N                    at::set_num_threads(N)
+//   executor                     report the TorchScript executor's settings (profiling mode, profiled runs)
 //   load PATH                    featscope::loadModule
 //   jitload PATH                 time a bare torch::jit::load (no sandbox), for comparison with load
 //   names REPS                   time getGraphNodeNames on the loaded module
@@ -30,6 +32,7 @@
 #include <featscope/InferenceExport.h>
 #include <featscope/ModuleLoader.h>
 
+#include <torch/csrc/jit/runtime/graph_executor.h>
 #include <torch/csrc/jit/serialization/pickle.h>
 #include <torch/script.h>
 
@@ -114,10 +117,23 @@ torch::Tensor loadTensor(const std::string& path)
     return torch::jit::pickle_load(readFile(path)).toTensor();
 }
 
+// This process's own peak RSS: VmHWM of its address space. Unlike getrusage's ru_maxrss, it starts
+// afresh at exec, so it does not carry over the size of the process that started this one.
 long peakRssKb()
 {
+    std::ifstream status("/proc/self/status");
+    for (std::string line; std::getline(status, line);)
+        if (line.compare(0, 6, "VmHWM:") == 0)
+            return std::stol(line.substr(6));
+    throw std::runtime_error("no VmHWM in /proc/self/status");
+}
+
+// The largest peak RSS of the children this process waited for: featscope::loadModule's sandboxed
+// pre-read, a separate process forked while this one was still small.
+long childrenPeakRssKb()
+{
     rusage usage{};
-    ::getrusage(RUSAGE_SELF, &usage);
+    ::getrusage(RUSAGE_CHILDREN, &usage);
     return usage.ru_maxrss;
 }
 
@@ -181,6 +197,14 @@ private:
         if (command == "threads") {
             at::set_num_threads(std::stoi(arg(0)));
             return "{\"ok\": true, \"threads\": " + std::to_string(at::get_num_threads()) + "}";
+        }
+        if (command == "executor") {
+            // The profiling executor (LibTorch's default) runs a graph unoptimised while it records shapes
+            // (getNumProfiledRuns() runs), then optimises it: warm-up must cover those runs.
+            return std::string("{\"ok\": true, \"profiling_mode\": ") + (torch::jit::getProfilingMode() ? "true" : "false")
+                + ", \"executor_mode\": " + (torch::jit::getExecutorMode() ? "true" : "false")
+                + ", \"profiled_runs\": " + std::to_string(torch::jit::getNumProfiledRuns().load())
+                + ", \"bailout_depth\": " + std::to_string(torch::jit::getBailoutDepth()) + "}";
         }
         if (command == "load") {
             const auto start = Clock::now();
@@ -369,7 +393,8 @@ int runOnce(const std::vector<std::string>& args)
     for (int i = 0; i < repeat; ++i)
         for (const auto& entry : extractor.forward({x}).toGenericDict())
             checksum += entry.value().toTensor().sum().item<double>();
-    std::cout << "{\"peak_rss_kb\": " << peakRssKb() << ", \"checksum\": " << checksum << "}" << std::endl;
+    std::cout << "{\"peak_rss_kb\": " << peakRssKb() << ", \"children_peak_rss_kb\": " << childrenPeakRssKb()
+              << ", \"checksum\": " << checksum << "}" << std::endl;
     return 0;
 }
 

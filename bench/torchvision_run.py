@@ -2,12 +2,12 @@
 """The torchvision side of the peak-memory figure: what a user's inference script does with torchvision.
 
 Imports torch and torchvision, builds the model, loads the same weights featscope's file holds, creates the fx
-feature extractor, and runs it once on the input under no-grad. Prints its own peak RSS (getrusage) as JSON.
+feature extractor, and runs it once on the input under no-grad. Prints its own peak RSS as JSON: VmHWM, which
+starts afresh at exec (getrusage's ru_maxrss would carry over the size of the process that started this one).
 """
 
 import argparse
 import json
-import resource
 
 import torch
 import torchvision
@@ -28,4 +28,14 @@ extractor = create_feature_extractor(model, return_nodes=json.loads(args.return_
 x = torch.load(args.input)
 with torch.no_grad():
     checksum = sum(float(v.sum()) for v in extractor(x).values())
-print(json.dumps({"peak_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "checksum": checksum}))
+
+
+def peak_rss_kb():
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
+print(json.dumps({"peak_rss_kb": peak_rss_kb(), "checksum": checksum}))
