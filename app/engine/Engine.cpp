@@ -276,7 +276,14 @@ QJsonObject Engine::load(const QJsonObject& request)
     torch::jit::Module module = featscope::loadModule(path, limits);
     module.eval();
     std::vector<featscope::UnsafeOp> unsafeOps = featscope::findUnsafeOps(module);
-    featscope::GraphNodeNames names = featscope::getGraphNodeNames(module, extraction);
+    // One naming pass per mode serves names and descriptions; only when a mode cannot be described are the
+    // modes redone one by one, so that the other mode's graph is still shown.
+    std::optional<featscope::GraphOverview> overview;
+    try {
+        overview = featscope::describeGraphs(module, extraction);
+    } catch (const featscope::Error&) {
+    }
+    featscope::GraphNodeNames names = overview ? overview->names : featscope::getGraphNodeNames(module, extraction);
 
     QJsonObject graphs;
     std::map<std::string, std::string> valueTypes[2];
@@ -284,7 +291,8 @@ QJsonObject Engine::load(const QJsonObject& request)
         const auto& modeNames = mode == Mode::Train ? names.train : names.eval;
         auto& types = valueTypes[mode == Mode::Train ? 0 : 1];
         try {
-            const featscope::GraphDescription graph = featscope::describeGraph(module, mode, extraction);
+            const featscope::GraphDescription graph = overview ? (mode == Mode::Train ? overview->train : overview->eval)
+                                                               : featscope::describeGraph(module, mode, extraction);
             for (const auto& n : graph.nodes)
                 types[n.name] = n.valueType;
             graphs.insert(QString::fromLatin1(featscope::toString(mode)), graphToJson(graph, modeNames));
