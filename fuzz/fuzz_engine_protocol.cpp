@@ -1,0 +1,121 @@
+// The GUI-engine protocol (docs/engine-protocol.md): each input is a session of request lines, parsed and
+// dispatched as featscope-engine's main loop does (QJsonDocument, then Engine::handle), against an engine that
+// already loaded the tiny fixture model. Every file name a request carries ("path", "image", "outputDir") is
+// mapped into a scratch folder, so the fuzzer can load, run and export but never touch other files.
+
+#include "Engine.h"
+#include "FuzzSupport.h"
+
+#include <QCoreApplication>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <memory>
+#include <string>
+
+namespace {
+
+namespace fuzz = featscope::fuzz;
+
+constexpr int kMaxRequestsPerInput = 8;
+// The tiny model runs on any image size; larger sides only make the fuzzer slower, not the test deeper.
+constexpr int kMaxImageSide = 64;
+
+std::unique_ptr<Engine> gLoadedEngine;
+
+void copyFixtures()
+{
+    for (const char* name : {"tiny_cnn.pt", "tiny_image.png"})
+        fuzz::fs::copy_file(fuzz::fixture(name), fuzz::scratchFolder() + "/" + name,
+                            fuzz::fs::copy_options::overwrite_existing);
+}
+
+/// Keeps the last path component only, so "../../etc/x" and "/abs/x" both become scratch/x.
+QJsonValue intoScratchFolder(const QJsonValue& value)
+{
+    if (!value.isString())
+        return value;
+    QString name = value.toString().section(QLatin1Char('/'), -1);
+    if (name.isEmpty() || name == QLatin1String(".") || name == QLatin1String(".."))
+        name = QStringLiteral("unnamed");
+    return QString::fromStdString(fuzz::scratchFolder()) + QLatin1Char('/') + name;
+}
+
+/// Confines a request to the scratch folder and skips ones too slow to be worth fuzzing.
+bool confine(QJsonObject& request)
+{
+    for (const char* key : {"path", "image", "outputDir"})
+        if (request.contains(QLatin1String(key)))
+            request.insert(QLatin1String(key), intoScratchFolder(request.value(QLatin1String(key))));
+    if (request.value(QStringLiteral("outputDir")).isUndefined())
+        request.insert(QStringLiteral("outputDir"), QString::fromStdString(fuzz::scratchFolder() + "/out"));
+    // run names its output files after the id; the protocol's ids are integers, a '/' would leave the folder.
+    const QJsonValue id = request.value(QStringLiteral("id"));
+    if (id.isString())
+        request.insert(QStringLiteral("id"), id.toString().replace(QLatin1Char('/'), QLatin1Char('_')));
+    const QJsonObject preprocessing = request.value(QStringLiteral("preprocessing")).toObject();
+    for (const char* side : {"resize", "centerCrop"})
+        if (preprocessing.value(QLatin1String(side)).toInt(0) > kMaxImageSide)
+            return false;
+    return true;
+}
+
+} // namespace
+
+extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv)
+{
+    static QCoreApplication app(*argc, *argv);
+    fuzz::silenceQtMessages();
+    fuzz::restoreDefaultCrashHandlingInForkedChildren();
+    torch::set_num_threads(1);
+    copyFixtures();
+    gLoadedEngine = std::make_unique<Engine>(Engine::Options{});
+    const QJsonObject loaded = gLoadedEngine->handle(
+        QJsonObject{{QStringLiteral("id"), 0}, {QStringLiteral("cmd"), QStringLiteral("load")},
+                    {QStringLiteral("path"), QString::fromStdString(fuzz::scratchFolder() + "/tiny_cnn.pt")}});
+    if (!loaded.value(QStringLiteral("ok")).toBool()) {
+        std::fprintf(stderr, "fuzz_engine_protocol: cannot load the fixture model: %s\n",
+                     QJsonDocument(loaded).toJson().constData());
+        std::abort();
+    }
+    return 0;
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size)
+{
+    Engine engine = *gLoadedEngine; // each input starts from the same loaded model
+    const QByteArray input(reinterpret_cast<const char*>(data), qsizetype(size));
+    int requests = 0;
+    for (const QByteArray& line : input.split('\n')) {
+        if (line.isEmpty())
+            continue;
+        if (++requests > kMaxRequestsPerInput)
+            break;
+        // As featscope-engine's main loop: not an object is a protocol error, "quit" ends the session.
+        QJsonParseError error{};
+        const QJsonDocument document = QJsonDocument::fromJson(line, &error);
+        QJsonObject response;
+        if (!document.isObject()) {
+            response = QJsonObject{{QStringLiteral("ok"), false},
+                                   {QStringLiteral("error"), error.errorString()}};
+        } else if (document.object().value(QStringLiteral("cmd")).toString() == QLatin1String("quit")) {
+            break;
+        } else {
+            QJsonObject request = document.object();
+            if (!confine(request))
+                continue;
+            response = engine.handle(request);
+            if (!response.contains(QStringLiteral("ok")) || response.value(QStringLiteral("id")) != request.value(QStringLiteral("id")))
+                std::abort(); // the protocol promises ok and the request's id in every response
+        }
+        (void)QJsonDocument(response).toJson(QJsonDocument::Compact);
+    }
+    fuzz::clearFolder(fuzz::scratchFolder());
+    copyFixtures();
+    return 0;
+}
