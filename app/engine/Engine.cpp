@@ -14,6 +14,7 @@
 #include <QFileInfo>
 #include <QJsonArray>
 #include <QJsonDocument>
+#include <QRegularExpression>
 #include <QSaveFile>
 #include <QThread>
 
@@ -482,7 +483,10 @@ QJsonObject Engine::run(const QJsonObject& request)
     if (!result.isGenericDict())
         throw featscope::Error("The extractor did not return a dict of tensors.");
 
-    const QString runId = request.value(QStringLiteral("id")).toVariant().toString();
+    // The id names the output files: keep it from reaching outside outputDir ("../x", "a/b").
+    QString runId = request.value(QStringLiteral("id")).toVariant().toString();
+    runId.remove(QRegularExpression(QStringLiteral("[^A-Za-z0-9_-]")));
+    runId = runId.left(32);
     QJsonArray outputs;
     int index = 0;
     for (const auto& item : result.toGenericDict()) {

@@ -5,6 +5,7 @@
 #include <featscope/UnsafeOps.h>
 
 #include <caffe2/serialize/inline_container.h>
+#include <torch/csrc/jit/serialization/pickle.h>
 
 #include <cerrno>
 #include <chrono>
@@ -87,6 +88,57 @@ void checkArchive(const std::string& path)
     }
 }
 
+// LibTorch 1.13 reads the string-table indices of a debug entry (code/*.debug_pkl) without bounds checks
+// (SourceRangeDeserializer::deserialize_source), so a hostile index reads past a vector. Whether that
+// crashes depends on what lies there, so touching the debug information in the child does not prove
+// the parent can: check every index here instead, in the child.
+void checkDebugInformation(const std::string& path)
+{
+    caffe2::serialize::PyTorchStreamReader reader(path);
+    const std::string suffix = ".debug_pkl";
+    for (const std::string& name : reader.getAllRecords()) {
+        if (name.size() < suffix.size() || name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0)
+            continue;
+        const auto corrupt = [&](const char* what) {
+            throw Error("Cannot open " + quotedPath(path) + ": its debug information (" + name + ") is corrupt: " + what
+                        + ". Save the model again.");
+        };
+        const auto record = reader.getRecord(name);
+        const c10::IValue value = torch::jit::unpickle(static_cast<const char*>(std::get<0>(record).get()), std::get<1>(record));
+        if (!value.isTuple())
+            corrupt("not a tuple");
+        const auto& top = value.toTupleRef().elements();
+        if (top.size() != 3 || !top[0].isString() || top[0].toStringRef() != "FORMAT_WITH_STRING_TABLE")
+            continue; // the older format holds its text inline, without indices
+        if (!top[1].isTuple() || !top[2].isTuple())
+            corrupt("no string table");
+        const auto& table = top[1].toTupleRef().elements();
+        for (const c10::IValue& text : table)
+            if (!text.isString())
+                corrupt("a string-table entry is not a string");
+        const auto isIndex = [&](const c10::IValue& index) {
+            return index.isInt() && index.toInt() >= 0 && static_cast<std::size_t>(index.toInt()) < table.size();
+        };
+        // Each entry: (byte offset, ((text indices, file-name index, first line), start, end), debug handle).
+        for (const c10::IValue& entry : top[2].toTupleRef().elements()) {
+            if (!entry.isTuple() || entry.toTupleRef().elements().size() < 2)
+                corrupt("an entry is not a tuple");
+            const c10::IValue& range = entry.toTupleRef().elements()[1];
+            if (!range.isTuple() || range.toTupleRef().elements().size() != 3)
+                corrupt("a source range is not a triple");
+            const auto& parts = range.toTupleRef().elements();
+            if (!parts[0].isTuple() || parts[0].toTupleRef().elements().size() != 3 || !parts[1].isInt() || !parts[2].isInt())
+                corrupt("a source range is malformed");
+            const auto& source = parts[0].toTupleRef().elements();
+            if (!source[0].isIntList() || !isIndex(source[1]) || !source[2].isInt())
+                corrupt("a source refers to a missing file name");
+            for (const int64_t index : source[0].toIntList())
+                if (!isIndex(c10::IValue(index)))
+                    corrupt("a source refers to a missing piece of text");
+        }
+    }
+}
+
 std::size_t environmentOr(const char* name, std::size_t fallback)
 {
     const char* value = std::getenv(name);
@@ -147,6 +199,7 @@ constexpr char kOutOfMemory = 'M';
     std::string message;
     try {
         checkArchive(path);
+        checkDebugInformation(path);
         const torch::jit::Module module = torch::jit::load(path, torch::kCPU);
         const ssize_t written = ::write(reportFd, &kArchiveRead, 1);
         (void)written;

@@ -165,6 +165,21 @@ class EngineTest(unittest.TestCase):
                 self.assertFalse(response["ok"], response)
         self.assertAlive(engine)
 
+    def test_run_id_cannot_name_files_outside_the_output_folder(self):
+        engine = self.start()
+        self.assertTrue(engine.request("load", path=self.good)["ok"])
+        outputs = os.path.join(self.dir, "outputs", "inner")
+        os.makedirs(outputs, exist_ok=True)
+        request = {"id": "../escaped", "cmd": "run", "image": os.path.join(self.dir, "gray.png"),
+                   "returnNodes": [{"node": "conv"}], "outputDir": outputs}
+        engine.process.stdin.write((json.dumps(request) + "\n").encode())
+        engine.process.stdin.flush()
+        response = json.loads(engine.process.stdout.readline())
+        self.assertTrue(response["ok"], response)
+        for output in response["outputs"]:
+            self.assertEqual(os.path.dirname(output["file"]), outputs)
+        self.assertEqual([f for f in os.listdir(os.path.dirname(outputs)) if f != "inner"], [])
+
     def test_load_memory_cap(self):
         engine = self.start("--load-memory-mb", "256")
         response = engine.request("load", path=os.path.join(self.dir, "pickle_huge_string.pt"))
