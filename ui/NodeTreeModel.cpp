@@ -12,6 +12,9 @@ NodeTreeModel::NodeTreeModel(QObject* parent) : QStandardItemModel(parent)
     connect(this, &QStandardItemModel::itemChanged, this, &NodeTreeModel::onItemChanged);
 }
 
+// The rows are built detached from the model and the top-level rows inserted at the end: an item
+// appended under a parent that is already in the model emits rowsInserted, which the view and its
+// recursive filter proxy handle one row at a time (most of the GUI thread's time at thousands of nodes).
 void NodeTreeModel::build(const ModeGraph& graph, const ModuleTree& tree, const QSet<QString>& otherModeNames,
                           const QString& otherMode)
 {
@@ -19,11 +22,21 @@ void NodeTreeModel::build(const ModeGraph& graph, const ModuleTree& tree, const 
     removeRows(0, rowCount());
     m_items.clear();
     m_shapeItems.clear();
+    m_items.reserve(graph.nodes.size() + tree.modules().size());
+    m_shapeItems.reserve(graph.nodes.size());
     QVector<QStandardItem*> moduleItems(tree.modules().size(), nullptr);
-    moduleItems[0] = invisibleRootItem();
-    // Modules first, then nodes in execution order, so a module row precedes its nodes... but nodes of the
-    // same module keep their order; rows are appended as they are met.
+    QList<QList<QStandardItem*>> topLevelRows;
+    const auto appendRow = [&](QStandardItem* parent, const QList<QStandardItem*>& row) {
+        if (parent)
+            parent->appendRow(row);
+        else
+            topLevelRows.append(row);
+    };
+    // Module rows are created when their first node is met, so nodes of one module keep their order.
+    // Null stands for the (not yet attached) top level.
     auto moduleItem = [&](int m, auto&& self) -> QStandardItem* {
+        if (m == 0)
+            return nullptr;
         if (moduleItems[m])
             return moduleItems[m];
         const ModuleTree::Module& module = tree.module(m);
@@ -38,7 +51,7 @@ void NodeTreeModel::build(const ModeGraph& graph, const ModuleTree& tree, const 
         type->setForeground(QBrush(QColor(0x60, 0x60, 0x60)));
         auto* shape = new QStandardItem();
         shape->setEditable(false);
-        parent->appendRow({name, type, shape});
+        appendRow(parent, {name, type, shape});
         moduleItems[m] = name;
         m_items.insert(QStringLiteral("\x1fmodule:") + module.path, name);
         return name;
@@ -65,10 +78,12 @@ void NodeTreeModel::build(const ModeGraph& graph, const ModuleTree& tree, const 
         type->setEditable(false);
         auto* shape = new QStandardItem();
         shape->setEditable(false);
-        parent->appendRow({name, type, shape});
+        appendRow(parent, {name, type, shape});
         m_items.insert(node.name, name);
         m_shapeItems.insert(node.name, shape);
     }
+    for (const QList<QStandardItem*>& row : topLevelRows)
+        invisibleRootItem()->appendRow(row);
     m_updating = false;
 }
 
@@ -93,10 +108,15 @@ void NodeTreeModel::setChecked(const QSet<QString>& names)
     m_updating = false;
 }
 
+// Only changed texts are set: each set emits itemChanged and dataChanged, and on opening a model
+// there are no shapes yet.
 void NodeTreeModel::setShapes(const QHash<QString, QString>& shapes)
 {
-    for (auto it = m_shapeItems.cbegin(); it != m_shapeItems.cend(); ++it)
-        it.value()->setText(shapes.value(it.key()));
+    for (auto it = m_shapeItems.cbegin(); it != m_shapeItems.cend(); ++it) {
+        const QString shape = shapes.value(it.key());
+        if (it.value()->text() != shape)
+            it.value()->setText(shape);
+    }
 }
 
 void NodeTreeModel::onItemChanged(QStandardItem* item)
