@@ -469,6 +469,9 @@ def figure_memory(torch, models, work, bench_exe, batch, smoke):
         rows.append({"name": f"{name} batch {batch}", "featscope_kb": fs_peak, "torchvision_kb": tv_peak,
                      "ratio": fs_peak / tv_peak, "featscope_samples_kb": fs_kb, "torchvision_samples_kb": tv_kb,
                      "featscope_loader_child_kb": max(r["children_peak_rss_kb"] for r, _ in fs_runs),
+                     "stages_kb": {side: {stage: max(r.get(f"peak_{stage}_kb", 0) for r, _ in side_runs)
+                                          for stage in ("after_load", "before_forward")}
+                                   for side, side_runs in (("featscope", fs_runs), ("torchvision", tv_runs))},
                      "featscope_wall_s": median([w for _, w in fs_runs]),
                      "torchvision_wall_s": median([w for _, w in tv_runs]),
                      "checksums": [fs_runs[0][0]["checksum"], tv_runs[0][0]["checksum"]], "pass": fs_peak < tv_peak})
@@ -612,6 +615,11 @@ def write_report(results, out_md, json_rel, notes):
       f"{', '.join(f'{x:.1f}' for x in info['load_before'])}, after "
       f"{', '.join(f'{x:.1f}' for x in info['load_after'])} (the machine is shared: absolute times vary, "
       f"ratios of interleaved runs much less).")
+    for part in info.get("earlier_runs", []):
+        figs = f" ({', '.join(part['figures'])})" if part.get("figures") else ""
+        w(f"- Part of these figures{figs} measured in another run on {part['date']} (commit {part['git']}); load "
+          f"average before {', '.join(f'{x:.1f}' for x in part['load_before'])}, after "
+          f"{', '.join(f'{x:.1f}' for x in part.get('load_after', []))}.")
     w(f"- **{info['threads']} intra-op threads on both sides** (`torch.set_num_threads`, `at::set_num_threads`); "
       f"torch {info['torch']}, torchvision {info['torchvision']}, Python {info['python']}; BLAS "
       f"`{info['blas']}`; OPENBLAS_CORETYPE=`{info['openblas_coretype']}`.")
@@ -730,11 +738,18 @@ def write_report(results, out_md, json_rel, notes):
           "library.)")
         w("- torchvision: `python3 bench/torchvision_run.py` : `import torch, torchvision`, build the model, "
           "`load_state_dict` of the same weights, `create_feature_extractor`, eval, one forward under no-grad.\n")
-        w("| model | featscope | torchvision | ratio | featscope's sandboxed loader child | goal < 1.0 |")
-        w("|---|---|---|---|---|---|")
+        w("`after load` and `before forward` are each side's peak so far at those points (model and weights loaded; "
+          "extractor created and input read).\n")
+        w("| model | featscope | torchvision | ratio | featscope after load / before forward | torchvision after load / "
+          "before forward | featscope's sandboxed loader child | goal < 1.0 |")
+        w("|---|---|---|---|---|---|---|---|")
         for r in results["memory"]:
+            st = r.get("stages_kb", {})
+            stages = {side: " / ".join(f"{st[side][k] / 1024:.0f} MiB" for k in ("after_load", "before_forward"))
+                      if st.get(side) else "n/a" for side in ("featscope", "torchvision")}
             w(f"| {r['name']} | {r['featscope_kb'] / 1024:.0f} MiB | {r['torchvision_kb'] / 1024:.0f} MiB | "
-              f"{r['ratio']:.3f} | {r['featscope_loader_child_kb'] / 1024:.0f} MiB | {verdict(r['pass'])} |")
+              f"{r['ratio']:.3f} | {stages['featscope']} | {stages['torchvision']} | "
+              f"{r['featscope_loader_child_kb'] / 1024:.0f} MiB | {verdict(r['pass'])} |")
         w(notes.get("memory", ""))
     if "gui" in results:
         w("## 7. The GUI: opening a model\n")
@@ -889,7 +904,9 @@ def main():
         merged.update(results)
         merged["figures"] = kept + figures
         merged["machine"]["earlier_runs"] = previous["machine"].get("earlier_runs", []) + [
-            {k: previous["machine"][k] for k in ("git", "date", "load_before", "load_after") if k in previous["machine"]}]
+            dict({k: previous["machine"][k] for k in ("git", "date", "load_before", "load_after") if k in previous["machine"]},
+                 figures=[f for f in kept if not any(f in run.get("figures", []) for run in
+                                                     previous["machine"].get("earlier_runs", []))])]
         results = merged
     os.makedirs(args.output_dir, exist_ok=True)
     with open(json_path, "w") as f:

@@ -385,15 +385,18 @@ int runOnce(const std::vector<std::string>& args)
         throw std::runtime_error("usage: featscope-bench run MODEL.pt --input X.pt --return NODE[=KEY]...");
     at::set_num_threads(threads);
     const torch::jit::Module module = featscope::loadModule(model);
+    const long loadedKb = peakRssKb();
     torch::jit::Module extractor = featscope::createFeatureExtractor(module, parseReturnNodes(returns));
     extractor.eval();
     const torch::Tensor x = loadTensor(input);
+    const long createdKb = peakRssKb();
     torch::NoGradGuard noGrad;
     double checksum = 0;
     for (int i = 0; i < repeat; ++i)
         for (const auto& entry : extractor.forward({x}).toGenericDict())
             checksum += entry.value().toTensor().sum().item<double>();
     std::cout << "{\"peak_rss_kb\": " << peakRssKb() << ", \"children_peak_rss_kb\": " << childrenPeakRssKb()
+              << ", \"peak_after_load_kb\": " << loadedKb << ", \"peak_before_forward_kb\": " << createdKb
               << ", \"checksum\": " << checksum << "}" << std::endl;
     return 0;
 }

@@ -21,14 +21,6 @@ parser.add_argument("--return-nodes", required=True, help="JSON object {node: ke
 parser.add_argument("--threads", type=int, default=2)
 args = parser.parse_args()
 
-torch.set_num_threads(args.threads)
-model = getattr(torchvision.models, args.model)()
-model.load_state_dict(torch.load(args.state))
-extractor = create_feature_extractor(model, return_nodes=json.loads(args.return_nodes)).eval()
-x = torch.load(args.input)
-with torch.no_grad():
-    checksum = sum(float(v.sum()) for v in extractor(x).values())
-
 
 def peak_rss_kb():
     with open("/proc/self/status") as status:
@@ -38,4 +30,16 @@ def peak_rss_kb():
     raise RuntimeError("no VmHWM in /proc/self/status")
 
 
-print(json.dumps({"peak_rss_kb": peak_rss_kb(), "checksum": checksum}))
+torch.set_num_threads(args.threads)
+model = getattr(torchvision.models, args.model)()
+model.load_state_dict(torch.load(args.state))
+loaded_kb = peak_rss_kb()
+extractor = create_feature_extractor(model, return_nodes=json.loads(args.return_nodes)).eval()
+x = torch.load(args.input)
+created_kb = peak_rss_kb()
+with torch.no_grad():
+    checksum = sum(float(v.sum()) for v in extractor(x).values())
+
+
+print(json.dumps({"peak_rss_kb": peak_rss_kb(), "peak_after_load_kb": loaded_kb, "peak_before_forward_kb": created_kb,
+                  "checksum": checksum}))
