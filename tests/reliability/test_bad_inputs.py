@@ -15,6 +15,8 @@ import unittest
 
 import numpy as np
 
+from measured_run import run_measured
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 CLI = None
 MEMORY_BOUND_KB = 1024 * 1024  # decoding a 50,000 x 50,000 image would need 10 GB
@@ -27,14 +29,7 @@ NAMES = ["", "x" * 10_000, "conv\u00e9\u4e2d\U0001F600", "conv.", "=key", "conv=
 
 
 def run(args):
-    """Runs the CLI; returns (exit status as from subprocess, stderr, peak RSS in KB)."""
-    with tempfile.TemporaryFile() as err:
-        pid = os.posix_spawn(CLI, [CLI, *args], os.environ,
-                             file_actions=[(os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
-                                           (os.POSIX_SPAWN_DUP2, err.fileno(), 2)])
-        _, status, usage = os.wait4(pid, 0)
-        err.seek(0)
-        return os.waitstatus_to_exitcode(status), err.read().decode(errors="replace"), usage.ru_maxrss
+    return run_measured([CLI, *args])
 
 
 class BadInputsTest(unittest.TestCase):

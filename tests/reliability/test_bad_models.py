@@ -14,22 +14,11 @@ from typing import Tuple
 
 import torch
 
+from measured_run import run_measured
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 CLI = None
 MEMORY_BOUND_KB = 3 * 1024 * 1024  # the reader's cap is 2 GiB over the process's own size
-
-
-def run_measured(args, user=None):
-    """Runs a command, returning (exit status as from subprocess, stderr, peak RSS in KB)."""
-    if user:
-        args = ["runuser", "-u", user, "--", *args]
-    with tempfile.TemporaryFile() as err:
-        pid = os.posix_spawn(args[0] if os.path.isabs(args[0]) else shutil.which(args[0]), args, os.environ,
-                             file_actions=[(os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
-                                           (os.POSIX_SPAWN_DUP2, err.fileno(), 2)])
-        _, status, usage = os.wait4(pid, 0)
-        err.seek(0)
-        return os.waitstatus_to_exitcode(status), err.read().decode(errors="replace"), usage.ru_maxrss
 
 
 class BadModelsTest(unittest.TestCase):

@@ -79,24 +79,31 @@ class KillMidWriteTest(unittest.TestCase):
         self.assertEqual(list(out.keys()), [new_return])
         return "new"
 
-    def test_cli_extract_killed_while_saving(self):
-        output = os.path.join(self.dir, "cli-out.pt")
+    def kill_while_saving(self, output, delays, start):
+        """Starts a save into `output` once per delay and SIGKILLs it that long after its temporary file
+        appears; each time the output must be the old file or the complete new one."""
         old = self.make_old_file(output)
         outcomes = []
-        for delay in (0.0, 0.01, 0.05, 0.1, 0.2):
-            process = subprocess.Popen([CLI, "extract", self.model, "--return", "layers.2", "-o", output],
-                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            started = wait_for_temporary(output, process)
-            if started:
+        for delay in delays:
+            process = start()
+            if wait_for_temporary(output, process):
                 time.sleep(delay)
                 process.send_signal(signal.SIGKILL)
             process.wait()
+            if process.stdin:
+                process.stdin.close()
             with self.subTest(delay=delay):
                 outcomes.append(self.check_output(output, old, "layers.2"))
             if outcomes[-1] == "new":
                 old = self.make_old_file(output)
         print(f"outcomes by kill delay: {outcomes}", file=sys.stderr)
         self.assertIn("old", outcomes, "no kill landed inside a save: the test did not test anything")
+
+    def test_cli_extract_killed_while_saving(self):
+        output = os.path.join(self.dir, "cli-out.pt")
+        self.kill_while_saving(output, (0.0, 0.01, 0.05, 0.1, 0.2), lambda: subprocess.Popen(
+            [CLI, "extract", self.model, "--return", "layers.2", "-o", output],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         # The next save cleans up the temporaries the killed ones left behind.
         subprocess.run([CLI, "extract", self.model, "--return", "layers.2", "-o", output], check=True,
                        stdout=subprocess.DEVNULL)
@@ -105,29 +112,16 @@ class KillMidWriteTest(unittest.TestCase):
 
     def test_engine_export_killed_while_saving(self):
         output = os.path.join(self.dir, "engine-out.pt")
-        old = self.make_old_file(output)
-        outcomes = []
-        for delay in (0.0, 0.05, 0.2):
-            engine = subprocess.Popen([ENGINE], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                      stderr=subprocess.DEVNULL)
+        def start_engine_export():
+            engine = subprocess.Popen([ENGINE], stdin=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                      stdout=subprocess.DEVNULL)
             engine.stdin.write((json.dumps({"id": 1, "cmd": "load", "path": self.model}) + "\n").encode())
             engine.stdin.write((json.dumps({"id": 2, "cmd": "export", "path": output,
                                             "returnNodes": [{"node": "layers.2"}]}) + "\n").encode())
             engine.stdin.flush()
-            started = wait_for_temporary(output, engine)
-            if started:
-                time.sleep(delay)
-                engine.send_signal(signal.SIGKILL)
-            engine.wait()
-            engine.stdin.close()
-            engine.stdout.close()
-            with self.subTest(delay=delay):
-                outcomes.append(self.check_output(output, old, "layers.2"))
-            if outcomes[-1] == "new":
-                old = self.make_old_file(output)
-        print(f"outcomes by kill delay: {outcomes}", file=sys.stderr)
-        self.assertIn("old", outcomes, "no kill landed inside a save: the test did not test anything")
+            return engine
 
+        self.kill_while_saving(output, (0.0, 0.05, 0.2), start_engine_export)
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
