@@ -71,7 +71,6 @@ extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv)
 {
     static QCoreApplication app(*argc, *argv);
     fuzz::silenceQtMessages();
-    fuzz::restoreDefaultCrashHandlingInForkedChildren();
     torch::set_num_threads(1);
     copyFixtures();
     gLoadedEngine = std::make_unique<Engine>(Engine::Options{});

@@ -1,5 +1,5 @@
 // Model loading inside the engine, limits on: each input becomes a .pt file that Engine::handle loads
-// ({"cmd": "load"}: featscope::loadModule's forked, memory- and time-capped reader, then naming, graph
+// ({"cmd": "load"}: featscope::loadModule's memory- and time-capped reader process, then naming, graph
 // description and featscope.json), followed by a resolve request on what loaded.
 //
 // An input starting with "PK" is a whole archive. Any other input replaces one record of the fixture model:
@@ -13,6 +13,8 @@
 
 #include "Engine.h"
 #include "FuzzSupport.h"
+
+#include <featscope/ModuleLoader.h>
 
 #include <caffe2/serialize/inline_container.h>
 
@@ -72,12 +74,12 @@ extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv)
 {
     static QCoreApplication app(*argc, *argv);
     fuzz::silenceQtMessages();
-    fuzz::restoreDefaultCrashHandlingInForkedChildren();
     torch::set_num_threads(1);
     // Tighter than the defaults (2 GiB, 30 s) so hostile inputs cost the fuzzer seconds, not minutes.
     setenv("FEATSCOPE_LOAD_MEMORY_MB", "1024", /*overwrite=*/0);
     setenv("FEATSCOPE_LOAD_SECONDS", "10", /*overwrite=*/0);
     gFixtureRecords = readRecords(fuzz::fixture("tiny_cnn.pt"));
+    featscope::prepareModuleReader();
     return 0;
 }
 
@@ -109,5 +111,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             std::abort();
     }
     fuzz::clearFolder(fuzz::scratchFolder());
+    // The next input's reader process starts up (LibTorch) while libFuzzer mutates.
+    featscope::prepareModuleReader();
     return 0;
 }

@@ -222,7 +222,9 @@ QJsonObject Engine::handle(const QJsonObject& request)
     QJsonObject response;
     try {
         if (cmd == QLatin1String("hello"))
-            response = QJsonObject{{QStringLiteral("protocol"), 1}, {QStringLiteral("engine"), QStringLiteral("featscope-engine")}};
+            response = QJsonObject{{QStringLiteral("protocol"), 1},
+                                   {QStringLiteral("engine"), QStringLiteral("featscope-engine")},
+                                   {QStringLiteral("addressSpaceCaps"), featscope::addressSpaceCapsSupported()}};
         else if (cmd == QLatin1String("load"))
             response = load(request);
         else if (cmd == QLatin1String("resolve"))

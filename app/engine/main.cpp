@@ -147,6 +147,7 @@ int main(int argc, char** argv)
     });
 
     Engine engine(options);
+    featscope::prepareModuleReader();
     std::string line;
     while (std::getline(std::cin, line)) {
         if (line.empty())
@@ -182,8 +183,12 @@ int main(int argc, char** argv)
             response = engine.handle(request);
             watchdog.disarm();
         }
-        std::lock_guard<std::mutex> lock(protocolMutex);
-        reply(response);
+        {
+            std::lock_guard<std::mutex> lock(protocolMutex);
+            reply(response);
+        }
+        // The next load's reader process starts up while the GUI looks at this response.
+        featscope::prepareModuleReader();
     }
     std::fclose(protocol);
     return 0;

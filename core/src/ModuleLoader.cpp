@@ -1,11 +1,10 @@
 #include <featscope/ModuleLoader.h>
 
+#include "ModelFileMessages.h"
+#include "ReaderProtocol.h"
+
 #include <featscope/Errors.h>
 #include <featscope/ProcessLimits.h>
-#include <featscope/UnsafeOps.h>
-
-#include <caffe2/serialize/inline_container.h>
-#include <torch/csrc/jit/serialization/pickle.h>
 
 #include <cerrno>
 #include <chrono>
@@ -15,33 +14,25 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <memory>
+#include <mutex>
 #include <system_error>
-#include <thread>
 
 #include <poll.h>
-#include <sys/resource.h>
+#include <spawn.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+extern char** environ;
 
 namespace featscope {
 namespace {
 
 namespace fs = std::filesystem;
-
-constexpr const char* saveHint =
-    "Save a TorchScript module in Python with torch.jit.script(model).save(path) or "
-    "torch.jit.trace(model, example).save(path).";
-
-std::string quotedPath(const std::string& path)
-{
-    return "'" + path + "'";
-}
-
-std::string firstLine(const std::string& text)
-{
-    const auto end = text.find('\n');
-    return end == std::string::npos ? text : text.substr(0, end);
-}
+using messages::firstLine;
+using messages::kSaveHint;
+using messages::quotedPath;
 
 // Checks what can be checked without parsing the archive and says what the file is instead.
 void checkFile(const std::string& path)
@@ -59,83 +50,11 @@ void checkFile(const std::string& path)
     in.read(magic, sizeof magic);
     const auto size = in.gcount();
     if (size == 0)
-        throw Error("Cannot open " + quotedPath(path) + ": the file is empty. " + saveHint);
+        throw Error("Cannot open " + quotedPath(path) + ": the file is empty. " + kSaveHint);
     if (size < 4 || magic[0] != 'P' || magic[1] != 'K' || magic[2] != '\3' || magic[3] != '\4') {
         if (static_cast<unsigned char>(magic[0]) == 0x80)
-            throw Error("Cannot open " + quotedPath(path) + ": it is a Python pickle (an old torch.save file, e.g. a state_dict), not a TorchScript module. " + saveHint);
-        throw Error("Cannot open " + quotedPath(path) + ": it is not a TorchScript file (no zip archive). " + saveHint);
-    }
-}
-
-void checkArchive(const std::string& path)
-{
-    try {
-        caffe2::serialize::PyTorchStreamReader reader(path);
-        if (!reader.hasRecord("constants.pkl") && reader.hasRecord("data.pkl"))
-            throw Error("Cannot open " + quotedPath(path) + ": it was saved with torch.save (a state_dict or pickled object), not as TorchScript. " + saveHint);
-        const std::vector<std::string> calls = findUnsafeCallsRunAtLoad(path);
-        if (!calls.empty()) {
-            std::string list;
-            for (const std::string& call : calls)
-                list += (list.empty() ? "" : ", ") + call;
-            throw Error("Cannot open " + quotedPath(path) + ": its __setstate__ code, which TorchScript runs while loading, "
-                        "can call " + list + ", which reach outside the model (files, processes or the network). featscope "
-                        "does not load such files, since loading alone would run that code. Ask the model's author for a "
-                        "version without it.");
-        }
-    } catch (const c10::Error& error) {
-        throw Error("Cannot open " + quotedPath(path) + ": the archive is truncated or corrupt (" + firstLine(error.what_without_backtrace()) + "). Save the model again.");
-    }
-}
-
-// LibTorch 1.13 reads the string-table indices of a debug entry (code/*.debug_pkl) without bounds checks
-// (SourceRangeDeserializer::deserialize_source), so a hostile index reads past a vector. Whether that
-// crashes depends on what lies there, so touching the debug information in the child does not prove
-// the parent can: check every index here instead, in the child.
-void checkDebugInformation(const std::string& path)
-{
-    caffe2::serialize::PyTorchStreamReader reader(path);
-    const std::string suffix = ".debug_pkl";
-    for (const std::string& name : reader.getAllRecords()) {
-        if (name.size() < suffix.size() || name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0)
-            continue;
-        const auto corrupt = [&](const char* what) {
-            throw Error("Cannot open " + quotedPath(path) + ": its debug information (" + name + ") is corrupt: " + what
-                        + ". Save the model again.");
-        };
-        const auto record = reader.getRecord(name);
-        const c10::IValue value = torch::jit::unpickle(static_cast<const char*>(std::get<0>(record).get()), std::get<1>(record));
-        if (!value.isTuple())
-            corrupt("not a tuple");
-        const auto& top = value.toTupleRef().elements();
-        if (top.size() != 3 || !top[0].isString() || top[0].toStringRef() != "FORMAT_WITH_STRING_TABLE")
-            continue; // the older format holds its text inline, without indices
-        if (!top[1].isTuple() || !top[2].isTuple())
-            corrupt("no string table");
-        const auto& table = top[1].toTupleRef().elements();
-        for (const c10::IValue& text : table)
-            if (!text.isString())
-                corrupt("a string-table entry is not a string");
-        const auto isIndex = [&](const c10::IValue& index) {
-            return index.isInt() && index.toInt() >= 0 && static_cast<std::size_t>(index.toInt()) < table.size();
-        };
-        // Each entry: (byte offset, ((text indices, file-name index, first line), start, end), debug handle).
-        for (const c10::IValue& entry : top[2].toTupleRef().elements()) {
-            if (!entry.isTuple() || entry.toTupleRef().elements().size() < 2)
-                corrupt("an entry is not a tuple");
-            const c10::IValue& range = entry.toTupleRef().elements()[1];
-            if (!range.isTuple() || range.toTupleRef().elements().size() != 3)
-                corrupt("a source range is not a triple");
-            const auto& parts = range.toTupleRef().elements();
-            if (!parts[0].isTuple() || parts[0].toTupleRef().elements().size() != 3 || !parts[1].isInt() || !parts[2].isInt())
-                corrupt("a source range is malformed");
-            const auto& source = parts[0].toTupleRef().elements();
-            if (!source[0].isIntList() || !isIndex(source[1]) || !source[2].isInt())
-                corrupt("a source refers to a missing file name");
-            for (const int64_t index : source[0].toIntList())
-                if (!isIndex(c10::IValue(index)))
-                    corrupt("a source refers to a missing piece of text");
-        }
+            throw Error("Cannot open " + quotedPath(path) + ": it is a Python pickle (an old torch.save file, e.g. a state_dict), not a TorchScript module. " + kSaveHint);
+        throw Error("Cannot open " + quotedPath(path) + ": it is not a TorchScript file (no zip archive). " + kSaveHint);
     }
 }
 
@@ -148,6 +67,272 @@ std::size_t environmentOr(const char* name, std::size_t fallback)
     const unsigned long long parsed = std::strtoull(value, &end, 10);
     return end && *end == '\0' && parsed > 0 ? static_cast<std::size_t>(parsed) : fallback;
 }
+
+bool isExecutableFile(const fs::path& path)
+{
+    std::error_code error;
+    return fs::is_regular_file(path, error) && ::access(path.c_str(), X_OK) == 0;
+}
+
+// The reader executable: $FEATSCOPE_READER, else beside the running executable (the build tree's bin/,
+// or the installed bin/), else on PATH (for programs of library users).
+std::string readerExecutable()
+{
+    if (const char* named = std::getenv(reader::kExecutableVariable); named && *named) {
+        if (!isExecutableFile(named))
+            throw Error(std::string(reader::kExecutableVariable) + " names " + quotedPath(named) + ", which is not an executable file; "
+                        "point it at featscope-reader or unset it");
+        return named;
+    }
+    std::error_code error;
+    const fs::path self = fs::read_symlink("/proc/self/exe", error);
+    if (!error && isExecutableFile(self.parent_path() / reader::kExecutableName))
+        return (self.parent_path() / reader::kExecutableName).string();
+    const char* path = std::getenv("PATH");
+    for (std::string rest = path ? path : ""; !rest.empty();) {
+        const std::string directory = rest.substr(0, rest.find(':'));
+        rest.erase(0, std::min(rest.size(), directory.size() + 1));
+        if (!directory.empty() && isExecutableFile(fs::path(directory) / reader::kExecutableName))
+            return (fs::path(directory) / reader::kExecutableName).string();
+    }
+    throw Error(std::string("featscope's model reader (") + reader::kExecutableName + ") was not found beside "
+                + (error ? std::string("this program") : self.string()) + " or on PATH; reinstall featscope, or set "
+                + reader::kExecutableVariable + " to the reader's path");
+}
+
+/// A featscope-reader process and the socket to it (its stdin and stdout).
+///
+/// The reader is a fresh process (posix_spawn), never a fork of this one: LibTorch's thread pools and
+/// the engine's own threads make this process multithreaded, and a fork can inherit a lock that another
+/// thread held at that moment (allocators, OpenMP), which then never opens in the child.
+class ReaderProcess {
+public:
+    /// Starts a reader; throws Error without a file name when it cannot.
+    static std::unique_ptr<ReaderProcess> start()
+    {
+        const std::string executable = readerExecutable();
+        int sockets[2];
+        if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sockets) != 0)
+            throw Error(std::string("could not create a socket for the model reader: ") + std::strerror(errno));
+        posix_spawn_file_actions_t actions;
+        posix_spawn_file_actions_init(&actions);
+        posix_spawn_file_actions_adddup2(&actions, sockets[1], STDIN_FILENO);
+        posix_spawn_file_actions_adddup2(&actions, sockets[1], STDOUT_FILENO);
+        posix_spawn_file_actions_addclosefrom_np(&actions, STDERR_FILENO + 1);
+        std::string flag = "--request-on-stdin";
+        char* argv[] = {const_cast<char*>(executable.c_str()), flag.data(), nullptr};
+        pid_t pid = -1;
+        const int failed = ::posix_spawn(&pid, executable.c_str(), &actions, nullptr, argv, environ);
+        posix_spawn_file_actions_destroy(&actions);
+        ::close(sockets[1]);
+        if (failed != 0) {
+            ::close(sockets[0]);
+            throw Error("could not start the model reader " + quotedPath(executable) + ": " + std::strerror(failed));
+        }
+        return std::unique_ptr<ReaderProcess>(new ReaderProcess(pid, sockets[0]));
+    }
+
+    ~ReaderProcess()
+    {
+        ::close(socket_);
+        if (!ended_) {
+            ::kill(pid_, SIGKILL);
+            ::waitpid(pid_, nullptr, 0);
+        }
+    }
+
+    ReaderProcess(const ReaderProcess&) = delete;
+    ReaderProcess& operator=(const ReaderProcess&) = delete;
+
+    /// Sends the one request; false if the reader is gone.
+    bool send(const std::string& path, const LoadLimits& limits)
+    {
+        const std::string request = std::to_string(limits.memoryBytes) + " " + std::to_string(static_cast<unsigned long long>(limits.seconds) + 1)
+            + " " + std::to_string(path.size()) + "\n" + path;
+        std::size_t done = 0;
+        while (done < request.size()) {
+            const ssize_t n = ::send(socket_, request.data() + done, request.size() - done, MSG_NOSIGNAL);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0)
+                return false;
+            done += static_cast<std::size_t>(n);
+        }
+        return true;
+    }
+
+    /// Waits up to `milliseconds` for report bytes and appends them; false once the reader has ended
+    /// (its remaining report read, its status kept).
+    bool pump(std::string& report, int milliseconds)
+    {
+        pollfd fd{socket_, POLLIN, 0};
+        if (::poll(&fd, 1, milliseconds) > 0) {
+            char buffer[4096];
+            const ssize_t n = ::read(socket_, buffer, sizeof buffer);
+            if (n > 0) {
+                report.append(buffer, static_cast<std::size_t>(n));
+                return true;
+            }
+        }
+        if (::waitpid(pid_, &status_, WNOHANG) != pid_)
+            return true;
+        ended_ = true;
+        char buffer[4096];
+        ssize_t n = 0;
+        while ((n = ::recv(socket_, buffer, sizeof buffer, MSG_DONTWAIT)) > 0)
+            report.append(buffer, static_cast<std::size_t>(n));
+        return false;
+    }
+
+    /// Whether the process still runs (a spare may have been killed from outside).
+    bool running()
+    {
+        if (!ended_ && ::waitpid(pid_, &status_, WNOHANG) == pid_)
+            ended_ = true;
+        return !ended_;
+    }
+
+    void kill()
+    {
+        if (ended_)
+            return;
+        ::kill(pid_, SIGKILL);
+        ::waitpid(pid_, &status_, 0);
+        ended_ = true;
+    }
+
+    int status() const { return status_; }
+
+private:
+    ReaderProcess(pid_t pid, int socket) : pid_(pid), socket_(socket) {}
+
+    pid_t pid_;
+    int socket_;
+    int status_ = 0;
+    bool ended_ = false;
+};
+
+// One reader started ahead of time (prepareModuleReader), so that a load does not wait for LibTorch to
+// start up in a new process.
+std::mutex spareMutex;
+std::unique_ptr<ReaderProcess> spareReader;
+
+std::unique_ptr<ReaderProcess> takeReader()
+{
+    {
+        const std::lock_guard<std::mutex> lock(spareMutex);
+        if (spareReader && spareReader->running())
+            return std::move(spareReader);
+        spareReader.reset();
+    }
+    return ReaderProcess::start();
+}
+
+// Time a reader may take to start (load LibTorch) before its time cap begins.
+constexpr std::chrono::seconds kReaderStartUpTime{120};
+
+/// The sandboxed read of one file by a reader process under the limits.
+///
+/// Reading happens in two phases. Once the reader's torch::jit::load has returned, the same bytes cannot
+/// crash this process's load, so this process loads while the reader goes on to unpickle the debug
+/// information (the lazily read part); it then waits for the reader's verdict on that part before it
+/// touches the module's debug information itself.
+class SandboxedReader {
+public:
+    SandboxedReader(const std::string& path, const LoadLimits& limits) : path_(path), limits_(limits)
+    {
+        try {
+            process_ = takeReader();
+        } catch (const Error& error) {
+            throw Error("Cannot open " + quotedPath(path) + ": " + error.what() + ".");
+        }
+        if (!process_->send(path, limits)) {
+            process_ = ReaderProcess::start();
+            if (!process_->send(path, limits))
+                throw Error("Cannot open " + quotedPath(path) + ": the model reader (featscope-reader) ended before it could take the file.");
+        }
+        deadline_ = std::chrono::steady_clock::now() + kReaderStartUpTime;
+    }
+
+    SandboxedReader(const SandboxedReader&) = delete;
+    SandboxedReader& operator=(const SandboxedReader&) = delete;
+
+    /// Returns once the reader has read the archive; throws if it failed doing so.
+    void waitUntilArchiveRead()
+    {
+        while (report_.size() < 2 || report_[1] != reader::kArchiveRead) {
+            if (finished_ || !pump()) {
+                throwIfFailed();
+                throw Error("Cannot load " + quotedPath(path_) + " as TorchScript: the model reader stopped early. " + kSaveHint);
+            }
+        }
+    }
+
+    /// Returns once the reader has read everything; throws the error it met, if any.
+    void waitUntilDone()
+    {
+        while (!finished_)
+            pump();
+        throwIfFailed();
+    }
+
+private:
+    // Waits a little for news from the reader; false once it has ended.
+    bool pump()
+    {
+        const bool started = !report_.empty();
+        if (!process_->pump(report_, 5)) {
+            finished_ = true;
+            return false;
+        }
+        if (!started && !report_.empty() && report_[0] == reader::kRequestReceived)
+            deadline_ = std::chrono::steady_clock::now()
+                + std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(limits_.seconds));
+        if (std::chrono::steady_clock::now() > deadline_) {
+            process_->kill();
+            finished_ = timedOut_ = true;
+            return false;
+        }
+        return true;
+    }
+
+    void throwIfFailed() const
+    {
+        const auto mb = [](std::size_t bytes) { return std::to_string(bytes >> 20) + " MB"; };
+        if (timedOut_)
+            throw Error("Cannot open " + quotedPath(path_) + ": reading it took longer than " + std::to_string(int(limits_.seconds))
+                        + " s, so it was stopped. The file may be hostile; if it is a very large model you trust, raise the limit "
+                          "with FEATSCOPE_LOAD_SECONDS.");
+        const int status = process_->status();
+        if (WIFSIGNALED(status))
+            throw Error("Cannot open " + quotedPath(path_) + ": LibTorch crashed while reading it (" + strsignal(WTERMSIG(status))
+                        + "). The file is corrupt or crafted to crash readers; do not use it, and save the model again from Python.");
+        std::string failure = report_;
+        for (const char step : {reader::kRequestReceived, reader::kArchiveRead})
+            if (!failure.empty() && failure[0] == step)
+                failure.erase(0, 1);
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && failure.empty())
+            return;
+        if (!failure.empty() && failure[0] == reader::kOutOfMemory)
+            throw Error("Cannot open " + quotedPath(path_) + ": reading it needed more than " + mb(limits_.memoryBytes)
+                        + " of memory, so it was stopped. The file may be hostile; if it is a model you trust, raise the limit "
+                          "with FEATSCOPE_LOAD_MEMORY_MB.");
+        if (!failure.empty() && failure[0] == reader::kError)
+            throw Error(failure.substr(1));
+        if (failure.size() > 1)
+            throw Error("Cannot load " + quotedPath(path_) + " as TorchScript: " + failure.substr(1) + " " + kSaveHint);
+        throw Error("Cannot open " + quotedPath(path_) + ": the model reader stopped (exit status " + std::to_string(WEXITSTATUS(status))
+                    + ") without saying why; its error output, if any, is above. The file may be corrupt; try saving the model again.");
+    }
+
+    std::string path_;
+    LoadLimits limits_;
+    std::unique_ptr<ReaderProcess> process_;
+    bool finished_ = false;
+    bool timedOut_ = false;
+    std::string report_;
+    std::chrono::steady_clock::time_point deadline_;
+};
 
 } // namespace
 
@@ -167,193 +352,17 @@ LoadLimits effectiveLoadLimits(const std::string& path, LoadLimits limits)
     return limits;
 }
 
-namespace {
-
-// Debug information (the Python source behind each node) is unpickled lazily, the first time
-// naming asks for it; touching every range here makes a hostile debug entry fail in the child.
-void readDebugInformation(torch::jit::Block* block)
+void prepareModuleReader()
 {
-    for (torch::jit::Node* node : block->nodes()) {
-        const auto& range = node->sourceRange();
-        if (range.source())
-            range.findSourceRangeThatGenerated();
-        for (torch::jit::Block* inner : node->blocks())
-            readDebugInformation(inner);
-    }
-}
-
-// The child's report on the pipe: kArchiveRead once torch::jit::load has returned (the parent may start
-// its own load then), and, on failure, one of kError/kTorchError/kOutOfMemory followed by the message.
-constexpr char kArchiveRead = 'L';
-constexpr char kError = 'E';
-constexpr char kTorchError = 'T';
-constexpr char kOutOfMemory = 'M';
-
-// Runs in the forked child: read the archive as the parent will, then every node's debug information
-// (which the parent reads only later, while naming nodes).
-[[noreturn]] void probeInChild(const std::string& path, std::size_t addressSpaceCap, int reportFd)
-{
-    capAddressSpace(addressSpaceCap);
-    const rlimit noCore{0, 0};
-    ::setrlimit(RLIMIT_CORE, &noCore);
-    std::string message;
+    const std::lock_guard<std::mutex> lock(spareMutex);
+    if (spareReader && spareReader->running())
+        return;
     try {
-        checkArchive(path);
-        checkDebugInformation(path);
-        const torch::jit::Module module = torch::jit::load(path, torch::kCPU);
-        const ssize_t written = ::write(reportFd, &kArchiveRead, 1);
-        (void)written;
-        for (const torch::jit::Module& submodule : module.modules())
-            for (const torch::jit::Method& method : submodule.get_methods())
-                readDebugInformation(method.graph()->block());
-        ::_exit(0);
-    } catch (const Error& error) {
-        message = kError + std::string(error.what());
-    } catch (const c10::Error& error) {
-        message = kTorchError + firstLine(error.what_without_backtrace());
-    } catch (const std::bad_alloc&) {
-        message = kOutOfMemory;
-    } catch (const std::exception& error) {
-        message = kTorchError + firstLine(error.what());
+        spareReader = ReaderProcess::start();
+    } catch (const Error&) {
+        spareReader.reset(); // loadModule reports it, with the file it was asked to open
     }
-    if (isOutOfMemoryMessage(message.c_str()))
-        message = kOutOfMemory;
-    const ssize_t ignored = ::write(reportFd, message.data(), message.size());
-    (void)ignored;
-    ::_exit(1);
 }
-
-/// The sandboxed reader of one file: a forked child that reads it under the limits.
-///
-/// Reading happens in two phases. Once the child's torch::jit::load has returned, the same bytes cannot
-/// crash the parent's load, so the parent loads while the child goes on to unpickle the debug
-/// information (the lazily read part); the parent then waits for the child's verdict on that part
-/// before it touches the module's debug information itself.
-class SandboxedReader {
-public:
-    SandboxedReader(const std::string& path, const LoadLimits& limits) : path_(path), limits_(limits)
-    {
-        int pipeFds[2];
-        if (::pipe(pipeFds) != 0)
-            throw Error("Cannot open " + quotedPath(path) + ": could not create a pipe for the sandboxed reader.");
-        const std::size_t cap = currentAddressSpace() + limits.memoryBytes;
-        std::fflush(nullptr);
-        child_ = ::fork();
-        if (child_ < 0) {
-            ::close(pipeFds[0]);
-            ::close(pipeFds[1]);
-            throw Error("Cannot open " + quotedPath(path) + ": could not start the sandboxed reader (fork failed).");
-        }
-        if (child_ == 0) {
-            ::close(pipeFds[0]);
-            probeInChild(path, cap, pipeFds[1]);
-        }
-        ::close(pipeFds[1]);
-        reportFd_ = pipeFds[0];
-        deadline_ = std::chrono::steady_clock::now()
-            + std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(limits.seconds));
-    }
-
-    ~SandboxedReader()
-    {
-        if (child_ > 0 && !finished_) {
-            ::kill(child_, SIGKILL);
-            ::waitpid(child_, nullptr, 0);
-        }
-        ::close(reportFd_);
-    }
-
-    SandboxedReader(const SandboxedReader&) = delete;
-    SandboxedReader& operator=(const SandboxedReader&) = delete;
-
-    /// Returns once the child has read the archive; throws if it failed doing so.
-    void waitUntilArchiveRead()
-    {
-        while (report_.empty() || report_[0] != kArchiveRead) {
-            if (finished_ || !pump()) {
-                waitUntilDone();
-                if (report_.empty() || report_[0] != kArchiveRead)
-                    throw Error("Cannot load " + quotedPath(path_) + " as TorchScript: the sandboxed reader stopped early. " + saveHint);
-                return;
-            }
-        }
-    }
-
-    /// Returns once the child has read everything; throws the error it met, if any.
-    void waitUntilDone()
-    {
-        while (!finished_)
-            pump();
-        throwIfFailed();
-    }
-
-private:
-    // Waits a little for news from the child; false once it has ended.
-    bool pump()
-    {
-        pollfd fd{reportFd_, POLLIN, 0};
-        if (::poll(&fd, 1, 5) > 0) {
-            char buffer[4096];
-            const ssize_t n = ::read(reportFd_, buffer, sizeof buffer);
-            if (n > 0) {
-                report_.append(buffer, static_cast<std::size_t>(n));
-                return true;
-            }
-        }
-        if (::waitpid(child_, &status_, WNOHANG) == child_) {
-            finished_ = true;
-            char buffer[4096];
-            ssize_t n = 0;
-            while ((n = ::read(reportFd_, buffer, sizeof buffer)) > 0)
-                report_.append(buffer, static_cast<std::size_t>(n));
-            return false;
-        }
-        if (std::chrono::steady_clock::now() > deadline_) {
-            ::kill(child_, SIGKILL);
-            ::waitpid(child_, &status_, 0);
-            finished_ = timedOut_ = true;
-            return false;
-        }
-        return true;
-    }
-
-    void throwIfFailed() const
-    {
-        const auto mb = [](std::size_t bytes) { return std::to_string(bytes >> 20) + " MB"; };
-        if (timedOut_)
-            throw Error("Cannot open " + quotedPath(path_) + ": reading it took longer than " + std::to_string(int(limits_.seconds))
-                        + " s, so it was stopped. The file may be hostile; if it is a very large model you trust, raise the limit "
-                          "with FEATSCOPE_LOAD_SECONDS.");
-        if (WIFSIGNALED(status_))
-            throw Error("Cannot open " + quotedPath(path_) + ": LibTorch crashed while reading it (" + strsignal(WTERMSIG(status_))
-                        + "). The file is corrupt or crafted to crash readers; do not use it, and save the model again from Python.");
-        if (WIFEXITED(status_) && WEXITSTATUS(status_) == 0)
-            return;
-        std::string failure = report_;
-        if (!failure.empty() && failure[0] == kArchiveRead)
-            failure.erase(0, 1);
-        if (!failure.empty() && failure[0] == kOutOfMemory)
-            throw Error("Cannot open " + quotedPath(path_) + ": reading it needed more than " + mb(limits_.memoryBytes)
-                        + " of memory, so it was stopped. The file may be hostile; if it is a model you trust, raise the limit "
-                          "with FEATSCOPE_LOAD_MEMORY_MB.");
-        if (!failure.empty() && failure[0] == kError)
-            throw Error(failure.substr(1));
-        throw Error("Cannot load " + quotedPath(path_) + " as TorchScript: " + (failure.size() > 1 ? failure.substr(1) : "unknown error")
-                    + " " + saveHint);
-    }
-
-    std::string path_;
-    LoadLimits limits_;
-    pid_t child_ = -1;
-    int reportFd_ = -1;
-    int status_ = 0;
-    bool finished_ = false;
-    bool timedOut_ = false;
-    std::string report_;
-    std::chrono::steady_clock::time_point deadline_;
-};
-
-} // namespace
 
 torch::jit::Module loadModule(const std::string& path, const LoadLimits& limits)
 {
@@ -367,9 +376,10 @@ torch::jit::Module loadModule(const std::string& path, const LoadLimits& limits)
             throw Error("Cannot use " + quotedPath(path) + ": the module has no forward method.");
         return module;
     } catch (const c10::Error& error) {
-        throw Error("Cannot load " + quotedPath(path) + " as TorchScript: " + firstLine(error.what_without_backtrace()) + " " + saveHint);
+        throw Error("Cannot load " + quotedPath(path) + " as TorchScript: " + firstLine(error.what_without_backtrace()) + " " + kSaveHint);
     }
 }
+
 namespace {
 
 // A save killed before its rename leaves ".NAME.tmp-PID" behind; remove those whose process is gone.

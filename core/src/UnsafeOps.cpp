@@ -1,8 +1,8 @@
 #include <featscope/UnsafeOps.h>
 
-#include <caffe2/serialize/inline_container.h>
 #include <torch/csrc/jit/passes/inliner.h>
 
+#include <algorithm>
 #include <cctype>
 
 #include <map>
@@ -122,22 +122,14 @@ void findUnsafeCallsInText(const std::string& code, std::set<std::string>& found
 
 } // namespace
 
-std::vector<std::string> findUnsafeCallsRunAtLoad(const std::string& path)
+std::vector<std::string> findUnsafeCallsRunAtLoad(const std::vector<std::string>& codeTexts)
 {
-    caffe2::serialize::PyTorchStreamReader reader(path);
-    std::vector<std::string> code;
-    bool hasLoadHook = false;
-    for (const std::string& record : reader.getAllRecords()) {
-        if (record.rfind("code/", 0) != 0 || record.size() < 3 || record.compare(record.size() - 3, 3, ".py") != 0)
-            continue;
-        const auto [data, size] = reader.getRecord(record);
-        code.emplace_back(static_cast<const char*>(data.get()), size);
-        hasLoadHook = hasLoadHook || code.back().find("def __setstate__(") != std::string::npos;
-    }
+    const bool hasLoadHook = std::any_of(codeTexts.begin(), codeTexts.end(),
+                                         [](const std::string& code) { return code.find("def __setstate__(") != std::string::npos; });
     if (!hasLoadHook)
         return {};
     std::set<std::string> found;
-    for (const std::string& text : code)
+    for (const std::string& text : codeTexts)
         findUnsafeCallsInText(text, found);
     return {found.begin(), found.end()};
 }

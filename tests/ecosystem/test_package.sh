@@ -23,7 +23,7 @@ for lib in libtorch1.13 libqt6widgets6 libqt6gui6 libqcustomplot2.1 libgvc6 font
   [[ $depends == *"$lib"* ]] || fail "Depends lacks $lib"
 done
 contents=$(dpkg-deb --contents "$deb")
-for f in ./usr/bin/featscope ./usr/bin/featscope-cli ./usr/bin/featscope-engine \
+for f in ./usr/bin/featscope ./usr/bin/featscope-cli ./usr/bin/featscope-engine ./usr/bin/featscope-reader \
          ./usr/share/applications/featscope.desktop ./usr/share/icons/hicolor/scalable/apps/featscope.svg \
          ./usr/share/man/man1/featscope.1.gz ./usr/share/man/man1/featscope-cli.1.gz \
          ./usr/share/featscope/models/fashion_cnn.pt ./usr/share/doc/featscope/docs/user-guide.md; do

@@ -1,5 +1,6 @@
 """Every file of the bad-model corpus gets a clear error from featscope-cli: exit 1, a message naming
-the file, no signal, no abort, bounded memory. Also: ops that reach outside the model are refused.
+the file, no signal, no abort, bounded memory. Also: ops that reach outside the model are refused, and
+the reader process that reads each file first fails with a message naming the file.
 
 /usr/bin/python3 test_bad_models.py --cli build/bin/featscope-cli
 """
@@ -167,6 +168,76 @@ class UnsafeOpsTest(unittest.TestCase):
             self.assertFalse(os.path.exists(canary), "exporting must not run the model")
             torch.jit.load(out)(torch.randn(1, 3, 4, 4))
             self.assertTrue(os.path.exists(canary), "the exported extractor keeps the op the user allowed")
+
+
+class ReaderProcessTest(unittest.TestCase):
+    """The file is read first by a separate featscope-reader process (a fresh program, not a fork): found
+    through FEATSCOPE_READER or beside the CLI, and every way it can fail becomes a message naming the file."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="featscope-reader-")
+        os.chmod(cls.dir, 0o755)
+        cls.good = os.path.join(cls.dir, "good.pt")
+        torch.jit.script(torch.nn.Conv2d(3, 4, 1)).save(cls.good)
+        cls.reader = os.path.join(os.path.dirname(CLI), "featscope-reader")
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.dir)
+
+    def fake_reader(self, name, body):
+        path = os.path.join(self.dir, name)
+        with open(path, "w") as script:
+            script.write("#!/bin/sh\n" + body + "\n")
+        os.chmod(path, 0o755)
+        return path
+
+    def nodes(self, reader, cli=None):
+        return subprocess.run([cli or CLI, "nodes", self.good], capture_output=True, text=True,
+                              env={**os.environ, "FEATSCOPE_READER": reader} if reader else None)
+
+    def test_the_reader_is_a_program_of_its_own(self):
+        log = os.path.join(self.dir, "started.log")
+        wrapper = self.fake_reader("logging_reader", f'echo "$$ $*" >> {log}\nexec {self.reader} "$@"')
+        result = self.nodes(wrapper)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn("weight", result.stdout)
+        with open(log) as started:
+            lines = started.read().splitlines()
+        self.assertEqual(len(lines), 1, lines)
+        self.assertTrue(lines[0].endswith(" --request-on-stdin"), lines)
+
+    def test_reader_that_exits_without_a_word(self):
+        result = self.nodes(self.fake_reader("silent_reader", "exit 7"))
+        self.assertEqual(result.returncode, 1, result.stderr)
+        self.assertIn(self.good, result.stderr)
+        self.assertIn("stopped (exit status 7) without saying why", result.stderr)
+
+    def test_reader_that_crashes(self):
+        result = self.nodes(self.fake_reader("crashing_reader", "head -c 1 >/dev/null\nkill -SEGV $$"))
+        self.assertEqual(result.returncode, 1, result.stderr)
+        self.assertIn(self.good, result.stderr)
+        self.assertIn("crashed while reading it (Segmentation fault)", result.stderr)
+
+    def test_reader_named_wrongly(self):
+        missing = os.path.join(self.dir, "no_such_reader")
+        result = self.nodes(missing)
+        self.assertEqual(result.returncode, 1, result.stderr)
+        self.assertIn(self.good, result.stderr)
+        self.assertIn(f"FEATSCOPE_READER names '{missing}'", result.stderr)
+
+    def test_reader_missing(self):
+        lonely = os.path.join(self.dir, "lonely")
+        os.makedirs(lonely, exist_ok=True)
+        cli = shutil.copy(CLI, lonely)
+        result = subprocess.run([cli, "nodes", self.good], capture_output=True, text=True,
+                                env={k: v for k, v in {**os.environ, "PATH": lonely}.items()
+                                     if k != "FEATSCOPE_READER"})
+        self.assertEqual(result.returncode, 1, result.stderr)
+        self.assertIn(self.good, result.stderr)
+        self.assertIn("featscope-reader) was not found beside", result.stderr)
+        self.assertIn("FEATSCOPE_READER", result.stderr)
 
 
 if __name__ == "__main__":

@@ -22,10 +22,15 @@ LoadLimits effectiveLoadLimits(const std::string& path, LoadLimits limits = {});
 
 /// Loads a TorchScript file on the CPU; throws featscope::Error naming the file and the fix.
 ///
-/// The file is first read in a forked child process under `limits`, so a file that crashes
-/// LibTorch, exhausts memory or hangs yields an error here instead of taking the caller down;
-/// only a file the child read completely is then loaded in this process.
+/// The file is first read by a separate reader process (featscope-reader: $FEATSCOPE_READER, else
+/// beside the running executable, else on PATH) under `limits`, so a file that crashes LibTorch,
+/// exhausts memory or hangs yields an error here instead of taking the caller down; only a file the
+/// reader read completely is then loaded in this process.
 torch::jit::Module loadModule(const std::string& path, const LoadLimits& limits = {});
+
+/// Starts the reader process of the next loadModule now, so that it does not wait the second or so
+/// LibTorch takes to start in a new process. Optional; a reader that cannot start is reported by loadModule.
+void prepareModuleReader();
 
 /// Saves a module to `path` through a temporary file and a rename, so a failure keeps the old file.
 void saveModuleAtomically(const torch::jit::Module& module, const std::string& path);

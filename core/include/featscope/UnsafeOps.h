@@ -18,11 +18,12 @@ struct UnsafeOp {
 /// processes or the network, and every custom op outside LibTorch's own namespaces.
 std::vector<UnsafeOp> findUnsafeOps(const torch::jit::Module& module);
 
-/// Unsafe calls in the code of an archive that defines `__setstate__`, read from its code/ text
-/// without loading it: torch::jit::load runs every `__setstate__` before findUnsafeOps can see the
-/// module. Conservative: once any class has a `__setstate__`, an unsafe call anywhere in the code
-/// counts (the hook may reach it indirectly). Returns the calls as written, e.g. "torch.save".
-std::vector<std::string> findUnsafeCallsRunAtLoad(const std::string& path);
+/// Unsafe calls in an archive's code (the texts of its code/*.py entries) when it defines
+/// `__setstate__`, found without loading it: torch::jit::load runs every `__setstate__` before
+/// findUnsafeOps can see the module. Conservative: once any class has a `__setstate__`, an unsafe call
+/// anywhere in the code counts (the hook may reach it indirectly). Returns the calls as written,
+/// e.g. "torch.save".
+std::vector<std::string> findUnsafeCallsRunAtLoad(const std::vector<std::string>& codeTexts);
 
 /// A one-paragraph refusal listing `ops`, telling the user how to allow them.
 std::string describeUnsafeOps(const std::vector<UnsafeOp>& ops, const std::string& path,

@@ -1,0 +1,223 @@
+#include <featscope/ModuleReader.h>
+
+#include "ModelFileMessages.h"
+#include "ReaderProtocol.h"
+
+#include <featscope/Errors.h>
+#include <featscope/ProcessLimits.h>
+#include <featscope/UnsafeOps.h>
+
+#include <caffe2/serialize/inline_container.h>
+#include <torch/csrc/jit/serialization/pickle.h>
+#include <torch/script.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+namespace featscope {
+namespace {
+
+using messages::firstLine;
+using messages::kSaveHint;
+using messages::quotedPath;
+
+bool endsWith(const std::string& text, const std::string& suffix)
+{
+    return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// Refuses what is not TorchScript, and code that torch::jit::load itself would run (__setstate__) when it
+// can reach outside the model.
+void checkArchive(caffe2::serialize::PyTorchStreamReader& archive, const std::string& path)
+{
+    if (!archive.hasRecord("constants.pkl") && archive.hasRecord("data.pkl"))
+        throw Error("Cannot open " + quotedPath(path) + ": it was saved with torch.save (a state_dict or pickled object), not as TorchScript. " + kSaveHint);
+    std::vector<std::string> code;
+    for (const std::string& record : archive.getAllRecords()) {
+        if (record.rfind("code/", 0) != 0 || !endsWith(record, ".py"))
+            continue;
+        const auto [data, size] = archive.getRecord(record);
+        code.emplace_back(static_cast<const char*>(data.get()), size);
+    }
+    const std::vector<std::string> calls = findUnsafeCallsRunAtLoad(code);
+    if (calls.empty())
+        return;
+    std::string list;
+    for (const std::string& call : calls)
+        list += (list.empty() ? "" : ", ") + call;
+    throw Error("Cannot open " + quotedPath(path) + ": its __setstate__ code, which TorchScript runs while loading, "
+                "can call " + list + ", which reach outside the model (files, processes or the network). featscope "
+                "does not load such files, since loading alone would run that code. Ask the model's author for a "
+                "version without it.");
+}
+
+// LibTorch 1.13 reads the string-table indices of a debug entry (code/*.debug_pkl) without bounds checks
+// (SourceRangeDeserializer::deserialize_source), so a hostile index reads past a vector. Whether that
+// crashes depends on what lies there, so touching the debug information here does not prove the parent
+// can: check every index instead.
+void checkDebugInformation(caffe2::serialize::PyTorchStreamReader& archive, const std::string& path)
+{
+    for (const std::string& name : archive.getAllRecords()) {
+        if (!endsWith(name, ".debug_pkl"))
+            continue;
+        const auto corrupt = [&](const char* what) {
+            throw Error("Cannot open " + quotedPath(path) + ": its debug information (" + name + ") is corrupt: " + what
+                        + ". Save the model again.");
+        };
+        const auto record = archive.getRecord(name);
+        const c10::IValue value = torch::jit::unpickle(static_cast<const char*>(std::get<0>(record).get()), std::get<1>(record));
+        if (!value.isTuple())
+            corrupt("not a tuple");
+        const auto& top = value.toTupleRef().elements();
+        if (top.size() != 3 || !top[0].isString() || top[0].toStringRef() != "FORMAT_WITH_STRING_TABLE")
+            continue; // the older format holds its text inline, without indices
+        if (!top[1].isTuple() || !top[2].isTuple())
+            corrupt("no string table");
+        const auto& table = top[1].toTupleRef().elements();
+        for (const c10::IValue& text : table)
+            if (!text.isString())
+                corrupt("a string-table entry is not a string");
+        const auto isIndex = [&](const c10::IValue& index) {
+            return index.isInt() && index.toInt() >= 0 && static_cast<std::size_t>(index.toInt()) < table.size();
+        };
+        // Each entry: (byte offset, ((text indices, file-name index, first line), start, end), debug handle).
+        for (const c10::IValue& entry : top[2].toTupleRef().elements()) {
+            if (!entry.isTuple() || entry.toTupleRef().elements().size() < 2)
+                corrupt("an entry is not a tuple");
+            const c10::IValue& range = entry.toTupleRef().elements()[1];
+            if (!range.isTuple() || range.toTupleRef().elements().size() != 3)
+                corrupt("a source range is not a triple");
+            const auto& parts = range.toTupleRef().elements();
+            if (!parts[0].isTuple() || parts[0].toTupleRef().elements().size() != 3 || !parts[1].isInt() || !parts[2].isInt())
+                corrupt("a source range is malformed");
+            const auto& source = parts[0].toTupleRef().elements();
+            if (!source[0].isIntList() || !isIndex(source[1]) || !source[2].isInt())
+                corrupt("a source refers to a missing file name");
+            for (const int64_t index : source[0].toIntList())
+                if (!isIndex(c10::IValue(index)))
+                    corrupt("a source refers to a missing piece of text");
+        }
+    }
+}
+
+// Debug information (the Python source behind each node) is unpickled lazily, the first time naming
+// asks for it; touching every range here makes a hostile debug entry fail in this process.
+void readDebugInformation(torch::jit::Block* block)
+{
+    for (torch::jit::Node* node : block->nodes()) {
+        const auto& range = node->sourceRange();
+        if (range.source())
+            range.findSourceRangeThatGenerated();
+        for (torch::jit::Block* inner : node->blocks())
+            readDebugInformation(inner);
+    }
+}
+
+void report(int fd, const std::string& text)
+{
+    std::size_t done = 0;
+    while (done < text.size()) {
+        const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return;
+        done += static_cast<std::size_t>(n);
+    }
+}
+
+// Reads exactly `size` bytes; false at end of input or on error.
+bool readExactly(int fd, char* data, std::size_t size)
+{
+    std::size_t done = 0;
+    while (done < size) {
+        const ssize_t n = ::read(fd, data + done, size - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return false;
+        done += static_cast<std::size_t>(n);
+    }
+    return true;
+}
+
+struct Request {
+    std::size_t memoryBytes = 0;
+    unsigned seconds = 0;
+    std::string path;
+};
+
+// Parses "<memory bytes> <seconds> <path length>\n<path>"; an empty path means no request came.
+Request readRequest(int fd)
+{
+    std::string header;
+    char c = 0;
+    while (header.size() < 64 && readExactly(fd, &c, 1) && c != '\n')
+        header += c;
+    Request request;
+    if (header.empty())
+        return request;
+    char* end = nullptr;
+    request.memoryBytes = std::strtoull(header.c_str(), &end, 10);
+    request.seconds = static_cast<unsigned>(std::min(std::strtoull(end, &end, 10), 1ULL << 20));
+    const unsigned long long length = std::strtoull(end, &end, 10);
+    if (c != '\n' || *end != '\0' || length == 0 || length > reader::kMaxPathLength)
+        throw Error("The model reader received a malformed request; it is started by featscope, not by hand.");
+    request.path.resize(length);
+    if (!readExactly(fd, request.path.data(), length))
+        throw Error("The model reader's request ended early.");
+    return request;
+}
+
+} // namespace
+
+int runModuleReader(int requestFd, int reportFd)
+{
+    const rlimit noCore{0, 0};
+    ::setrlimit(RLIMIT_CORE, &noCore);
+    std::string failure;
+    try {
+        const Request request = readRequest(requestFd);
+        if (request.path.empty())
+            return 0;
+        report(reportFd, std::string(1, reader::kRequestReceived));
+        // The parent stops the reader at the time cap; the alarm stops it should the parent be gone.
+        ::alarm(request.seconds + 10);
+        capAddressSpace(currentAddressSpace() + request.memoryBytes);
+        try {
+            caffe2::serialize::PyTorchStreamReader archive(request.path);
+            checkArchive(archive, request.path);
+            checkDebugInformation(archive, request.path);
+        } catch (const c10::Error& error) {
+            throw Error("Cannot open " + quotedPath(request.path) + ": the archive is truncated or corrupt ("
+                        + firstLine(error.what_without_backtrace()) + "). Save the model again.");
+        }
+        const torch::jit::Module module = torch::jit::load(request.path, torch::kCPU);
+        report(reportFd, std::string(1, reader::kArchiveRead));
+        for (const torch::jit::Module& submodule : module.modules())
+            for (const torch::jit::Method& method : submodule.get_methods())
+                readDebugInformation(method.graph()->block());
+        return 0;
+    } catch (const Error& error) {
+        failure = reader::kError + std::string(error.what());
+    } catch (const c10::Error& error) {
+        failure = reader::kTorchError + firstLine(error.what_without_backtrace());
+    } catch (const std::bad_alloc&) {
+        failure = reader::kOutOfMemory;
+    } catch (const std::exception& error) {
+        failure = reader::kTorchError + firstLine(error.what());
+    }
+    if (isOutOfMemoryMessage(failure.c_str()))
+        failure = reader::kOutOfMemory;
+    report(reportFd, failure);
+    return 1;
+}
+
+} // namespace featscope
