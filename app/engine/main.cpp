@@ -84,6 +84,8 @@ QJsonObject timeoutResponse(const QJsonObject& request, double seconds, const QS
 
 int main(int argc, char** argv)
 {
+    // While this process has one thread, the first model reader is a quick fork (see loadModule).
+    featscope::prepareModuleReader();
     // Keep the protocol channel clean: anything LibTorch or Qt prints to stdout goes to stderr instead.
     const int protocolFd = dup(STDOUT_FILENO);
     dup2(STDERR_FILENO, STDOUT_FILENO);
@@ -147,7 +149,6 @@ int main(int argc, char** argv)
     });
 
     Engine engine(options);
-    featscope::prepareModuleReader();
     std::string line;
     while (std::getline(std::cin, line)) {
         if (line.empty())

@@ -4,6 +4,7 @@
 #include <featscope/ModuleReader.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include <unistd.h>
@@ -40,5 +41,6 @@ int main(int argc, char** argv)
     // The report goes to the original stdout; anything LibTorch prints goes to stderr instead.
     const int reportFd = ::dup(STDOUT_FILENO);
     ::dup2(STDERR_FILENO, STDOUT_FILENO);
-    return featscope::runModuleReader(STDIN_FILENO, reportFd);
+    // _Exit: the report is complete; LibTorch's static destructors would only delay the end of the process.
+    std::_Exit(featscope::runModuleReader(STDIN_FILENO, reportFd));
 }

@@ -4,6 +4,7 @@
 #include "ReaderProtocol.h"
 
 #include <featscope/Errors.h>
+#include <featscope/ModuleReader.h>
 #include <featscope/ProcessLimits.h>
 
 #include <cerrno>
@@ -100,16 +101,30 @@ std::string readerExecutable()
                 + reader::kExecutableVariable + " to the reader's path");
 }
 
-/// A featscope-reader process and the socket to it (its stdin and stdout).
+bool isSingleThreaded()
+{
+    std::ifstream status("/proc/self/status");
+    for (std::string line; std::getline(status, line);)
+        if (line.rfind("Threads:", 0) == 0)
+            return std::strtol(line.c_str() + 8, nullptr, 10) == 1;
+    return false;
+}
+
+/// A reader process and the socket to it (its stdin and stdout).
 ///
-/// The reader is a fresh process (posix_spawn), never a fork of this one: LibTorch's thread pools and
-/// the engine's own threads make this process multithreaded, and a fork can inherit a lock that another
-/// thread held at that moment (allocators, OpenMP), which then never opens in the child.
+/// Where this process has threads (LibTorch's pools, the engine's watchdog), the reader is a fresh
+/// featscope-reader program (posix_spawn): a fork would inherit any lock another thread held at that
+/// moment (allocators, OpenMP), and it would never open in the child. A single-threaded process, such as
+/// a program at the start of main(), is forked instead (unless FEATSCOPE_READER names a reader): that is
+/// safe, and the child skips the second or so LibTorch takes to start in a new program.
 class ReaderProcess {
 public:
     /// Starts a reader; throws Error without a file name when it cannot.
     static std::unique_ptr<ReaderProcess> start()
     {
+        const char* named = std::getenv(reader::kExecutableVariable);
+        if ((!named || !*named) && isSingleThreaded())
+            return forked();
         const std::string executable = readerExecutable();
         int sockets[2];
         if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sockets) != 0)
@@ -128,6 +143,29 @@ public:
         if (failed != 0) {
             ::close(sockets[0]);
             throw Error("could not start the model reader " + quotedPath(executable) + ": " + std::strerror(failed));
+        }
+        return std::unique_ptr<ReaderProcess>(new ReaderProcess(pid, sockets[0]));
+    }
+
+    static std::unique_ptr<ReaderProcess> forked()
+    {
+        int sockets[2];
+        if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sockets) != 0)
+            throw Error(std::string("could not create a socket for the model reader: ") + std::strerror(errno));
+        std::fflush(nullptr);
+        const pid_t pid = ::fork();
+        if (pid == 0) {
+            // Only the socket (for request and report) and stderr stay: stdout may be a protocol pipe (the
+            // engine's), and a pipe end held open here would hide the parent's exit from whoever reads it.
+            ::dup2(sockets[1], STDIN_FILENO);
+            ::dup2(STDERR_FILENO, STDOUT_FILENO);
+            ::close_range(STDERR_FILENO + 1, ~0U, 0);
+            ::_exit(runModuleReader(STDIN_FILENO, STDIN_FILENO));
+        }
+        ::close(sockets[1]);
+        if (pid < 0) {
+            ::close(sockets[0]);
+            throw Error(std::string("could not start the model reader: ") + std::strerror(errno));
         }
         return std::unique_ptr<ReaderProcess>(new ReaderProcess(pid, sockets[0]));
     }
@@ -271,12 +309,18 @@ public:
     /// Returns once the reader has read everything; throws the error it met, if any.
     void waitUntilDone()
     {
-        while (!finished_)
+        while (!readAll() && !finished_)
             pump();
-        throwIfFailed();
+        if (!readAll())
+            throwIfFailed();
     }
 
 private:
+    bool readAll() const
+    {
+        return report_.size() == 3 && report_[2] == reader::kReadAll;
+    }
+
     // Waits a little for news from the reader; false once it has ended.
     bool pump()
     {
@@ -308,11 +352,9 @@ private:
             throw Error("Cannot open " + quotedPath(path_) + ": LibTorch crashed while reading it (" + strsignal(WTERMSIG(status))
                         + "). The file is corrupt or crafted to crash readers; do not use it, and save the model again from Python.");
         std::string failure = report_;
-        for (const char step : {reader::kRequestReceived, reader::kArchiveRead})
+        for (const char step : {reader::kRequestReceived, reader::kArchiveRead, reader::kReadAll})
             if (!failure.empty() && failure[0] == step)
                 failure.erase(0, 1);
-        if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && failure.empty())
-            return;
         if (!failure.empty() && failure[0] == reader::kOutOfMemory)
             throw Error("Cannot open " + quotedPath(path_) + ": reading it needed more than " + mb(limits_.memoryBytes)
                         + " of memory, so it was stopped. The file may be hostile; if it is a model you trust, raise the limit "

@@ -204,6 +204,7 @@ int runModuleReader(int requestFd, int reportFd)
         for (const torch::jit::Module& submodule : module.modules())
             for (const torch::jit::Method& method : submodule.get_methods())
                 readDebugInformation(method.graph()->block());
+        report(reportFd, std::string(1, reader::kReadAll));
         return 0;
     } catch (const Error& error) {
         failure = reader::kError + std::string(error.what());

@@ -56,9 +56,11 @@ ScopedAddressSpaceCap::~ScopedAddressSpaceCap()
 
 void capAddressSpace(std::size_t bytes)
 {
-    if (!addressSpaceCapsSupported())
+    rlimit limit{};
+    if (!addressSpaceCapsSupported() || ::getrlimit(RLIMIT_AS, &limit) != 0)
         return;
-    const rlimit limit{bytes, bytes};
+    // An inherited hard limit below `bytes` cannot be raised: keep it.
+    limit.rlim_cur = limit.rlim_max = std::min<unsigned long long>(bytes, limit.rlim_max);
     ::setrlimit(RLIMIT_AS, &limit);
 }
 

@@ -7,13 +7,14 @@
 //     "<memory bytes> <seconds> <path length>\n<path>"
 // and reads the reader's report from its stdout: kRequestReceived once the request is in (the time cap
 // starts then, not while LibTorch starts up), kArchiveRead once torch::jit::load has returned (the parent
-// may start its own load), and on failure one of kError, kTorchError or kOutOfMemory followed by the
-// message. Exit status 0 means every part of the file was read; an idle reader whose stdin closes exits 0
-// without a report.
+// may start its own load), kReadAll once every part (debug information included) was read, and on failure
+// one of kError, kTorchError or kOutOfMemory followed by the message. The parent goes on at kReadAll without
+// waiting for the reader to exit. An idle reader whose stdin closes exits 0 without a report.
 namespace featscope::reader {
 
 inline constexpr char kRequestReceived = 'R';
 inline constexpr char kArchiveRead = 'L';
+inline constexpr char kReadAll = 'D';
 inline constexpr char kError = 'E';
 inline constexpr char kTorchError = 'T';
 inline constexpr char kOutOfMemory = 'M';

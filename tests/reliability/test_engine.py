@@ -41,8 +41,8 @@ BAD_MODELS = {
 class Engine:
     """One featscope-engine process spoken to over its JSON-lines protocol."""
 
-    def __init__(self, *args, env=None):
-        self.process = subprocess.Popen([ENGINE, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+    def __init__(self, *args, env=None, engine=None):
+        self.process = subprocess.Popen([engine or ENGINE, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         stderr=subprocess.PIPE, env={**os.environ, **(env or {})})
         self.next_id = 1
 
@@ -179,6 +179,21 @@ class EngineTest(unittest.TestCase):
         for output in response["outputs"]:
             self.assertEqual(os.path.dirname(output["file"]), outputs)
         self.assertEqual([f for f in os.listdir(os.path.dirname(outputs)) if f != "inner"], [])
+
+    def test_reader_missing(self):
+        # The first reader is forked at start-up; once the engine has threads it must start featscope-reader.
+        lonely = os.path.join(self.dir, "lonely")
+        os.makedirs(lonely, exist_ok=True)
+        engine = Engine(engine=shutil.copy(ENGINE, lonely),
+                        env={"PATH": lonely, "FEATSCOPE_READER": ""})
+        self.engine = engine
+        self.assertTrue(engine.request("load", path=self.good)["ok"])
+        response = engine.request("load", path=self.good)
+        self.assertFalse(response["ok"])
+        self.assertIn(self.good, response["error"])
+        self.assertIn("featscope-reader) was not found beside", response["error"])
+        self.assertIn("FEATSCOPE_READER", response["error"])
+        self.assertAlive(engine)
 
     def test_load_memory_cap(self):
         engine = self.start("--load-memory-mb", "256")

@@ -31,7 +31,8 @@ private:
     unsigned long long previousSoftLimit_ = 0;
 };
 
-/// Sets this process's soft and hard address-space limit to `bytes` (for sandboxed children).
+/// Sets this process's soft and hard address-space limit to `bytes`, or to the hard limit it already
+/// has if that is lower (for sandboxed reader processes).
 void capAddressSpace(std::size_t bytes);
 
 /// True when `message` is an out-of-memory error from LibTorch's allocator or the C++ runtime.
