@@ -55,16 +55,6 @@ long long physicalMemoryMb()
     return static_cast<long long>(pages) * pageSize / (1024 * 1024);
 }
 
-long long environmentOr(const char* name, long long fallback)
-{
-    const char* value = std::getenv(name);
-    if (!value || !*value)
-        return fallback;
-    char* end = nullptr;
-    const long long parsed = std::strtoll(value, &end, 10);
-    return end && *end == '\0' && parsed >= 0 ? parsed : fallback;
-}
-
 QJsonObject timeoutResponse(const QJsonObject& request, double seconds, const QString& what, const char* variable)
 {
     const QString path = request.value(QStringLiteral("path")).toString();
@@ -94,10 +84,10 @@ int main(int argc, char** argv)
     QCoreApplication app(argc, argv);
     Engine::Options options;
     long long memoryLimitMb = physicalMemoryMb() * 3 / 4;
-    long long loadMemoryMb = environmentOr("FEATSCOPE_LOAD_MEMORY_MB", 0);
-    long long loadSeconds = environmentOr("FEATSCOPE_LOAD_SECONDS", 0);
-    long long runMemoryMb = environmentOr("FEATSCOPE_RUN_MEMORY_MB", physicalMemoryMb() / 2);
-    long long runSeconds = environmentOr("FEATSCOPE_RUN_SECONDS", 120);
+    long long loadMemoryMb = featscope::limitFromEnvironment("FEATSCOPE_LOAD_MEMORY_MB", 0);
+    long long loadSeconds = featscope::limitFromEnvironment("FEATSCOPE_LOAD_SECONDS", 0);
+    long long runMemoryMb = featscope::limitFromEnvironment("FEATSCOPE_RUN_MEMORY_MB", physicalMemoryMb() / 2);
+    long long runSeconds = featscope::limitFromEnvironment("FEATSCOPE_RUN_SECONDS", 120);
     for (int i = 1; i < argc; ++i) {
         const std::string arg = argv[i];
         auto value = [&](const char* name) -> long long {

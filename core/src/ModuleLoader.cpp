@@ -59,16 +59,6 @@ void checkFile(const std::string& path)
     }
 }
 
-std::size_t environmentOr(const char* name, std::size_t fallback)
-{
-    const char* value = std::getenv(name);
-    if (!value || !*value)
-        return fallback;
-    char* end = nullptr;
-    const unsigned long long parsed = std::strtoull(value, &end, 10);
-    return end && *end == '\0' && parsed > 0 ? static_cast<std::size_t>(parsed) : fallback;
-}
-
 bool isExecutableFile(const fs::path& path)
 {
     std::error_code error;
@@ -384,11 +374,11 @@ LoadLimits effectiveLoadLimits(const std::string& path, LoadLimits limits)
     const auto size = static_cast<std::size_t>(fs::file_size(path, error));
     const std::size_t mb = std::size_t(1) << 20;
     if (limits.memoryBytes == 0)
-        limits.memoryBytes = environmentOr("FEATSCOPE_LOAD_MEMORY_MB", 0) * mb;
+        limits.memoryBytes = static_cast<std::size_t>(limitFromEnvironment("FEATSCOPE_LOAD_MEMORY_MB", 0)) * mb;
     if (limits.memoryBytes == 0)
         limits.memoryBytes = 2048 * mb + 4 * (error ? 0 : size);
     if (limits.seconds <= 0)
-        limits.seconds = static_cast<double>(environmentOr("FEATSCOPE_LOAD_SECONDS", 0));
+        limits.seconds = static_cast<double>(limitFromEnvironment("FEATSCOPE_LOAD_SECONDS", 0));
     if (limits.seconds <= 0)
         limits.seconds = 30.0 + static_cast<double>(error ? 0 : size) / (20.0 * mb);
     return limits;

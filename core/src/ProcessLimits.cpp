@@ -1,6 +1,7 @@
 #include <featscope/ProcessLimits.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 
@@ -62,6 +63,16 @@ void capAddressSpace(std::size_t bytes)
     // An inherited hard limit below `bytes` cannot be raised: keep it.
     limit.rlim_cur = limit.rlim_max = std::min<unsigned long long>(bytes, limit.rlim_max);
     ::setrlimit(RLIMIT_AS, &limit);
+}
+
+long long limitFromEnvironment(const char* name, long long fallback)
+{
+    const char* value = std::getenv(name);
+    if (!value || !*value)
+        return fallback;
+    char* end = nullptr;
+    const long long parsed = std::strtoll(value, &end, 10);
+    return *end == '\0' && parsed >= 0 ? parsed : fallback;
 }
 
 bool isOutOfMemoryMessage(const char* message)

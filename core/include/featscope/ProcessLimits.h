@@ -35,6 +35,10 @@ private:
 /// has if that is lower (for sandboxed reader processes).
 void capAddressSpace(std::size_t bytes);
 
+/// The non-negative whole number in environment variable `name` (e.g. FEATSCOPE_LOAD_SECONDS), or
+/// `fallback` when it is unset, empty or not such a number.
+long long limitFromEnvironment(const char* name, long long fallback);
+
 /// True when `message` is an out-of-memory error from LibTorch's allocator or the C++ runtime.
 bool isOutOfMemoryMessage(const char* message);
 
