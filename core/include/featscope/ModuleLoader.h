@@ -22,14 +22,17 @@ LoadLimits effectiveLoadLimits(const std::string& path, LoadLimits limits = {});
 
 /// Loads a TorchScript file on the CPU; throws featscope::Error naming the file and the fix.
 ///
-/// The file is first read by a separate reader process (featscope-reader: $FEATSCOPE_READER, else
-/// beside the running executable, else on PATH) under `limits`, so a file that crashes LibTorch,
+/// The file is first read by a separate reader process under `limits`, so a file that crashes LibTorch,
 /// exhausts memory or hangs yields an error here instead of taking the caller down; only a file the
-/// reader read completely is then loaded in this process.
+/// reader read completely is then loaded in this process. The reader is a fork of this process while it
+/// has a single thread, else the featscope-reader program ($FEATSCOPE_READER, else beside the running
+/// executable, else on PATH; always when FEATSCOPE_READER is set).
 torch::jit::Module loadModule(const std::string& path, const LoadLimits& limits = {});
 
 /// Starts the reader process of the next loadModule now, so that it does not wait the second or so
-/// LibTorch takes to start in a new process. Optional; a reader that cannot start is reported by loadModule.
+/// LibTorch takes to start in a new program. Call it first thing in main(), while the process has one
+/// thread (the reader is then a fork), and after each load. Optional; a reader that cannot start is
+/// reported by loadModule.
 void prepareModuleReader();
 
 /// Saves a module to `path` through a temporary file and a rename, so a failure keeps the old file.
