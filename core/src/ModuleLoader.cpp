@@ -177,16 +177,7 @@ public:
     {
         const std::string request = std::to_string(limits.memoryBytes) + " " + std::to_string(static_cast<unsigned long long>(limits.seconds) + 1)
             + " " + std::to_string(path.size()) + "\n" + path;
-        std::size_t done = 0;
-        while (done < request.size()) {
-            const ssize_t n = ::send(socket_, request.data() + done, request.size() - done, MSG_NOSIGNAL);
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n <= 0)
-                return false;
-            done += static_cast<std::size_t>(n);
-        }
-        return true;
+        return reader::sendAll(socket_, request);
     }
 
     /// Waits up to `milliseconds` for report bytes and appends them; false once the reader has ended

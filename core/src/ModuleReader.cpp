@@ -120,19 +120,6 @@ void readDebugInformation(torch::jit::Block* block)
     }
 }
 
-void report(int fd, const std::string& text)
-{
-    std::size_t done = 0;
-    while (done < text.size()) {
-        const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return;
-        done += static_cast<std::size_t>(n);
-    }
-}
-
 // Reads exactly `size` bytes; false at end of input or on error.
 bool readExactly(int fd, char* data, std::size_t size)
 {
@@ -187,7 +174,7 @@ int runModuleReader(int requestFd, int reportFd)
         const Request request = readRequest(requestFd);
         if (request.path.empty())
             return 0;
-        report(reportFd, std::string(1, reader::kRequestReceived));
+        reader::sendAll(reportFd, std::string(1, reader::kRequestReceived));
         // The parent stops the reader at the time cap; the alarm stops it should the parent be gone.
         ::alarm(request.seconds + 10);
         capAddressSpace(currentAddressSpace() + request.memoryBytes);
@@ -200,11 +187,11 @@ int runModuleReader(int requestFd, int reportFd)
                         + firstLine(error.what_without_backtrace()) + "). Save the model again.");
         }
         const torch::jit::Module module = torch::jit::load(request.path, torch::kCPU);
-        report(reportFd, std::string(1, reader::kArchiveRead));
+        reader::sendAll(reportFd, std::string(1, reader::kArchiveRead));
         for (const torch::jit::Module& submodule : module.modules())
             for (const torch::jit::Method& method : submodule.get_methods())
                 readDebugInformation(method.graph()->block());
-        report(reportFd, std::string(1, reader::kReadAll));
+        reader::sendAll(reportFd, std::string(1, reader::kReadAll));
         return 0;
     } catch (const Error& error) {
         failure = reader::kError + std::string(error.what());
@@ -217,7 +204,7 @@ int runModuleReader(int requestFd, int reportFd)
     }
     if (isOutOfMemoryMessage(failure.c_str()))
         failure = reader::kOutOfMemory;
-    report(reportFd, failure);
+    reader::sendAll(reportFd, failure);
     return 1;
 }
 

@@ -1,6 +1,11 @@
 #pragma once
 
+#include <cerrno>
 #include <cstddef>
+#include <string>
+
+#include <sys/socket.h>
+#include <unistd.h>
 
 // The conversation between loadModule (the parent) and the reader process it starts, featscope-reader
 // (core/src/ModuleReader.cpp). The parent writes one request to the reader's stdin:
@@ -26,5 +31,22 @@ inline constexpr const char* kExecutableVariable = "FEATSCOPE_READER";
 
 /// Longest path a request may carry.
 inline constexpr std::size_t kMaxPathLength = 1 << 16;
+
+/// Writes all of `text` to the socket `fd`; false if the other side is gone (no SIGPIPE).
+inline bool sendAll(int fd, const std::string& text)
+{
+    std::size_t done = 0;
+    while (done < text.size()) {
+        ssize_t n = ::send(fd, text.data() + done, text.size() - done, MSG_NOSIGNAL);
+        if (n < 0 && errno == ENOTSOCK)
+            n = ::write(fd, text.data() + done, text.size() - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return false;
+        done += static_cast<std::size_t>(n);
+    }
+    return true;
+}
 
 } // namespace featscope::reader
