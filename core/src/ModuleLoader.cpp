@@ -265,12 +265,17 @@ public:
         } catch (const Error& error) {
             throw Error("Cannot open " + quotedPath(path) + ": " + error.what() + ".");
         }
+        deadline_ = std::chrono::steady_clock::now() + kReaderStartUpTime;
+        // A spare reader may have been killed since it started: one fresh attempt, and if that reader
+        // ends before taking the request too, its exit status is the error.
         if (!process_->send(path, limits)) {
             process_ = ReaderProcess::start();
-            if (!process_->send(path, limits))
-                throw Error("Cannot open " + quotedPath(path) + ": the model reader (featscope-reader) ended before it could take the file.");
+            if (!process_->send(path, limits)) {
+                while (pump()) {
+                }
+                throwIfFailed();
+            }
         }
-        deadline_ = std::chrono::steady_clock::now() + kReaderStartUpTime;
     }
 
     SandboxedReader(const SandboxedReader&) = delete;
