@@ -5,8 +5,10 @@
 
 #include <QtGlobal>
 
+#include <pthread.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
@@ -84,6 +86,18 @@ inline void silenceQtMessages()
     qInstallMessageHandler([](QtMsgType type, const QMessageLogContext&, const QString&) {
         if (type == QtFatalMsg)
             std::abort();
+    });
+}
+
+/// featscope::loadModule reads a model in a forked child while the process is single-threaded, as
+/// fuzz_model_load runs. A crash there is expected and handled (it becomes an error message), so the child
+/// must die by the signal as in production, not run libFuzzer's and the sanitizers' crash handlers, which
+/// would report the parent's input as a crash.
+inline void restoreDefaultCrashHandlingInForkedChildren()
+{
+    pthread_atfork(nullptr, nullptr, [] {
+        for (int signal : {SIGSEGV, SIGBUS, SIGABRT, SIGILL, SIGFPE, SIGTRAP})
+            std::signal(signal, SIG_DFL);
     });
 }
 

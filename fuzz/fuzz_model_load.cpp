@@ -74,6 +74,7 @@ extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv)
 {
     static QCoreApplication app(*argc, *argv);
     fuzz::silenceQtMessages();
+    fuzz::restoreDefaultCrashHandlingInForkedChildren();
     torch::set_num_threads(1);
     // Tighter than the defaults (2 GiB, 30 s) so hostile inputs cost the fuzzer seconds, not minutes.
     setenv("FEATSCOPE_LOAD_MEMORY_MB", "1024", /*overwrite=*/0);
