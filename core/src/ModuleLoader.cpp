@@ -31,7 +31,7 @@ namespace featscope {
 namespace {
 
 namespace fs = std::filesystem;
-using messages::firstLine;
+using messages::printableFirstLine;
 using messages::kSaveHint;
 using messages::quotedPath;
 
@@ -404,7 +404,7 @@ torch::jit::Module loadModule(const std::string& path, const LoadLimits& limits)
             throw Error("Cannot use " + quotedPath(path) + ": the module has no forward method.");
         return module;
     } catch (const c10::Error& error) {
-        throw Error("Cannot load " + quotedPath(path) + " as TorchScript: " + firstLine(error.what_without_backtrace()) + " " + kSaveHint);
+        throw Error("Cannot load " + quotedPath(path) + " as TorchScript: " + printableFirstLine(error.what_without_backtrace()) + " " + kSaveHint);
     }
 }
 
@@ -449,7 +449,7 @@ void saveModuleAtomically(const torch::jit::Module& module, const std::string& p
     } catch (const std::exception& error) {
         std::error_code ignored;
         fs::remove(temporary, ignored);
-        throw Error("Cannot save " + quotedPath(path) + ": " + firstLine(error.what()) + ". The previous file, if any, is unchanged.");
+        throw Error("Cannot save " + quotedPath(path) + ": " + printableFirstLine(error.what()) + ". The previous file, if any, is unchanged.");
     }
 }
 

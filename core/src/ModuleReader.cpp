@@ -24,7 +24,7 @@
 namespace featscope {
 namespace {
 
-using messages::firstLine;
+using messages::printableFirstLine;
 using messages::kSaveHint;
 using messages::quotedPath;
 
@@ -184,7 +184,7 @@ int runModuleReader(int requestFd, int reportFd)
             checkDebugInformation(archive, request.path);
         } catch (const c10::Error& error) {
             throw Error("Cannot open " + quotedPath(request.path) + ": the archive is truncated or corrupt ("
-                        + firstLine(error.what_without_backtrace()) + "). Save the model again.");
+                        + printableFirstLine(error.what_without_backtrace()) + "). Save the model again.");
         }
         const torch::jit::Module module = torch::jit::load(request.path, torch::kCPU);
         reader::sendAll(reportFd, std::string(1, reader::kArchiveRead));
@@ -196,11 +196,11 @@ int runModuleReader(int requestFd, int reportFd)
     } catch (const Error& error) {
         failure = reader::kError + std::string(error.what());
     } catch (const c10::Error& error) {
-        failure = reader::kTorchError + firstLine(error.what_without_backtrace());
+        failure = reader::kTorchError + printableFirstLine(error.what_without_backtrace());
     } catch (const std::bad_alloc&) {
         failure = reader::kOutOfMemory;
     } catch (const std::exception& error) {
-        failure = reader::kTorchError + firstLine(error.what());
+        failure = reader::kTorchError + printableFirstLine(error.what());
     }
     if (isOutOfMemoryMessage(failure.c_str()))
         failure = reader::kOutOfMemory;

@@ -108,6 +108,9 @@ def main():
     # Corrupt code and debug entries.
     rewrite_archive(good, path("corrupt_code.pt"), {".py": b"def forward(self, x):\n    return ???\n"})
     rewrite_archive(good, path("corrupt_debug_info.pt"), {".debug_pkl": b"\x80\x02garbage"})
+    # A debug entry naming a class whose module is a terminal escape (clear screen, red): LibTorch quotes
+    # it in its error, which must reach the user escaped.
+    rewrite_archive(good, path("escape_in_message.pt"), {".debug_pkl": b"\x80\x02c\x1b[2J\x1b[31mevil\nname\n."})
 
     torch.jit.script(AllocatesInForward()).save(path("allocates_in_forward.pt"))
     torch.jit.script(SlowForward()).save(path("slow_forward.pt"))

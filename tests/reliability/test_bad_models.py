@@ -69,6 +69,14 @@ class BadModelsTest(unittest.TestCase):
 
     def test_corrupt_debug_info(self): self.check_refused("corrupt_debug_info.pt", "Unknown opcode")
 
+    def test_terminal_escapes_in_the_file_are_shown_escaped(self):
+        path = os.path.join(self.dir, "escape_in_message.pt")
+        code, stderr, _ = run_measured([CLI, "nodes", path])
+        self.assertEqual(code, 1, stderr)
+        self.assertIn(path, stderr)
+        self.assertNotIn("\x1b", stderr)
+        self.assertIn("\\x1b[2J", stderr)
+
 
 class SaverModel(torch.nn.Module):
     def __init__(self, canary: str):
