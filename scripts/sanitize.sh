@@ -17,6 +17,8 @@ cd build-asan
 # RLIMIT_AS caps are off under ASan (it reserves terabytes of shadow memory), so hostile allocations
 # are stopped by ASan's allocator instead: anything over 3 GB fails as it would under the cap.
 # Leak checking is off: LibTorch's and Qt's process-lifetime allocations would drown our own.
-export ASAN_OPTIONS="detect_leaks=0:allocator_may_return_null=1:max_allocation_size_mb=3072:halt_on_error=1:abort_on_error=0"
+# abort_on_error: a report ends the process by SIGABRT, so a reader process that ASan stops on a hostile
+# file (LibTorch freeing a bad pointer) is reported as crashed, as it is without ASan.
+export ASAN_OPTIONS="detect_leaks=0:allocator_may_return_null=1:max_allocation_size_mb=3072:halt_on_error=1:abort_on_error=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 QT_QPA_PLATFORM=offscreen ctest --output-on-failure --timeout 3600 "$@"

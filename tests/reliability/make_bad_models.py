@@ -50,6 +50,17 @@ def rewrite_archive(source, target, replace):
             dst.writestr(info, data)
 
 
+# A debug entry that makes LibTorch 1.13's unpickler free an invalid pointer ("free(): invalid size",
+# SIGABRT) when the debug information is read: in Python, torch.jit.load succeeds and printing the graph
+# aborts. Found by random mutation of good.pt's entry (the path inside is only text).
+BAD_FREE_DEBUG_PKL = (
+    b"\x80\x02X\x18\x00\x00\x00FORMAT_WITH_STRING_TABLEq\x00(X\x00\x00\x00\x00q\x01X\x1a\x00\x00\x00    def forwaAd(self, x):\n"
+    b"q\x02X#\x00\x00\x00        return self.conv(x).relu()\nq\x03X/\x00\x00\x00/work/main/tests/reliability/"
+    b"make_bad_models.pyq(K\x00ctorch.jit._pickle\nbuild_intlist\nq\x06(](etRK\x00K\x00\x87q\x07K\x00K\x00\x87K\x00"
+    b"\x87M\x07\x01h\x06(](K\x01K\x02K\x00etRK\x03K\x15\x87q\x08K)K9\x87K\x01\x87M\x12\x01h\x08K)K2\x87K\x02\x87M%\x01"
+    b"h\x08K)K9\x87K\x01\x87M&\x01h\x07K\x00K\x00\x87K\x00\x87tq\t\x87.")
+
+
 def deep_list_pickle(depth):
     # PROTO 2, then `depth` times EMPTY_LIST + MARK and an innermost list, closed by `depth`
     # APPENDS: lists nested two million deep, which LibTorch later walks recursively.
@@ -108,6 +119,7 @@ def main():
     # Corrupt code and debug entries.
     rewrite_archive(good, path("corrupt_code.pt"), {".py": b"def forward(self, x):\n    return ???\n"})
     rewrite_archive(good, path("corrupt_debug_info.pt"), {".debug_pkl": b"\x80\x02garbage"})
+    rewrite_archive(good, path("debug_pickle_bad_free.pt"), {"code/__torch__.py.debug_pkl": BAD_FREE_DEBUG_PKL})
     # A debug entry naming a class whose module is a terminal escape (clear screen, red): LibTorch quotes
     # it in its error, which must reach the user escaped.
     rewrite_archive(good, path("escape_in_message.pt"), {".debug_pkl": b"\x80\x02c\x1b[2J\x1b[31mevil\nname\n."})

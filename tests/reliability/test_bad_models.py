@@ -68,6 +68,8 @@ class BadModelsTest(unittest.TestCase):
         self.check_refused("unreadable.pt", "cannot be read", user="nobody" if os.geteuid() == 0 else None)
 
     def test_corrupt_debug_info(self): self.check_refused("corrupt_debug_info.pt", "Unknown opcode")
+    def test_debug_pickle_that_corrupts_the_heap(self):
+        self.check_refused("debug_pickle_bad_free.pt", "crashed while reading it")
 
     def test_terminal_escapes_in_the_file_are_shown_escaped(self):
         path = os.path.join(self.dir, "escape_in_message.pt")

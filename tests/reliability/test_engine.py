@@ -22,7 +22,7 @@ EXIT_AFTER_TIME_CAP = 3  # docs/engine-protocol.md
 # address space (docs/engine-protocol.md#limits).
 ADDRESS_SPACE_CAPS = True
 # Environment for every engine of the suite. Under ASan: crashes stay signals (ASan's own handler would
-# turn a reader's stack overflow into exit 1), and allocations up to 8 GB succeed so that the hostile
+# turn a reader's stack overflow into exit 1, and its report on LibTorch's bad free() ends in abort), and allocations up to 8 GB succeed so that the hostile
 # 4 GB string is slow to read, as it is in a normal build.
 ENGINE_ENV = {}
 
@@ -39,6 +39,7 @@ BAD_MODELS = {
     "pickle_huge_container.pt": "",
     "corrupt_code.pt": "",
     "corrupt_debug_info.pt": "Unknown opcode",
+    "debug_pickle_bad_free.pt": "crashed while reading it",
     "state_dict.pth": "torch.save",
     "a_directory.pt": "directory",
     "does_not_exist.pt": "does not exist",
@@ -93,7 +94,8 @@ class EngineTest(unittest.TestCase):
         ADDRESS_SPACE_CAPS = probe.request("hello")["addressSpaceCaps"]
         probe.close()
         if not ADDRESS_SPACE_CAPS:
-            ENGINE_ENV["ASAN_OPTIONS"] = os.environ.get("ASAN_OPTIONS", "") + ":handle_segv=0:max_allocation_size_mb=8192"
+            ENGINE_ENV["ASAN_OPTIONS"] = (os.environ.get("ASAN_OPTIONS", "")
+                                          + ":handle_segv=0:abort_on_error=1:max_allocation_size_mb=8192")
 
     @classmethod
     def tearDownClass(cls):
