@@ -100,6 +100,37 @@ bool isSingleThreaded()
     return false;
 }
 
+// Starts featscope-reader with `socket` as its stdin and stdout; returns 0 or an errno value.
+int spawnReader(const std::string& executable, int socket, pid_t& pid)
+{
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, socket, STDIN_FILENO);
+    posix_spawn_file_actions_adddup2(&actions, socket, STDOUT_FILENO);
+    posix_spawn_file_actions_addclosefrom_np(&actions, STDERR_FILENO + 1);
+    std::string flag = "--request-on-stdin";
+    char* argv[] = {const_cast<char*>(executable.c_str()), flag.data(), nullptr};
+    const int failed = ::posix_spawn(&pid, executable.c_str(), &actions, nullptr, argv, environ);
+    posix_spawn_file_actions_destroy(&actions);
+    return failed;
+}
+
+// Forks a reader that talks over `socket`; returns 0 or an errno value. Only for a single-threaded process.
+int forkReader(int socket, pid_t& pid)
+{
+    std::fflush(nullptr);
+    pid = ::fork();
+    if (pid == 0) {
+        // Only the socket (for request and report) and stderr stay: stdout may be a protocol pipe (the
+        // engine's), and a pipe end held open here would hide the parent's exit from whoever reads it.
+        ::dup2(socket, STDIN_FILENO);
+        ::dup2(STDERR_FILENO, STDOUT_FILENO);
+        ::close_range(STDERR_FILENO + 1, ~0U, 0);
+        ::_exit(runModuleReader(STDIN_FILENO, STDIN_FILENO));
+    }
+    return pid < 0 ? errno : 0;
+}
+
 /// A reader process and the socket to it (its stdin and stdout).
 ///
 /// Where this process has threads (LibTorch's pools, the engine's watchdog), the reader is a fresh
@@ -113,49 +144,18 @@ public:
     static std::unique_ptr<ReaderProcess> start()
     {
         const char* named = std::getenv(reader::kExecutableVariable);
-        if ((!named || !*named) && isSingleThreaded())
-            return forked();
-        const std::string executable = readerExecutable();
+        const bool fork = (!named || !*named) && isSingleThreaded();
+        const std::string executable = fork ? std::string() : readerExecutable();
         int sockets[2];
         if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sockets) != 0)
             throw Error(std::string("could not create a socket for the model reader: ") + std::strerror(errno));
-        posix_spawn_file_actions_t actions;
-        posix_spawn_file_actions_init(&actions);
-        posix_spawn_file_actions_adddup2(&actions, sockets[1], STDIN_FILENO);
-        posix_spawn_file_actions_adddup2(&actions, sockets[1], STDOUT_FILENO);
-        posix_spawn_file_actions_addclosefrom_np(&actions, STDERR_FILENO + 1);
-        std::string flag = "--request-on-stdin";
-        char* argv[] = {const_cast<char*>(executable.c_str()), flag.data(), nullptr};
         pid_t pid = -1;
-        const int failed = ::posix_spawn(&pid, executable.c_str(), &actions, nullptr, argv, environ);
-        posix_spawn_file_actions_destroy(&actions);
+        const int failed = fork ? forkReader(sockets[1], pid) : spawnReader(executable, sockets[1], pid);
         ::close(sockets[1]);
         if (failed != 0) {
             ::close(sockets[0]);
-            throw Error("could not start the model reader " + quotedPath(executable) + ": " + std::strerror(failed));
-        }
-        return std::unique_ptr<ReaderProcess>(new ReaderProcess(pid, sockets[0]));
-    }
-
-    static std::unique_ptr<ReaderProcess> forked()
-    {
-        int sockets[2];
-        if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sockets) != 0)
-            throw Error(std::string("could not create a socket for the model reader: ") + std::strerror(errno));
-        std::fflush(nullptr);
-        const pid_t pid = ::fork();
-        if (pid == 0) {
-            // Only the socket (for request and report) and stderr stay: stdout may be a protocol pipe (the
-            // engine's), and a pipe end held open here would hide the parent's exit from whoever reads it.
-            ::dup2(sockets[1], STDIN_FILENO);
-            ::dup2(STDERR_FILENO, STDOUT_FILENO);
-            ::close_range(STDERR_FILENO + 1, ~0U, 0);
-            ::_exit(runModuleReader(STDIN_FILENO, STDIN_FILENO));
-        }
-        ::close(sockets[1]);
-        if (pid < 0) {
-            ::close(sockets[0]);
-            throw Error(std::string("could not start the model reader: ") + std::strerror(errno));
+            throw Error("could not start the model reader" + (fork ? std::string() : " " + quotedPath(executable)) + ": "
+                        + std::strerror(failed));
         }
         return std::unique_ptr<ReaderProcess>(new ReaderProcess(pid, sockets[0]));
     }
@@ -222,6 +222,9 @@ public:
 
     int status() const { return status_; }
 
+    /// Whether the process has ended (or was killed) and its status is known.
+    bool ended() const { return ended_; }
+
 private:
     ReaderProcess(pid_t pid, int socket) : pid_(pid), socket_(socket) {}
 
@@ -285,7 +288,7 @@ public:
     void waitUntilArchiveRead()
     {
         while (report_.size() < 2 || report_[1] != reader::kArchiveRead) {
-            if (finished_ || !pump()) {
+            if (process_->ended() || !pump()) {
                 throwIfFailed();
                 throw Error("Cannot load " + quotedPath(path_) + " as TorchScript: the model reader stopped early. " + kSaveHint);
             }
@@ -295,7 +298,7 @@ public:
     /// Returns once the reader has read everything; throws the error it met, if any.
     void waitUntilDone()
     {
-        while (!readAll() && !finished_)
+        while (!readAll() && !process_->ended())
             pump();
         if (!readAll())
             throwIfFailed();
@@ -311,16 +314,14 @@ private:
     bool pump()
     {
         const bool started = !report_.empty();
-        if (!process_->pump(report_, 5)) {
-            finished_ = true;
+        if (!process_->pump(report_, 5))
             return false;
-        }
         if (!started && !report_.empty() && report_[0] == reader::kRequestReceived)
             deadline_ = std::chrono::steady_clock::now()
                 + std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(limits_.seconds));
         if (std::chrono::steady_clock::now() > deadline_) {
             process_->kill();
-            finished_ = timedOut_ = true;
+            timedOut_ = true;
             return false;
         }
         return true;
@@ -356,7 +357,6 @@ private:
     std::string path_;
     LoadLimits limits_;
     std::unique_ptr<ReaderProcess> process_;
-    bool finished_ = false;
     bool timedOut_ = false;
     std::string report_;
     std::chrono::steady_clock::time_point deadline_;
