@@ -9,6 +9,7 @@
 #include <featscope/InferenceExport.h>
 #include <featscope/ModuleLoader.h>
 #include <featscope/ReturnNodeSpec.h>
+#include <featscope/Runtime.h>
 #include <featscope/UnsafeOps.h>
 
 #include <ATen/Parallel.h>
@@ -74,8 +75,8 @@ Options:
   --gem-p P              exponent of --pool gem (default 3)
   --l2-normalize         scale each row to unit length, after pooling
   --batch N              images per forward pass (default 32)
-  --threads N            LibTorch threads and image decoders (default: LibTorch's
-                         choice, and one decoder per core)
+  --threads N            LibTorch threads and image decoders (default:
+                         $OMP_NUM_THREADS, else every core this process may use)
   --shard I/N            process only part I of N (1 <= I <= N): a contiguous
                          block of the sorted list; join the N outputs with
                          'featscope-cli features-join'
@@ -559,11 +560,7 @@ int runFeatures(const std::vector<std::string>& args)
     }
     settings.l2 = line.has("--l2-normalize");
     const int batch = positiveInt(line.value("--batch", "32"), "--batch");
-    if (line.has("--threads"))
-        at::set_num_threads(positiveInt(line.value("--threads"), "--threads"));
-    const int threads = at::get_num_threads();
-    // Decoding runs beside the model: as many decoders as --threads, or as cores.
-    const int decoders = line.has("--threads") ? threads : std::max(1, int(std::thread::hardware_concurrency()));
+    const int requestedThreads = line.has("--threads") ? positiveInt(line.value("--threads"), "--threads") : 0;
     int shard = 1, shards = 1;
     if (line.has("--shard")) {
         const std::string text = line.value("--shard");
@@ -579,6 +576,11 @@ int runFeatures(const std::vector<std::string>& args)
 
     // Everything that decides the values of the rows goes into the settings hash.
     const torch::jit::Module model = loadModule(modelPath);
+    // After the load, whose reader is a fork only while this process has one thread.
+    const int threads = configureThreads(requestedThreads);
+    warnIfReferenceBlas("featscope-cli features");
+    // Decoding the next batch runs beside the forward pass: one decoder per LibTorch thread.
+    const int decoders = threads;
     // features runs the model's code on every image: refuse code that reaches outside the model.
     const auto unsafeOps = findUnsafeOps(model);
     if (!unsafeOps.empty() && !line.has("--allow-unsafe-ops"))

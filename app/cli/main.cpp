@@ -9,9 +9,11 @@
 #include <featscope/InferenceExport.h>
 #include <featscope/ModuleLoader.h>
 #include <featscope/ReturnNodeSpec.h>
+#include <featscope/Runtime.h>
 #include <featscope/UnsafeOps.h>
 
 #include <torch/script.h>
+#include <torch/version.h>
 
 #include <functional>
 #include <iostream>
@@ -30,7 +32,8 @@ Commands:
   features  Write one descriptor per image (a node's pooled value) to a .npy file
             ('features-join' joins the outputs of 'features --shard I/N' runs)
 
-Run 'featscope-cli COMMAND --help' for a command's options.
+Run 'featscope-cli COMMAND --help' for a command's options, and
+'featscope-cli --version' for the versions, threads and BLAS library in use.
 )";
 
 constexpr const char* nodesUsage = R"(Usage: featscope-cli nodes MODEL.pt [--mode train|eval|both] [--json]
@@ -195,6 +198,14 @@ int main(int argc, char** argv)
     if (all.empty() || all.front() == "-h" || all.front() == "--help" || all.front() == "help") {
         std::cout << mainUsage;
         return all.empty() ? 2 : 0;
+    }
+    if (all.front() == "--version") {
+        const int threads = featscope::configureThreads();
+        std::cout << "featscope-cli " FEATSCOPE_VERSION "\nLibTorch " TORCH_VERSION ", " << threads << " thread"
+                  << (threads == 1 ? "" : "s") << " (" << featscope::availableCores() << " cores available)\nBLAS: "
+                  << featscope::describeBlas() << std::endl;
+        featscope::warnIfReferenceBlas("featscope-cli");
+        return 0;
     }
     const std::map<std::string, std::pair<const char*, std::function<int(const std::vector<std::string>&)>>> commands = {
         {"nodes", {nodesUsage, runNodes}},

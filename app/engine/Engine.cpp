@@ -5,6 +5,7 @@
 #include <featscope/Errors.h>
 #include <featscope/ModuleLoader.h>
 #include <featscope/ProcessLimits.h>
+#include <featscope/Runtime.h>
 #include <featscope/UnsafeOps.h>
 
 #include <caffe2/serialize/inline_container.h>
@@ -224,7 +225,10 @@ QJsonObject Engine::handle(const QJsonObject& request)
         if (cmd == QLatin1String("hello"))
             response = QJsonObject{{QStringLiteral("protocol"), 1},
                                    {QStringLiteral("engine"), QStringLiteral("featscope-engine")},
-                                   {QStringLiteral("addressSpaceCaps"), featscope::addressSpaceCapsSupported()}};
+                                   {QStringLiteral("addressSpaceCaps"), featscope::addressSpaceCapsSupported()},
+                                   {QStringLiteral("threads"), featscope::intraOpThreads()},
+                                   {QStringLiteral("availableCores"), featscope::availableCores()},
+                                   {QStringLiteral("blas"), qs(featscope::describeBlas())}};
         else if (cmd == QLatin1String("load"))
             response = load(request);
         else if (cmd == QLatin1String("resolve"))

@@ -7,12 +7,14 @@
 
 #include <featscope/ModuleLoader.h>
 #include <featscope/ProcessLimits.h>
+#include <featscope/Runtime.h>
 
 #include <QCoreApplication>
 #include <QJsonDocument>
 #include <QJsonObject>
 
 #include <torch/torch.h>
+#include <torch/version.h>
 
 #include <sys/resource.h>
 #include <unistd.h>
@@ -43,7 +45,9 @@ void printHelp()
         "A request past its time cap is answered with errorType \"timeout\" and the engine exits with status 3\n"
         "(LibTorch work cannot be interrupted); the GUI restarts it.\n"
         "Other:\n"
-        "  --threads N             LibTorch intra-op threads (default: LibTorch's choice)\n"
+        "  --version               print the versions and the BLAS library in use\n"
+        "  --threads N             LibTorch intra-op threads (default: $OMP_NUM_THREADS, else every core this\n"
+        "                          process may use)\n"
         "  --debug-run-delay-ms N  sleep before each run (for tests of cancel and crash handling)\n");
 }
 
@@ -88,6 +92,7 @@ int main(int argc, char** argv)
     long long loadSeconds = featscope::limitFromEnvironment("FEATSCOPE_LOAD_SECONDS", 0);
     long long runMemoryMb = featscope::limitFromEnvironment("FEATSCOPE_RUN_MEMORY_MB", physicalMemoryMb() / 2);
     long long runSeconds = featscope::limitFromEnvironment("FEATSCOPE_RUN_SECONDS", 120);
+    long long threads = 0;
     for (int i = 1; i < argc; ++i) {
         const std::string arg = argv[i];
         auto value = [&](const char* name) -> long long {
@@ -101,6 +106,11 @@ int main(int argc, char** argv)
             dup2(protocolFd, STDOUT_FILENO);
             printHelp();
             return 0;
+        } else if (arg == "--version") {
+            dup2(protocolFd, STDOUT_FILENO);
+            std::printf("featscope-engine %s\nLibTorch %s\nBLAS: %s\n", FEATSCOPE_VERSION, TORCH_VERSION,
+                        featscope::describeBlas().c_str());
+            return 0;
         } else if (arg == "--memory-limit-mb") {
             memoryLimitMb = value("--memory-limit-mb");
         } else if (arg == "--load-memory-mb") {
@@ -112,7 +122,7 @@ int main(int argc, char** argv)
         } else if (arg == "--run-seconds") {
             runSeconds = value("--run-seconds");
         } else if (arg == "--threads") {
-            torch::set_num_threads(static_cast<int>(std::max(1LL, value("--threads"))));
+            threads = std::max(1LL, value("--threads"));
         } else if (arg == "--debug-run-delay-ms") {
             options.debugRunDelayMs = static_cast<int>(value("--debug-run-delay-ms"));
         } else {
@@ -125,6 +135,9 @@ int main(int argc, char** argv)
     options.loadLimits.memoryBytes = static_cast<std::size_t>(std::max(0LL, loadMemoryMb)) << 20;
     options.loadLimits.seconds = static_cast<double>(std::max(0LL, loadSeconds));
     options.runMemoryBytes = static_cast<std::size_t>(std::max(0LL, runMemoryMb)) << 20;
+    // After prepareModuleReader above: sizing LibTorch's pool starts threads, and the first reader is a fork.
+    featscope::configureThreads(static_cast<int>(threads));
+    featscope::warnIfReferenceBlas("featscope-engine");
 
     std::mutex protocolMutex;
     auto reply = [&](const QJsonObject& response) {

@@ -49,9 +49,12 @@ BAD_MODELS = {
 class Engine:
     """One featscope-engine process spoken to over its JSON-lines protocol."""
 
-    def __init__(self, *args, env=None, engine=None):
-        self.process = subprocess.Popen([engine or ENGINE, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=subprocess.PIPE, env={**os.environ, **ENGINE_ENV, **(env or {})})
+    def __init__(self, *args, env=None, engine=None, unset=(), prefix=()):
+        environment = {**os.environ, **ENGINE_ENV, **(env or {})}
+        for name in unset:
+            environment.pop(name, None)
+        self.process = subprocess.Popen([*prefix, engine or ENGINE, *args], stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=environment)
         self.next_id = 1
 
     def request(self, cmd, timeout=120, **fields):
@@ -117,6 +120,32 @@ class EngineTest(unittest.TestCase):
     def assertAlive(self, engine):
         self.assertEqual(engine.request("hello")["ok"], True)
         self.assertIsNone(engine.process.poll())
+
+    def test_threads_default_to_every_core_the_process_may_use(self):
+        """LibTorch alone counts physical cores (1 on a 2-vCPU machine) and then runs 1x1 convolutions on a
+        slow path; the engine sizes its pool from its CPU affinity unless told otherwise."""
+        thread_variables = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
+        cores = len(os.sched_getaffinity(0))
+        cases = [("default", {}, (), cores),
+                 ("--threads 1", {}, ("--threads", "1"), 1),
+                 ("OMP_NUM_THREADS=1", {"OMP_NUM_THREADS": "1"}, (), 1)]
+        for label, env, args, expected in cases:
+            with self.subTest(label):
+                engine = Engine(*args, env=env, unset=() if env else thread_variables)
+                try:
+                    hello = engine.request("hello")
+                    self.assertEqual(hello["threads"], expected, hello)
+                    self.assertEqual(hello["availableCores"], cores, hello)
+                    self.assertTrue(hello["blas"], hello)
+                finally:
+                    engine.close()
+        if shutil.which("taskset") and cores > 1:
+            engine = Engine(unset=thread_variables, prefix=("taskset", "-c", "0"))
+            try:
+                hello = engine.request("hello")
+                self.assertEqual((hello["threads"], hello["availableCores"]), (1, 1), hello)
+            finally:
+                engine.close()
 
     def test_bad_models_get_errors_and_the_engine_keeps_the_loaded_model(self):
         engine = self.start()
