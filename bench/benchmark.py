@@ -47,7 +47,11 @@ GOALS = {
     "optimize": "optimized at least 1.3x faster (ratio <= 0.77), values within 1e-4, refused in training mode",
     "memory": "featscope lower (ratio < 1.0)",
     "gui": "first drawn graph < 1 s at about 2,000 nodes; no GUI-thread block over 100 ms",
+    "user": "default options: engine run within 1.15x of a bare forward (new selection 2x), ViT-B/16 run < 1.5 s, "
+            "features at least Python's images/s, extractor of the last node within 5% of the bare model",
 }
+# A figure taken while the machine is busy is not a figure: ratios drifted 2-40x beside builds and tests.
+QUIET_LOAD = 1.5
 
 
 def log(*parts):
@@ -63,10 +67,12 @@ def median(values):
 class FeatscopeServer:
     """featscope-bench serve: one command per line, one JSON reply per line."""
 
-    def __init__(self, exe):
+    def __init__(self, exe, threads=THREADS):
+        """threads=None keeps the programs' default policy (every core the process may use)."""
         self.proc = subprocess.Popen([exe, "serve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                                     bufsize=1)
-        self.call("threads", THREADS)
+                                     bufsize=1, env=default_thread_env() if threads is None else None)
+        if threads is not None:
+            self.call("threads", THREADS)
 
     def call(self, *words):
         line = " ".join(str(w) for w in words)
@@ -86,6 +92,40 @@ class FeatscopeServer:
             self.proc.stdin.flush()
         except OSError:
             pass
+        self.proc.wait(timeout=60)
+
+
+def default_thread_env():
+    """The environment a user's shell has: no thread-count variables, so every side uses its own default."""
+    return {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+
+
+class EngineProcess:
+    """featscope-engine as the inspector starts it (default options), spoken to over its JSON-lines protocol."""
+
+    def __init__(self, exe):
+        self.proc = subprocess.Popen([exe], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                     text=True, bufsize=1, env=default_thread_env())
+        self.next_id = 1
+
+    def request(self, cmd, **fields):
+        """Sends one request; returns (response, wall ms from writing the request to reading the answer)."""
+        line = json.dumps({"id": self.next_id, "cmd": cmd, **fields})
+        self.next_id += 1
+        start = time.perf_counter()
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+        reply = self.proc.stdout.readline()
+        ms = (time.perf_counter() - start) * 1000.0
+        if not reply:
+            raise RuntimeError(f"featscope-engine died on {cmd} (exit {self.proc.wait()})")
+        data = json.loads(reply)
+        if not data.get("ok"):
+            raise RuntimeError(f"featscope-engine {cmd}: {data.get('error')}")
+        return data, ms
+
+    def close(self):
+        self.proc.stdin.close()
         self.proc.wait(timeout=60)
 
 
@@ -554,6 +594,133 @@ def figure_gui(torch, server, models, work, bin_dir, runs, smoke):
     return rows
 
 
+# What a user does with default options: the inspector's Run (the engine's `run`, image to outputs on disk) and
+# `featscope-cli features`, each against the bare work in the same run. Two selections per model: the first is
+# run repeatedly (the engine keeps its extractor), the second is a new selection (a new extractor, whose first
+# forward goes through LibTorch's profiling run).
+USER_SELECTIONS = {
+    "resnet50": ("layer4", "layer3"),
+    "vit_b_16": ("encoder.ln", "encoder.layers.encoder_layer_5"),
+    "fashion_cnn": ("features.block3", "features.block2"),
+}
+USER_FEATURES = {"resnet50": ("layer4", "avg"), "vit_b_16": ("encoder.ln", "cls")}
+USER_REPEATS = 10
+
+
+def user_image(work):
+    from PIL import Image
+    import numpy as np
+    path = os.path.join(work, "user_image.jpg")
+    if not os.path.exists(path):
+        rng = np.random.default_rng(0)
+        Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).resize((320, 256), Image.BICUBIC).save(path)
+    return path
+
+
+def user_images(work, count):
+    from PIL import Image
+    import numpy as np
+    folder = os.path.join(work, f"user_images_{count}")
+    os.makedirs(folder, exist_ok=True)
+    rng = np.random.default_rng(1)
+    for i in range(count):
+        path = os.path.join(folder, f"{i:04d}.jpg")
+        if not os.path.exists(path):
+            Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).resize((256, 256), Image.BICUBIC).save(
+                path, quality=90)
+    return folder
+
+
+def figure_user(torch, models, work, bin_dir, bench_exe, smoke):
+    """Default-options user paths against bare LibTorch work measured in the same run (no thread pinning)."""
+    engine_exe = os.path.join(bin_dir, "featscope-engine")
+    image = user_image(work)
+    reference = FeatscopeServer(bench_exe, threads=None)
+    rows = {"engine_run": [], "bare_forward": [], "features": []}
+    repeats = 2 if smoke else USER_REPEATS
+    fashion = os.path.join(ROOT, "resources", "models", "fashion_cnn.pt")
+    paths = {name: path for name, (_, path) in models.items() if name in USER_SELECTIONS}
+    paths["fashion_cnn"] = fashion
+    try:
+        for name, path in paths.items():
+            first_node, new_node = USER_SELECTIONS[name]
+            log(f"user: engine run {name}")
+            engine = EngineProcess(engine_exe)
+            try:
+                hello, _ = engine.request("hello")
+                engine.request("load", path=path)
+                with tempfile.TemporaryDirectory() as out:
+                    def run(node):
+                        data, ms = engine.request("run", image=image, mode="eval", outputDir=out,
+                                                  returnNodes=[{"node": node, "key": "f"}])
+                        return data, ms
+                    first, first_ms = run(first_node)
+                    repeated = [run(first_node)[1] for _ in range(repeats)]
+                    _, new_ms = run(new_node)
+            finally:
+                engine.close()
+            # The same extractors, run bare in C++ on an input of the same shape, warm.
+            xpath = os.path.join(work, f"user_input_{name}.pt")
+            torch.manual_seed(0)
+            torch.save(torch.randn(*first["inputShape"]), xpath)
+            reference.call("load", path)
+            reference.call("input", xpath)
+            bare = {}
+            for node in (first_node, new_node):
+                reference.call("extractor", f"{node}=f")
+                bare[node] = median(reference.call("forward", "plain", repeats, 3)["samples_ms"])
+            rows["engine_run"].append({
+                "name": name, "engine_threads": hello.get("threads"), "blas": hello.get("blas"),
+                "first_run_ms": first_ms, "repeated_run_ms": median(repeated), "repeated_samples_ms": repeated,
+                "new_selection_first_run_ms": new_ms, "bare_forward_ms": bare[first_node],
+                "bare_forward_new_selection_ms": bare[new_node],
+                "repeated_ratio": median(repeated) / bare[first_node],
+                "new_selection_ratio": new_ms / bare[new_node],
+                "pass_repeated": median(repeated) / bare[first_node] <= 1.15,
+                "pass_new_selection": new_ms / bare[new_node] <= 2.0,
+                "pass_vit": (first_ms < 1500 and median(repeated) < 1500) if name == "vit_b_16" else None})
+            # featscope adds nothing to a forward: an extractor of the model's last node against the model itself,
+            # both bare in C++ (torch::jit::load + forward).
+            if name != "fashion_cnn":
+                last = {"resnet50": "fc", "vit_b_16": "heads"}[name]
+                reference.call("extractor", f"{last}=f")
+                reference.call("module", "full", path)
+                n = 2 if smoke else repeats
+                samples = interleave({"featscope": lambda k: reference.call("forward", "plain", k, 1)["samples_ms"],
+                                      "torchvision": lambda k: reference.call("forward", "full", k, 1)["samples_ms"]},
+                                     {"featscope": n, "torchvision": n})
+                rows["bare_forward"].append(row(f"{name}: extractor of '{last}' vs torch::jit::load + forward",
+                                                samples, goal=lambda r: r <= 1.05))
+        for name, (node, pool) in USER_FEATURES.items():
+            if name not in models:
+                continue
+            count = 8 if smoke else 64
+            folder = user_images(work, count)
+            log(f"user: features {name} on {count} images")
+            out = os.path.join(work, f"user_features_{name}.npy")
+            result = subprocess.run([os.path.join(bin_dir, "featscope-cli"), "features", models[name][1], "--return",
+                                     node, "--pool", pool, "--batch", "8", "--restart", "-o", out, folder],
+                                    capture_output=True, text=True, env=default_thread_env())
+            if result.returncode != 0:
+                rows["features"].append({"name": name, "error": result.stderr.strip()[-500:]})
+                continue
+            ours = float(re.search(r"([\d.]+) images/s", result.stderr).group(1))
+            theirs_run = subprocess.run([sys.executable, os.path.join(HERE, "python_features.py"), "--model", name,
+                                         "--weights", models[name][1], "--images", folder, "--batch", "8",
+                                         "--out", out + ".python.npy"],
+                                        capture_output=True, text=True, env=default_thread_env())
+            if theirs_run.returncode != 0:
+                raise RuntimeError(f"python_features.py {name}: {theirs_run.stderr[-2000:]}")
+            theirs = json.loads(theirs_run.stdout.strip().splitlines()[-1])
+            rows["features"].append({"name": f"{name} {node} --pool {pool}", "images": count,
+                                     "featscope_images_per_s": ours, "python_images_per_s": theirs["images_per_s"],
+                                     "python_threads": theirs["threads"], "ratio": ours / theirs["images_per_s"],
+                                     "pass": ours >= theirs["images_per_s"]})
+    finally:
+        reference.close()
+    return rows
+
+
 def row(name, samples, extra=None, goal=None):
     fs, tv = median(samples["featscope"]), median(samples["torchvision"])
     r = {"name": name, "featscope_ms": fs, "torchvision_ms": tv, "ratio": fs / tv, "speedup": tv / fs,
@@ -629,14 +796,48 @@ def write_report(results, out_md, json_rel, notes):
     w("- Ratio = featscope time / torchvision time (lower is better); medians of all samples.\n")
 
     w("## Summary\n")
-    w("| # | figure | goal | worst measured | result |")
-    w("|---|---|---|---|---|")
+    figure_load = info.get("figure_load", {})
+    w("| # | figure | goal | worst measured | result | load average before |")
+    w("|---|---|---|---|---|---|")
     for i, (key, title, worst_fmt) in enumerate(SUMMARY, 1):
         if key not in results:
             continue
         worst, ok = worst_fmt(results[key])
-        w(f"| {i} | {title} | {GOALS[key]} | {worst} | {verdict(ok)} |")
+        load = figure_load.get(key)
+        load_text = "" if load is None else f"{load:.2f}" + (" **noisy**" if load > QUIET_LOAD else "")
+        w(f"| {i} | {title} | {GOALS[key]} | {worst} | {verdict(ok)} | {load_text} |")
     w("")
+    if "user" in results:
+        u = results["user"]
+        w("## 0. Default options: what a user gets\n")
+        w("No thread setting anywhere: the engine as the inspector starts it, `featscope-cli features` without "
+          "`--threads`, Python with torch's default thread count. The engine's `run` is timed from the request "
+          "written to the answer read (image decoding, preprocessing, forward, outputs written); the bare forward "
+          "is the same extractor run in C++ on an input of the same shape, warm, in the same run.\n")
+        w("| model | engine threads | first run | repeated run | bare forward | ratio (goal <= 1.15) | new selection, first run | its bare forward | ratio (goal <= 2) |")
+        w("|---|---|---|---|---|---|---|---|---|")
+        for r in u["engine_run"]:
+            vit = "" if r["pass_vit"] is None else f" (ViT goal < 1.5 s: {verdict(r['pass_vit'])})"
+            w(f"| {r['name']}{vit} | {r['engine_threads']} | {fmt_ms(r['first_run_ms'])} | {fmt_ms(r['repeated_run_ms'])} | "
+              f"{fmt_ms(r['bare_forward_ms'])} | {r['repeated_ratio']:.2f} {verdict(r['pass_repeated'])} | "
+              f"{fmt_ms(r['new_selection_first_run_ms'])} | {fmt_ms(r['bare_forward_new_selection_ms'])} | "
+              f"{r['new_selection_ratio']:.2f} {verdict(r['pass_new_selection'])} |")
+        if u["engine_run"]:
+            w(f"\nBLAS in the engine: `{u['engine_run'][0]['blas']}`.\n")
+        w("| extractor vs the model itself, both bare C++ (`torch::jit::load` + forward) | extractor | model | ratio (goal <= 1.05) |")
+        w("|---|---|---|---|")
+        for r in u["bare_forward"]:
+            w(f"| {r['name']} | {fmt_ms(r['featscope_ms'])} | {fmt_ms(r['torchvision_ms'])} | {r['ratio']:.3f} {verdict(r['pass'])} |")
+        w("")
+        w("| `features`, batch 8 | images | featscope-cli images/s | Python images/s (threads) | ratio (goal >= 1) |")
+        w("|---|---|---|---|---|")
+        for r in u["features"]:
+            if "error" in r:
+                w(f"| {r['name']} | | failed: {r['error']} | | **MISS** |")
+            else:
+                w(f"| {r['name']} | {r['images']} | {r['featscope_images_per_s']:.1f} | {r['python_images_per_s']:.1f} "
+                  f"({r['python_threads']}) | {r['ratio']:.2f} {verdict(r['pass'])} |")
+        w(notes.get("user", ""))
 
     if "names" in results:
         w("## 1. Node listing, both modes, model already loaded\n")
@@ -799,6 +1000,11 @@ SUMMARY = [
     ("optimize", "optimized export", lambda o: (f"{min(r['speedup'] for r in o['rows']):.2f}x",
                                                 all(r["pass"] for r in o["rows"]) and (o["cli"] or {}).get("exit", 1) != 0)),
     ("memory", "peak RSS", lambda rows: _worst(rows)),
+    ("user", "default-options user paths", lambda u: (
+        "; ".join([f"{r['name']} run {r['repeated_ratio']:.2f}x bare" for r in u["engine_run"]]
+                  + [f"{r['name']} features {r['ratio']:.2f}x Python" for r in u["features"] if "ratio" in r]),
+        all(r["pass_repeated"] and r["pass_new_selection"] and r["pass_vit"] is not False for r in u["engine_run"])
+        and all(r.get("pass", False) for r in u["features"]) and all(r["pass"] for r in u["bare_forward"]))),
     ("gui", "GUI open", lambda rows: (
         "; ".join(f"{r['nodes']} nodes {r['first_drawn_s']:.2f} s, block {r['longest_block_ms']:.0f} ms" for r in rows),
         all(r["pass_block"] and r["pass_time"] is not False for r in rows))),
@@ -828,12 +1034,15 @@ def main():
     parser.add_argument("--output-dir", default=ROOT, help="where BENCHMARKS.md goes (JSON: bench/results.json "
                                                            "next to it when it is the repository)")
     parser.add_argument("--models", default="resnet50,densenet121,swin_t")
-    parser.add_argument("--figures", default="names,create,forward,pruning,optimize,memory,gui")
+    parser.add_argument("--figures", default="user,names,create,forward,pruning,optimize,memory,gui")
     parser.add_argument("--budget", type=float, default=20.0, help="seconds per side per measurement (default 20)")
     parser.add_argument("--gui-runs", type=int, default=3)
     parser.add_argument("--smoke", action="store_true", help="one repetition of everything, resnet18, batch 1")
     parser.add_argument("--report-only", action="store_true",
                         help="rewrite BENCHMARKS.md from the existing JSON (e.g. after editing bench/notes.md)")
+    parser.add_argument("--allow-noisy", action="store_true",
+                        help=f"write the report even when the load average exceeded {QUIET_LOAD} before a figure "
+                             "(those figures are marked noisy); without it such a run writes nothing")
     parser.add_argument("--merge", action="store_true",
                         help="keep the other figures of the existing JSON and replace only those measured now (the "
                              "machine line then describes the last run)")
@@ -871,25 +1080,33 @@ def main():
     models = build_models(torch, torchvision, args.work_dir, names)
     server = FeatscopeServer(bench_exe)
     budget = 0.5 if args.smoke else args.budget
+    figure_load = results["machine"]["figure_load"] = {}
+
+    def quiet_enough(figure):
+        figure_load[figure] = os.getloadavg()[0]
+        if figure_load[figure] > QUIET_LOAD:
+            log(f"load average {figure_load[figure]:.2f} before '{figure}' (quiet is <= {QUIET_LOAD}): noisy figure")
+        return True
+
     try:
-        with torch.no_grad():
-            pass
-        if "names" in figures:
+        if "user" in figures and quiet_enough("user"):
+            results["user"] = figure_user(torch, models, args.work_dir, args.bin_dir, bench_exe, args.smoke)
+        if "names" in figures and quiet_enough("names"):
             results["names"] = figure_names(torch, fx, server, models, budget, args.smoke)
-        if "create" in figures:
+        if "create" in figures and quiet_enough("create"):
             results["create"] = figure_create(torch, fx, server, models, budget, args.smoke)
-        if "forward" in figures:
+        if "forward" in figures and quiet_enough("forward"):
             results["forward"] = figure_forward(torch, fx, server, models, args.work_dir,
                                                 [1] if args.smoke else [1, 8], budget, args.smoke)
-        if "pruning" in figures and "resnet50" in models:
+        if "pruning" in figures and "resnet50" in models and quiet_enough("pruning"):
             results["pruning"] = figure_pruning(torch, server, models, args.work_dir, budget, args.smoke)
-        if "optimize" in figures:
+        if "optimize" in figures and quiet_enough("optimize"):
             rows, cli_refusal = figure_optimize(torch, server, models, args.work_dir, cli, budget, args.smoke)
             results["optimize"] = {"rows": rows, "cli": cli_refusal}
-        if "memory" in figures:
+        if "memory" in figures and quiet_enough("memory"):
             results["memory"] = figure_memory(torch, models, args.work_dir, bench_exe, 1 if args.smoke else 8,
                                               args.smoke)
-        if "gui" in figures:
+        if "gui" in figures and quiet_enough("gui"):
             results["gui"] = figure_gui(torch, server, models, args.work_dir, args.bin_dir,
                                         1 if args.smoke else args.gui_runs, args.smoke)
     finally:
@@ -908,6 +1125,15 @@ def main():
                  figures=[f for f in kept if not any(f in run.get("figures", []) for run in
                                                      previous["machine"].get("earlier_runs", []))])]
         results = merged
+    noisy = {f: load for f, load in figure_load.items() if f in figures and load > QUIET_LOAD}
+    if noisy and not args.allow_noisy:
+        kept = os.path.join(args.work_dir, "noisy-results.json")
+        with open(kept, "w") as f:
+            json.dump(results, f, indent=1)
+        sys.exit(f"benchmark: the load average exceeded {QUIET_LOAD} before "
+                 + ", ".join(f"'{f}' ({load:.2f})" for f, load in noisy.items())
+                 + f", so BENCHMARKS.md was not written (raw results: {kept}). Re-run on a quiet machine, or pass "
+                 "--allow-noisy to write it with those figures marked noisy.")
     os.makedirs(args.output_dir, exist_ok=True)
     with open(json_path, "w") as f:
         json.dump(results, f, indent=1)

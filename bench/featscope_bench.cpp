@@ -31,6 +31,7 @@
 #include <featscope/FeatureExtraction.h>
 #include <featscope/InferenceExport.h>
 #include <featscope/ModuleLoader.h>
+#include <featscope/Runtime.h>
 
 #include <torch/csrc/jit/runtime/graph_executor.h>
 #include <torch/csrc/jit/serialization/pickle.h>
@@ -412,6 +413,8 @@ int main(int argc, char** argv)
     try {
         if (!args.empty() && args[0] == "serve") {
             featscope::prepareModuleReader();
+            // The programs' default thread policy; the driver's "threads N" overrides it for pinned figures.
+            featscope::configureThreads();
             return Server().run();
         }
         if (!args.empty() && args[0] == "run")
