@@ -111,7 +111,7 @@ void warnIfReferenceBlas(const char* program)
         return;
     std::fprintf(stderr,
                  "%s: warning: LibTorch's matrix products use the reference BLAS, which makes transformers "
-                 "10-20x slower. Install OpenBLAS: apt-get install libopenblas0-pthread\n",
+                 "10-20x slower. Install OpenBLAS: apt-get install libopenblas0-openmp\n",
                  program);
 }
 
