@@ -57,8 +57,11 @@ void GraphPanel::clear()
     m_graph = {};
     m_tree.build(m_graph);
     m_collapsed.clear();
-    m_scene->clear();
+    m_scene->clearGraph();
     m_current.clear();
+    m_ticked.clear();
+    m_matches.clear();
+    m_shapes.clear();
 }
 
 void GraphPanel::setGraph(const ModeGraph& graph, const QSet<QString>& otherModeNames, const QString& otherMode)

@@ -44,6 +44,8 @@ public:
     void setMatches(const QSet<QString>& names);
     /// Highlights node `name`; `reveal` expands collapsed modules hiding it and scrolls to it.
     void setCurrentNode(const QString& name, bool reveal);
+    /// The highlighted node or module, empty when none.
+    const QString& currentNode() const { return m_current; }
 
 public Q_SLOTS:
     void expandModule(const QString& path);

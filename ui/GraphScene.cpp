@@ -37,8 +37,7 @@ GraphScene::GraphScene(QObject* parent) : QGraphicsScene(parent)
     setItemIndexMethod(QGraphicsScene::BspTreeIndex);
 }
 
-void GraphScene::populate(const ModeGraph& graph, const ModuleTree& tree, const VisibleGraph& visible,
-                          const LayoutResult& layout, const QSet<QString>& otherModeNames, const QString& otherMode)
+void GraphScene::clearGraph()
 {
     clear();
     m_items.clear();
@@ -46,6 +45,12 @@ void GraphScene::populate(const ModeGraph& graph, const ModuleTree& tree, const 
     m_byModule.clear();
     m_clusters.clear();
     m_current = nullptr;
+}
+
+void GraphScene::populate(const ModeGraph& graph, const ModuleTree& tree, const VisibleGraph& visible,
+                          const LayoutResult& layout, const QSet<QString>& otherModeNames, const QString& otherMode)
+{
+    clearGraph();
     const QRectF bounds = layout.bounds.adjusted(-20, -20, 20, 20);
     setSceneRect(bounds);
 

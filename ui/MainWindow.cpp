@@ -518,20 +518,15 @@ void MainWindow::onModelLoaded(const QJsonObject& response, const QString& path)
     m_engineLoadMs = qint64(response.value(QStringLiteral("elapsedMs")).toDouble());
     QElapsedTimer guiTimer;
     guiTimer.start();
+    forgetModel();
     m_model = ModelInfo::fromJson(response);
     m_hasModel = true;
     m_unsafeOpsAllowed = m_model.unsafeOps.isEmpty();
-    m_shapes.clear();
-    m_results->clear();
     m_settings.addRecentFile(m_model.file);
     updateRecentMenu();
     setWindowTitle(tr("%1 — featscope").arg(QFileInfo(m_model.file).fileName()));
 
     const QJsonObject state = m_settings.modelState(m_model.file);
-    {
-        const QSignalBlocker block(m_returns);
-        m_returns->clearAll();
-    }
     m_preprocessing->setValue(m_model.preprocessing);
     restoreModelState(state);
     if (!m_model.warning.isEmpty())
@@ -545,6 +540,21 @@ void MainWindow::onModelLoaded(const QJsonObject& response, const QString& path)
     updateActions();
     m_guiLoadMs = guiTimer.elapsed();
     Q_EMIT modelLoaded(true);
+}
+
+// Opening a model is one transaction: whatever the previous model's session held goes, and every view
+// hears about it. (A reset emitted under a QSignalBlocker once left the return-node table drawing rows its
+// model no longer had, and QHeaderView then hung sizing them.)
+void MainWindow::forgetModel()
+{
+    ++m_modelGeneration; // answers to requests about the previous model are dropped
+    m_returns->clearAll();
+    m_search->clear();
+    m_addNode->clear();
+    m_shapes.clear();
+    m_results->clear();
+    m_graph->clear();
+    m_tree->setCurrentIndex({});
 }
 
 void MainWindow::restoreModelState(const QJsonObject& state)
@@ -706,8 +716,8 @@ void MainWindow::resolveNow()
         if (m_returns->separateModes() || mode == m_mode)
             modes.insert(modeName(mode), m_returns->toJson(mode));
     m_engine->send(QStringLiteral("resolve"), QJsonObject{{QStringLiteral("modes"), modes}},
-                   [this](const QJsonObject& r) {
-                       if (!r.value(QStringLiteral("ok")).toBool())
+                   [this, generation = m_modelGeneration](const QJsonObject& r) {
+                       if (!r.value(QStringLiteral("ok")).toBool() || generation != m_modelGeneration)
                            return;
                        for (Mode mode : {Mode::Train, Mode::Eval})
                            if (r.contains(modeName(mode)))
@@ -859,9 +869,14 @@ void MainWindow::run()
                              {QStringLiteral("allowUnsafeOps"), m_unsafeOpsAllowed}};
     setBusy(tr("Running %1 on %2…").arg(QFileInfo(m_model.file).fileName(), QFileInfo(imagePath()).fileName()));
     m_results->showMessage(tr("Running…"), false);
-    m_runRequest = m_engine->send(QStringLiteral("run"), params, [this, timer](const QJsonObject& r) {
+    m_runRequest = m_engine->send(QStringLiteral("run"), params, [this, timer, generation = m_modelGeneration](const QJsonObject& r) {
         m_runRequest = 0;
         updateActions();
+        if (generation != m_modelGeneration) { // another model opened meanwhile; these outputs are not its
+            setIdle(tr("Run of the previous model dropped."));
+            Q_EMIT runFinished(false);
+            return;
+        }
         if (!r.value(QStringLiteral("ok")).toBool()) {
             const bool cancelled = r.value(QStringLiteral("errorType")).toString() == QLatin1String("cancelled");
             setIdle(cancelled ? tr("Run cancelled.") : tr("Run failed."));

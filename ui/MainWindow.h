@@ -103,6 +103,7 @@ private:
     void setBusy(const QString& message);
     void setIdle(const QString& message);
     void onModelLoaded(const QJsonObject& response, const QString& path);
+    void forgetModel();
     void showModeGraph();
     void updateModelPanel();
     void updateTicks();
@@ -130,6 +131,7 @@ private:
     int m_runRequest = 0;
     int m_runTimeoutMs = 300000;
     int m_loadRequest = 0;
+    int m_modelGeneration = 0; ///< counts opened models, to drop answers about an earlier one
     QString m_lastError;
     QHash<QString, QString> m_shapes;
     QElapsedTimer m_openTimer;
