@@ -7,7 +7,9 @@
 #include <QGraphicsRectItem>
 #include <QGraphicsSceneMouseEvent>
 #include <QGraphicsSimpleTextItem>
+#include <QPainter>
 #include <QPen>
+#include <QStyleOptionGraphicsItem>
 
 namespace featscope::ui {
 
@@ -29,6 +31,18 @@ QColor clusterFill(int depth)
     static const QColor colours[] = {QColor(0xf3, 0xf6, 0xfa), QColor(0xe9, 0xef, 0xf6), QColor(0xdf, 0xe8, 0xf2)};
     return colours[std::clamp(depth - 1, 0, 2)];
 }
+
+/// A module frame's title, drawn only where it is readable (as the boxes' text).
+class ClusterTitle : public QGraphicsSimpleTextItem {
+public:
+    using QGraphicsSimpleTextItem::QGraphicsSimpleTextItem;
+
+    void paint(QPainter* painter, const QStyleOptionGraphicsItem* option, QWidget* widget) override
+    {
+        if (option->levelOfDetailFromTransform(painter->worldTransform()) >= GraphNodeItem::kMinReadableZoom)
+            QGraphicsSimpleTextItem::paint(painter, option, widget);
+    }
+};
 
 } // namespace
 
@@ -61,7 +75,8 @@ void GraphScene::populate(const ModeGraph& graph, const ModuleTree& tree, const 
         frame->setZValue(0);
         frame->setToolTip(QStringLiteral("%1 (%2)\nDouble-click the frame to collapse.")
                               .arg(m.path, m.className.isEmpty() ? QStringLiteral("module") : m.className));
-        auto* label = addSimpleText(m.className.isEmpty() ? m.name : QStringLiteral("%1 : %2").arg(m.name, m.className));
+        auto* label = new ClusterTitle(m.className.isEmpty() ? m.name : QStringLiteral("%1 : %2").arg(m.name, m.className));
+        addItem(label);
         QFont f = label->font();
         f.setPointSizeF(8);
         label->setFont(f);

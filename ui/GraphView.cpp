@@ -30,6 +30,14 @@ void GraphView::fitAll()
     if (!scene())
         return;
     fitInView(scene()->sceneRect(), Qt::KeepAspectRatio);
+    Q_EMIT viewportChanged();
+}
+
+void GraphView::showStart()
+{
+    if (!scene())
+        return;
+    fitInView(scene()->sceneRect(), Qt::KeepAspectRatio);
     // Big graphs fit at an unreadable size; start readable at the top (fitting the width when possible).
     if (zoom() < 0.7) {
         const QRectF r = scene()->sceneRect();
