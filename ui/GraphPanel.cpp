@@ -263,16 +263,17 @@ void GraphPanel::expandAll()
 
 void GraphPanel::placeOverview()
 {
-    // As tall as a third of the panel and shaped like the graph, so a long chain (ResNet-50 expanded) is a
-    // column you can aim at rather than a sliver; never wider than a quarter of the panel.
+    // Shaped like the graph and up to a third of the panel's height, so a long chain (ResNet-50 expanded) is
+    // a column you can aim at rather than a sliver; a compact graph gets a box small enough (a fifth of the
+    // width, a quarter of the height) not to hide the boxes under it.
     const QRectF scene = m_scene->sceneRect();
     const qreal aspect = scene.height() > 0 ? scene.width() / scene.height() : 1.0;
-    int h = std::max(90, height() / 3);
+    int h = std::max(90, aspect < 0.2 ? height() / 3 : height() / 4);
     int w = int(h * aspect);
-    const int maxW = std::max(110, width() / 4);
+    const int maxW = std::max(110, width() / 5);
     if (w > maxW) {
         w = maxW;
-        h = std::clamp(int(w / std::max(aspect, 0.01)), 60, std::max(90, height() / 3));
+        h = std::clamp(int(w / std::max(aspect, 0.01)), 60, std::max(90, height() / 4));
     }
     w = std::max(w, 48);
     const int scroll = m_view->verticalScrollBar()->isVisible() ? m_view->verticalScrollBar()->width() : 0;

@@ -30,6 +30,10 @@ void GraphView::fitAll()
     if (!scene())
         return;
     fitInView(scene()->sceneRect(), Qt::KeepAspectRatio);
+    if (zoom() > 1) { // a small graph fits at its own size, not blown up
+        resetTransform();
+        centerOn(scene()->sceneRect().center());
+    }
     Q_EMIT viewportChanged();
 }
 
