@@ -1,5 +1,7 @@
 #include "FeatureMapView.h"
 
+#include "WheelGuard.h"
+
 #include <QCheckBox>
 #include <QHBoxLayout>
 #include <QLabel>
@@ -51,6 +53,8 @@ FeatureMapView::FeatureMapView(const RunOutput& output, FeatureTensor tensor, QW
       m_gradient(QCPColorGradient::gpThermal)
 {
     m_grid->setObjectName(QStringLiteral("channelGrid"));
+    m_page->setObjectName(QStringLiteral("page"));
+    m_channel->setObjectName(QStringLiteral("channel"));
     m_large->setObjectName(QStringLiteral("largeMap"));
     m_info->setTextInteractionFlags(Qt::TextSelectableByMouse);
     m_info->setText(tr("<b>%1</b> = %2 &nbsp; shape %3 &nbsp; min %4 &nbsp; max %5 &nbsp; mean %6 &nbsp; std %7")
@@ -145,6 +149,7 @@ FeatureMapView::FeatureMapView(const RunOutput& output, FeatureTensor tensor, QW
 
     buildGrid();
     setLargeChannel(0);
+    takeWheelOnlyWhenFocused(this);
 }
 
 void FeatureMapView::buildGrid()
@@ -228,8 +233,18 @@ void FeatureMapView::updateRanges()
 void FeatureMapView::setLargeChannel(int channel)
 {
     m_largeChannel = std::clamp(channel, -1, m_tensor.channels() - 1);
+    {
+        const QSignalBlocker blockMean(m_mean), blockChannel(m_channel);
+        m_mean->setChecked(m_largeChannel < 0);
+        if (m_largeChannel >= 0)
+            m_channel->setValue(m_largeChannel);
+    }
     updateLarge();
 }
+
+int FeatureMapView::page() const { return m_page->value(); }
+
+void FeatureMapView::setPage(int page) { m_page->setValue(page); }
 
 void FeatureMapView::updateLarge()
 {

@@ -38,6 +38,9 @@ public:
     /// Shows channel `channel` large (-1: the mean over channels).
     void setLargeChannel(int channel);
     int largeChannel() const { return m_largeChannel; }
+    /// Grid page shown, from 1.
+    int page() const;
+    void setPage(int page);
 
     /// Grid and large view side by side, as shown.
     QImage renderImage() const;

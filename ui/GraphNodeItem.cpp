@@ -55,12 +55,29 @@ QSizeF GraphNodeItem::preferredSize(const QString& name, const QString& subtitle
     return QSizeF(std::min<qreal>(360, text + kBox + 3 * kPad + 2), 2 * kLine + 2 * kPad - 2);
 }
 
+QString GraphNodeItem::belowText() const
+{
+    if (m_modeMark.isEmpty())
+        return m_shape;
+    return m_shape.isEmpty() ? m_modeMark : m_shape + QStringLiteral("  ") + m_modeMark;
+}
+
+QRectF GraphNodeItem::belowRect() const
+{
+    static const QFontMetricsF small(smallFont());
+    const QString below = belowText();
+    if (below.isEmpty())
+        return {};
+    const qreal w = small.horizontalAdvance(below) + 8;
+    return QRectF(m_rect.right() - w, m_rect.bottom() + 2, w, kLine - 1);
+}
+
 QRectF GraphNodeItem::boundingRect() const
 {
-    QRectF r = m_rect.adjusted(-3, -3, 3, 3);
-    if (!m_shape.isEmpty() || !m_modeMark.isEmpty())
-        r.setBottom(r.bottom() + kLine + 2);
-    return r;
+    // The badge can be wider than the box (a long shape under a short name): bound both, or it is clipped.
+    const QRectF r = m_rect.adjusted(-3, -3, 3, 3);
+    const QRectF below = belowRect();
+    return below.isEmpty() ? r : r.united(below.adjusted(-1, -1, 1, 1));
 }
 
 QRectF GraphNodeItem::checkBoxRect() const
@@ -122,7 +139,7 @@ void GraphNodeItem::paint(QPainter* painter, const QStyleOptionGraphicsItem* opt
         painter->drawRoundedRect(m_rect.translated(3, 3), 4, 4);
     }
     painter->drawRoundedRect(m_rect, 4, 4);
-    if (lod < 0.35)
+    if (lod < kMinReadableZoom)
         return;
 
     const QRectF box = checkBoxRect();
@@ -144,12 +161,9 @@ void GraphNodeItem::paint(QPainter* painter, const QStyleOptionGraphicsItem* opt
     QFontMetricsF sm(painter->font());
     painter->drawText(text.translated(0, kLine), Qt::AlignLeft | Qt::AlignVCenter,
                       sm.elidedText(m_subtitle, Qt::ElideRight, text.width()));
-    QString below = m_shape;
-    if (!m_modeMark.isEmpty())
-        below = below.isEmpty() ? m_modeMark : below + QStringLiteral("  ") + m_modeMark;
+    const QString below = belowText();
     if (!below.isEmpty()) {
-        const qreal w = sm.horizontalAdvance(below) + 8;
-        const QRectF badge(m_rect.right() - w, m_rect.bottom() + 2, w, kLine - 1);
+        const QRectF badge = belowRect();
         painter->setPen(Qt::NoPen);
         painter->setBrush(m_shape.isEmpty() ? QColor(0xe1, 0xbe, 0xe7) : QColor(0xc8, 0xe6, 0xc9));
         painter->drawRoundedRect(badge, 3, 3);

@@ -10,6 +10,8 @@ namespace featscope::ui {
 class GraphNodeItem : public QGraphicsItem {
 public:
     enum { Type = UserType + 1 };
+    /// Below this zoom (scene-to-screen scale) text would be too small to read; boxes are drawn without it.
+    static constexpr qreal kMinReadableZoom = 0.45;
 
     /// `label` is what the box shows (the name relative to its frame); `name` is the full node name.
     GraphNodeItem(const QRectF& rect, QString name, QString label, QString subtitle, bool isModule);
@@ -42,6 +44,11 @@ public:
     static QString relativeLabel(const QString& name, const QString& frame);
 
 private:
+    /// Text drawn under the box (output shape, mode mark), empty when none.
+    QString belowText() const;
+    /// Where that text's badge goes: right-aligned under the box, as wide as the text needs.
+    QRectF belowRect() const;
+
     QRectF m_rect;
     QString m_name;
     QString m_label;

@@ -57,8 +57,11 @@ void GraphPanel::clear()
     m_graph = {};
     m_tree.build(m_graph);
     m_collapsed.clear();
-    m_scene->clear();
+    m_scene->clearGraph();
     m_current.clear();
+    m_ticked.clear();
+    m_matches.clear();
+    m_shapes.clear();
 }
 
 void GraphPanel::setGraph(const ModeGraph& graph, const QSet<QString>& otherModeNames, const QString& otherMode)
@@ -68,7 +71,7 @@ void GraphPanel::setGraph(const ModeGraph& graph, const QSet<QString>& otherMode
     m_collapsed = m_tree.defaultCollapsed(m_graph, kDefaultBudget, kDefaultEdgeBudget);
     m_otherNames = otherModeNames;
     m_otherMode = otherMode;
-    m_fitAfterLayout = true;
+    m_fitAfterLayout = Fit::Start;
     relayout();
 }
 
@@ -119,13 +122,16 @@ void GraphPanel::onLayoutDone()
     applyDecorations();
     m_lastLayoutMs = result.elapsedMs;
     m_lastBoxes = int(m_pendingVisible.items.size());
-    if (m_fitAfterLayout)
+    if (m_fitAfterLayout == Fit::Start)
+        m_view->showStart();
+    else if (m_fitAfterLayout == Fit::Whole)
         m_view->fitAll();
-    m_fitAfterLayout = false;
+    m_fitAfterLayout = Fit::None;
     if (m_centerOnCurrent && !m_current.isEmpty())
         if (GraphNodeItem* item = m_scene->itemForNode(m_current))
             m_view->centerOn(item);
     m_centerOnCurrent = false;
+    placeOverview();
     m_overview->refit();
     Q_EMIT layoutFinished(result.elapsedMs, m_lastBoxes);
 }
@@ -211,8 +217,36 @@ void GraphPanel::collapseModule(const QString& path)
 void GraphPanel::collapseToDefault()
 {
     m_collapsed = m_tree.defaultCollapsed(m_graph, kDefaultBudget, kDefaultEdgeBudget);
-    m_fitAfterLayout = true;
+    m_fitAfterLayout = Fit::Start;
     relayout();
+}
+
+void GraphPanel::collapseAll() { expandToDepth(0); }
+
+void GraphPanel::expandToDepth(int depth)
+{
+    QSet<int> collapsed;
+    const auto& modules = m_tree.modules();
+    for (int m = 1; m < modules.size(); ++m)
+        if (modules[m].depth > depth)
+            collapsed.insert(m);
+    if (m_tree.visibleCount(collapsed) > kExpandAllLimit) {
+        Q_EMIT message(tr("Depth %1 shows more than %2 boxes; expand modules one by one (double-click them).")
+                           .arg(depth)
+                           .arg(kExpandAllLimit));
+        return;
+    }
+    m_collapsed = collapsed;
+    m_fitAfterLayout = Fit::Whole;
+    relayout();
+}
+
+int GraphPanel::maxDepth() const
+{
+    int depth = 0;
+    for (const auto& m : m_tree.modules())
+        depth = std::max(depth, m.depth);
+    return depth;
 }
 
 void GraphPanel::expandAll()
@@ -223,13 +257,25 @@ void GraphPanel::expandAll()
         return;
     }
     m_collapsed.clear();
-    m_fitAfterLayout = true;
+    m_fitAfterLayout = Fit::Whole;
     relayout();
 }
 
 void GraphPanel::placeOverview()
 {
-    const int w = std::clamp(width() / 6, 110, 220), h = std::clamp(height() / 4, 90, 200);
+    // Shaped like the graph and up to a third of the panel's height, so a long chain (ResNet-50 expanded) is
+    // a column you can aim at rather than a sliver; a compact graph gets a box small enough (a fifth of the
+    // width, a quarter of the height) not to hide the boxes under it.
+    const QRectF scene = m_scene->sceneRect();
+    const qreal aspect = scene.height() > 0 ? scene.width() / scene.height() : 1.0;
+    int h = std::max(90, aspect < 0.2 ? height() / 3 : height() / 4);
+    int w = int(h * aspect);
+    const int maxW = std::max(110, width() / 5);
+    if (w > maxW) {
+        w = maxW;
+        h = std::clamp(int(w / std::max(aspect, 0.01)), 60, std::max(90, height() / 4));
+    }
+    w = std::max(w, 48);
     const int scroll = m_view->verticalScrollBar()->isVisible() ? m_view->verticalScrollBar()->width() : 0;
     m_overview->setGeometry(width() - w - 6 - scroll, height() - h - 6 - scroll, w, h);
     m_overview->raise();

@@ -44,6 +44,8 @@ public:
     void setMatches(const QSet<QString>& names);
     /// Highlights node `name`; `reveal` expands collapsed modules hiding it and scrolls to it.
     void setCurrentNode(const QString& name, bool reveal);
+    /// The highlighted node or module, empty when none.
+    const QString& currentNode() const { return m_current; }
 
 public Q_SLOTS:
     void expandModule(const QString& path);
@@ -52,6 +54,14 @@ public Q_SLOTS:
     void collapseToDefault();
     /// Expands everything (refused above a few thousand boxes).
     void expandAll();
+    /// Collapses every module: one box per top-level module.
+    void collapseAll();
+    /// Shows modules down to nesting depth `depth` open (1: the top-level modules' insides), deeper ones collapsed.
+    void expandToDepth(int depth);
+
+public:
+    /// Deepest module nesting of the graph (0 when it has no modules).
+    int maxDepth() const;
 
 Q_SIGNALS:
     void layoutStarted(int boxes);
@@ -83,7 +93,8 @@ private:
     QHash<QString, QString> m_shapes;
     QString m_current;
     bool m_centerOnCurrent = false;
-    bool m_fitAfterLayout = true;
+    enum class Fit { None, Start, Whole };
+    Fit m_fitAfterLayout = Fit::Start;
 
     QFutureWatcher<LayoutResult> m_watcher;
     VisibleGraph m_pendingVisible;

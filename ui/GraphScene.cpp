@@ -7,7 +7,9 @@
 #include <QGraphicsRectItem>
 #include <QGraphicsSceneMouseEvent>
 #include <QGraphicsSimpleTextItem>
+#include <QPainter>
 #include <QPen>
+#include <QStyleOptionGraphicsItem>
 
 namespace featscope::ui {
 
@@ -30,6 +32,18 @@ QColor clusterFill(int depth)
     return colours[std::clamp(depth - 1, 0, 2)];
 }
 
+/// A module frame's title, drawn only where it is readable (as the boxes' text).
+class ClusterTitle : public QGraphicsSimpleTextItem {
+public:
+    using QGraphicsSimpleTextItem::QGraphicsSimpleTextItem;
+
+    void paint(QPainter* painter, const QStyleOptionGraphicsItem* option, QWidget* widget) override
+    {
+        if (option->levelOfDetailFromTransform(painter->worldTransform()) >= GraphNodeItem::kMinReadableZoom)
+            QGraphicsSimpleTextItem::paint(painter, option, widget);
+    }
+};
+
 } // namespace
 
 GraphScene::GraphScene(QObject* parent) : QGraphicsScene(parent)
@@ -37,8 +51,7 @@ GraphScene::GraphScene(QObject* parent) : QGraphicsScene(parent)
     setItemIndexMethod(QGraphicsScene::BspTreeIndex);
 }
 
-void GraphScene::populate(const ModeGraph& graph, const ModuleTree& tree, const VisibleGraph& visible,
-                          const LayoutResult& layout, const QSet<QString>& otherModeNames, const QString& otherMode)
+void GraphScene::clearGraph()
 {
     clear();
     m_items.clear();
@@ -46,6 +59,12 @@ void GraphScene::populate(const ModeGraph& graph, const ModuleTree& tree, const 
     m_byModule.clear();
     m_clusters.clear();
     m_current = nullptr;
+}
+
+void GraphScene::populate(const ModeGraph& graph, const ModuleTree& tree, const VisibleGraph& visible,
+                          const LayoutResult& layout, const QSet<QString>& otherModeNames, const QString& otherMode)
+{
+    clearGraph();
     const QRectF bounds = layout.bounds.adjusted(-20, -20, 20, 20);
     setSceneRect(bounds);
 
@@ -56,7 +75,8 @@ void GraphScene::populate(const ModeGraph& graph, const ModuleTree& tree, const 
         frame->setZValue(0);
         frame->setToolTip(QStringLiteral("%1 (%2)\nDouble-click the frame to collapse.")
                               .arg(m.path, m.className.isEmpty() ? QStringLiteral("module") : m.className));
-        auto* label = addSimpleText(m.className.isEmpty() ? m.name : QStringLiteral("%1 : %2").arg(m.name, m.className));
+        auto* label = new ClusterTitle(m.className.isEmpty() ? m.name : QStringLiteral("%1 : %2").arg(m.name, m.className));
+        addItem(label);
         QFont f = label->font();
         f.setPointSizeF(8);
         label->setFont(f);

@@ -21,6 +21,9 @@ public:
     void populate(const ModeGraph& graph, const ModuleTree& tree, const VisibleGraph& visible,
                   const LayoutResult& layout, const QSet<QString>& otherModeNames, const QString& otherMode);
 
+    /// Removes every box, frame and edge.
+    void clearGraph();
+
     /// The box showing node `name` (itself or its collapsed module), or nullptr.
     GraphNodeItem* itemForNode(const QString& name) const;
     /// The box of a collapsed module, or nullptr.

@@ -30,6 +30,18 @@ void GraphView::fitAll()
     if (!scene())
         return;
     fitInView(scene()->sceneRect(), Qt::KeepAspectRatio);
+    if (zoom() > 1) { // a small graph fits at its own size, not blown up
+        resetTransform();
+        centerOn(scene()->sceneRect().center());
+    }
+    Q_EMIT viewportChanged();
+}
+
+void GraphView::showStart()
+{
+    if (!scene())
+        return;
+    fitInView(scene()->sceneRect(), Qt::KeepAspectRatio);
     // Big graphs fit at an unreadable size; start readable at the top (fitting the width when possible).
     if (zoom() < 0.7) {
         const QRectF r = scene()->sceneRect();

@@ -16,7 +16,10 @@ public:
 public Q_SLOTS:
     void zoomIn() { zoomBy(1.25); }
     void zoomOut() { zoomBy(0.8); }
+    /// Fits the whole graph, however small that makes it (text is hidden below a readable size).
     void fitAll();
+    /// Where a freshly opened graph starts: the whole graph when it is readable, else its top at a readable zoom.
+    void showStart();
     void resetZoom();
 
 Q_SIGNALS:

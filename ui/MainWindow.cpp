@@ -8,6 +8,7 @@
 #include "PreprocessingWidget.h"
 #include "ResultsPanel.h"
 #include "ReturnNodesModel.h"
+#include "WheelGuard.h"
 
 #include <QAction>
 #include <QApplication>
@@ -31,6 +32,7 @@
 #include <QMessageBox>
 #include <QMimeData>
 #include <QProgressBar>
+#include <QRegularExpression>
 #include <QPushButton>
 #include <QScrollArea>
 #include <QSortFilterProxyModel>
@@ -41,6 +43,9 @@
 #include <QToolButton>
 #include <QTreeView>
 #include <QVBoxLayout>
+
+#include <algorithm>
+#include <functional>
 
 namespace featscope::ui {
 
@@ -66,11 +71,25 @@ bool isImageFile(const QString& path)
     return suffixes.contains(QFileInfo(path).suffix().toLower());
 }
 
+QString describe(const Preprocessing& p)
+{
+    QStringList parts;
+    parts.append(p.resize > 0 ? QObject::tr("resize %1").arg(p.resize) : QObject::tr("no resize"));
+    if (p.centerCrop > 0)
+        parts.append(QObject::tr("crop %1").arg(p.centerCrop));
+    parts.append(p.channels == 1 ? QObject::tr("grayscale") : QObject::tr("RGB"));
+    return parts.join(QStringLiteral(", "));
+}
+
 QString errorText(const QJsonObject& response)
 {
     QString message = response.value(QStringLiteral("error")).toString();
+    // The engine's messages also serve the command line; advice to run featscope-cli does not help in the window.
+    static const QRegularExpression cliAdvice(QStringLiteral("\\s*[^.]*`featscope-cli[^`]*`[^.]*\\."));
+    message.remove(cliAdvice);
     const QJsonArray suggestions = response.value(QStringLiteral("suggestions")).toArray();
-    if (!suggestions.isEmpty() && !message.contains(QLatin1String("Did you mean"))) {
+    if (!suggestions.isEmpty() && !message.contains(QLatin1String("Did you mean"))
+        && !message.contains(QLatin1String("closest names"), Qt::CaseInsensitive)) {
         QStringList names;
         for (const QJsonValue& s : suggestions)
             names.append(s.toString());
@@ -102,7 +121,7 @@ MainWindow::MainWindow(QWidget* parent)
       m_treeProxy(new NodeFilterModel(this)), m_returns(new ReturnNodesModel(this)), m_returnView(new QTableView),
       m_results(new ResultsPanel), m_preprocessing(new PreprocessingWidget), m_modelLabel(new QLabel),
       m_errorLabel(new QLabel), m_validation(new QLabel), m_statusLabel(new QLabel), m_progress(new QProgressBar), m_modeBox(new QComboBox),
-      m_separate(new QCheckBox(tr("Separate train/eval selections"))), m_search(new QLineEdit),
+      m_separate(new QCheckBox(tr("Separate train/eval selections"))), m_search(new QLineEdit), m_searchCount(new QLabel),
       m_addNode(new QLineEdit), m_image(new QLineEdit), m_runButton(new QPushButton(tr("Run"))),
       m_cancelButton(new QPushButton(tr("Cancel")))
 {
@@ -123,13 +142,29 @@ MainWindow::MainWindow(QWidget* parent)
     m_search->setObjectName(QStringLiteral("search"));
     m_search->setMaximumWidth(280);
     graphBar->addWidget(m_search);
+    auto* previous = graphBar->addAction(tr("◀"), this, [this] { findNext(-1); });
+    previous->setToolTip(tr("Previous match (Shift+F3)"));
+    previous->setObjectName(QStringLiteral("findPrevious"));
+    auto* next = graphBar->addAction(tr("▶"), this, [this] { findNext(1); });
+    next->setToolTip(tr("Next match (F3, Enter)"));
+    next->setObjectName(QStringLiteral("findNext"));
+    m_searchCount->setObjectName(QStringLiteral("searchCount"));
+    m_searchCount->setMinimumWidth(70);
+    m_searchCount->setContentsMargins(6, 0, 6, 0);
+    graphBar->addWidget(m_searchCount);
     graphBar->addSeparator();
     graphBar->addAction(tr("Zoom in"), m_graph->view(), &GraphView::zoomIn);
     graphBar->addAction(tr("Zoom out"), m_graph->view(), &GraphView::zoomOut);
-    graphBar->addAction(tr("Fit"), m_graph->view(), &GraphView::fitAll);
+    graphBar->addAction(tr("Fit"), m_graph->view(), &GraphView::fitAll)->setToolTip(tr("Show the whole graph (Ctrl+0)"));
     graphBar->addSeparator();
+    graphBar->addAction(tr("Collapse all"), m_graph, &GraphPanel::collapseAll)->setToolTip(tr("One box per top-level module"));
+    auto* depthButton = new QToolButton;
+    depthButton->setText(tr("Expand to depth"));
+    depthButton->setObjectName(QStringLiteral("expandDepth"));
+    depthButton->setPopupMode(QToolButton::InstantPopup);
+    depthButton->setMenu(createDepthMenu(depthButton));
+    graphBar->addWidget(depthButton);
     graphBar->addAction(tr("Expand all"), m_graph, &GraphPanel::expandAll);
-    graphBar->addAction(tr("Collapse"), m_graph, &GraphPanel::collapseToDefault);
     graphLayout->addWidget(graphBar);
     graphLayout->addWidget(m_graph, 1);
     setCentralWidget(graphBox);
@@ -144,25 +179,27 @@ MainWindow::MainWindow(QWidget* parent)
     m_tree->setAlternatingRowColors(true);
     m_tree->header()->setSectionResizeMode(QHeaderView::Interactive);
     m_tree->setColumnWidth(0, 150);
-    m_tree->setColumnWidth(1, 72);
+    // Wide enough for the common layer types ("BatchNorm2d", "Conv2dNormActivation" is elided in the middle).
+    m_tree->setColumnWidth(1, m_tree->fontMetrics().horizontalAdvance(QStringLiteral("BatchNorm2d")) + 24);
     auto* treeDock = new QDockWidget(tr("Nodes"), this);
     treeDock->setObjectName(QStringLiteral("nodesDock"));
     treeDock->setWidget(m_tree);
-    treeDock->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable);
+    treeDock->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable | QDockWidget::DockWidgetClosable);
     addDockWidget(Qt::LeftDockWidgetArea, treeDock);
 
     // Right: model, return nodes, image, run.
     auto* sideDock = new QDockWidget(tr("Model and run"), this);
     sideDock->setObjectName(QStringLiteral("sideDock"));
     sideDock->setWidget(createSidePanel());
-    sideDock->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable);
+    sideDock->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable | QDockWidget::DockWidgetClosable);
     addDockWidget(Qt::RightDockWidgetArea, sideDock);
 
     // Bottom: results.
     auto* resultsDock = new QDockWidget(tr("Feature maps"), this);
+    m_resultsDock = resultsDock;
     resultsDock->setObjectName(QStringLiteral("resultsDock"));
     resultsDock->setWidget(m_results);
-    resultsDock->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable);
+    resultsDock->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable | QDockWidget::DockWidgetClosable);
     addDockWidget(Qt::BottomDockWidgetArea, resultsDock);
     resizeDocks({treeDock, sideDock}, {290, 400}, Qt::Horizontal);
     resizeDocks({resultsDock}, {360}, Qt::Vertical);
@@ -215,6 +252,7 @@ MainWindow::MainWindow(QWidget* parent)
         updateValidation();
     });
     connect(m_returns, &QAbstractItemModel::modelReset, this, [this] { updateValidation(); });
+    connect(m_returns, &QAbstractItemModel::rowsInserted, this, [this] { updateValidation(); });
     connect(m_returns, &QAbstractItemModel::rowsRemoved, this, [this] { updateValidation(); });
     connect(m_returnView->selectionModel(), &QItemSelectionModel::currentRowChanged, this, [this](const QModelIndex& current) {
         if (!current.isValid())
@@ -223,8 +261,21 @@ MainWindow::MainWindow(QWidget* parent)
         const QString name = e.resolved.isEmpty() ? e.node : e.resolved;
         m_graph->setCurrentNode(name, true);
     });
+    connect(m_image, &QLineEdit::textChanged, this, &MainWindow::updateResultsFreshness);
+    connect(m_preprocessing, &PreprocessingWidget::changed, this, &MainWindow::updateResultsFreshness);
     connect(m_search, &QLineEdit::textChanged, this, &MainWindow::onSearch);
-    connect(m_search, &QLineEdit::returnPressed, this, &MainWindow::jumpToSearch);
+    connect(m_search, &QLineEdit::returnPressed, this, [this] {
+        // Enter before the pause shows the first match at once; after it, goes on to the next one.
+        if (m_searchTimer.isActive()) {
+            m_searchTimer.stop();
+            showMatch();
+        } else {
+            findNext(1);
+        }
+    });
+    m_searchTimer.setSingleShot(true);
+    m_searchTimer.setInterval(200);
+    connect(&m_searchTimer, &QTimer::timeout, this, &MainWindow::showMatch);
     connect(m_engine, &EngineClient::engineStopped, this, [this](const QString& message) {
         if (!message.startsWith(QLatin1String("Cancelled")))
             showError(message);
@@ -237,9 +288,12 @@ MainWindow::MainWindow(QWidget* parent)
     // Start the engine now: loading LibTorch takes most of a second, better spent before the user opens a model.
     m_engine->send(QStringLiteral("hello"), {}, nullptr, 30000);
 
+    takeWheelOnlyWhenFocused(this);
     updateValidation();
     restoreGeometry(m_settings.windowGeometry());
     restoreState(m_settings.windowState());
+    // Until there are maps, the graph gets the room the maps would take.
+    m_resultsDock->hide();
     updateRecentMenu();
     updateActions();
 }
@@ -289,7 +343,6 @@ QWidget* MainWindow::createSidePanel()
     runLayout->addLayout(imageRow);
     auto* runRow = new QHBoxLayout;
     m_runButton->setObjectName(QStringLiteral("runButton"));
-    m_runButton->setToolTip(tr("Run the pruned extractor on the image (Ctrl+R)"));
     m_runButton->setStyleSheet(QStringLiteral("font-weight: bold;"));
     m_cancelButton->setObjectName(QStringLiteral("cancelButton"));
     m_cancelButton->setToolTip(tr("Stop the running model (Esc)"));
@@ -298,12 +351,7 @@ QWidget* MainWindow::createSidePanel()
     runRow->addWidget(m_cancelButton);
     runLayout->addLayout(runRow);
     layout->addWidget(runBox);
-    connect(browse, &QPushButton::clicked, this, [this] {
-        const QString path = QFileDialog::getOpenFileName(this, tr("Open Image"), QFileInfo(imagePath()).absolutePath(),
-                                                          tr("Images (*.png *.jpg *.jpeg *.bmp *.gif *.webp)"));
-        if (!path.isEmpty())
-            setImage(path);
-    });
+    connect(browse, &QPushButton::clicked, this, &MainWindow::browseImage);
     connect(m_runButton, &QPushButton::clicked, this, &MainWindow::run);
     connect(m_cancelButton, &QPushButton::clicked, this, &MainWindow::cancelRun);
     connect(m_image, &QLineEdit::textChanged, this, [this] { updateActions(); });
@@ -324,8 +372,12 @@ QWidget* MainWindow::createSidePanel()
     returnLayout->addWidget(m_returnView, 1);
     m_validation->setObjectName(QStringLiteral("validation"));
     m_validation->setWordWrap(true);
-    m_validation->setTextInteractionFlags(Qt::TextSelectableByMouse);
-    returnLayout->addWidget(m_validation);
+    m_validation->setTextInteractionFlags(Qt::TextSelectableByMouse | Qt::LinksAccessibleByMouse);
+    m_validation->setTextFormat(Qt::RichText);
+    connect(m_validation, &QLabel::linkActivated, this, [this](const QString& link) {
+        const int colon = link.indexOf(QLatin1Char(':'));
+        m_returns->replaceNode(link.left(colon).toInt(), link.mid(colon + 1));
+    });
     auto* addRow = new QHBoxLayout;
     m_addNode->setPlaceholderText(tr("node or truncated name, e.g. layer1"));
     m_addNode->setObjectName(QStringLiteral("addNode"));
@@ -335,6 +387,7 @@ QWidget* MainWindow::createSidePanel()
     addRow->addWidget(addButton);
     addRow->addWidget(removeButton);
     returnLayout->addLayout(addRow);
+    returnLayout->addWidget(m_validation);
     m_separate->setToolTip(tr("Keep different return nodes for train and eval mode (exported together)"));
     returnLayout->addWidget(m_separate);
     layout->addWidget(returnBox, 1);
@@ -348,11 +401,13 @@ QWidget* MainWindow::createSidePanel()
     };
     connect(m_addNode, &QLineEdit::returnPressed, this, add);
     connect(addButton, &QPushButton::clicked, this, add);
-    connect(removeButton, &QPushButton::clicked, this, [this] {
-        const QModelIndex current = m_returnView->currentIndex();
-        if (current.isValid())
-            m_returns->removeRowAt(current.row());
-    });
+    removeButton->setToolTip(tr("Remove the selected rows (Delete)"));
+    auto* removeAction = new QAction(tr("Remove Selected Return Nodes"), m_returnView);
+    removeAction->setShortcuts({QKeySequence::Delete, QKeySequence(Qt::Key_Backspace)});
+    removeAction->setShortcutContext(Qt::WidgetShortcut);
+    m_returnView->addAction(removeAction);
+    connect(removeAction, &QAction::triggered, this, &MainWindow::removeSelectedReturnNodes);
+    connect(removeButton, &QPushButton::clicked, this, &MainWindow::removeSelectedReturnNodes);
     connect(m_separate, &QCheckBox::toggled, m_returns, &ReturnNodesModel::setSeparateModes);
 
     auto* prepBox = new QGroupBox(tr("Preprocessing"));
@@ -372,36 +427,43 @@ void MainWindow::createMenus()
 {
     QMenu* file = menuBar()->addMenu(tr("&File"));
     file->addAction(tr("&Open Model…"), QKeySequence::Open, this, [this] {
-        const QString path = QFileDialog::getOpenFileName(this, tr("Open TorchScript Model"), QFileInfo(m_model.file).absolutePath(),
+        const QString path = QFileDialog::getOpenFileName(this, tr("Open TorchScript Model"), dialogDirectory(),
                                                           tr("TorchScript models (*.pt *.pth *.ptl *.zip);;All files (*)"));
-        if (!path.isEmpty())
+        if (!path.isEmpty()) {
+            m_settings.setLastDirectory(path);
             openModel(path);
+        }
     });
-    file->addAction(tr("Open &Image…"), QKeySequence(tr("Ctrl+I")), this, [this] {
-        const QString path = QFileDialog::getOpenFileName(this, tr("Open Image"), QFileInfo(imagePath()).absolutePath(),
-                                                          tr("Images (*.png *.jpg *.jpeg *.bmp *.gif *.webp)"));
-        if (!path.isEmpty())
-            setImage(path);
-    });
+    file->addAction(tr("Open &Image…"), QKeySequence(tr("Ctrl+I")), this, &MainWindow::browseImage);
     m_recentMenu = file->addMenu(tr("Open &Recent"));
     file->addSeparator();
     m_exportAction = file->addAction(tr("&Export Extractor…"), QKeySequence(tr("Ctrl+E")), this, [this] {
         const QString base = QFileInfo(m_model.file).completeBaseName() + QStringLiteral("_extractor.pt");
-        const QString path = QFileDialog::getSaveFileName(this, tr("Export Feature Extractor"),
-                                                          QFileInfo(m_model.file).absoluteDir().filePath(base),
-                                                          tr("TorchScript models (*.pt)"));
-        if (!path.isEmpty())
-            exportExtractor(path);
+        QString path = QFileDialog::getSaveFileName(this, tr("Export Feature Extractor"), QDir(dialogDirectory()).filePath(base),
+                                                    tr("TorchScript models (*.pt)"));
+        if (path.isEmpty())
+            return;
+        if (QFileInfo(path).suffix().isEmpty())
+            path += QStringLiteral(".pt");
+        m_settings.setLastDirectory(path);
+        exportExtractor(path);
     });
     m_exportPngAction = file->addAction(tr("Export Shown Maps as &PNG…"), this, [this] {
-        const QString path = QFileDialog::getSaveFileName(this, tr("Export Maps"), QString(), tr("PNG images (*.png)"));
-        if (!path.isEmpty())
-            exportMapsPng(path);
+        const QString base = QStringLiteral("%1_%2.png").arg(QFileInfo(m_model.file).completeBaseName(),
+                                                             m_results->currentView() ? m_results->currentView()->output().key : QStringLiteral("maps"));
+        const QString path = QFileDialog::getSaveFileName(this, tr("Export Maps"), QDir(dialogDirectory()).filePath(base),
+                                                          tr("PNG images (*.png)"));
+        if (path.isEmpty())
+            return;
+        m_settings.setLastDirectory(path);
+        exportMapsPng(path);
     });
     m_exportNpyAction = file->addAction(tr("Export Tensors as .&npy…"), this, [this] {
-        const QString dir = QFileDialog::getExistingDirectory(this, tr("Export Tensors to Folder"));
-        if (!dir.isEmpty())
-            exportTensors(dir);
+        const QString dir = QFileDialog::getExistingDirectory(this, tr("Export Tensors to Folder"), dialogDirectory());
+        if (dir.isEmpty())
+            return;
+        m_settings.setLastDirectory(dir);
+        exportTensors(dir);
     });
     file->addSeparator();
     file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
@@ -412,12 +474,17 @@ void MainWindow::createMenus()
     view->addAction(tr("&Fit Graph"), QKeySequence(tr("Ctrl+0")), m_graph->view(), &GraphView::fitAll);
     view->addAction(tr("Actual &Size"), QKeySequence(tr("Ctrl+1")), m_graph->view(), &GraphView::resetZoom);
     view->addSeparator();
+    view->addAction(tr("&Collapse All Modules"), m_graph, &GraphPanel::collapseAll);
+    view->addMenu(createDepthMenu(view))->setText(tr("Expand to &Depth"));
     view->addAction(tr("&Expand All Modules"), m_graph, &GraphPanel::expandAll);
-    view->addAction(tr("&Collapse to Default"), m_graph, &GraphPanel::collapseToDefault);
+    view->addAction(tr("De&fault Collapsing"), m_graph, &GraphPanel::collapseToDefault);
+    view->addSeparator();
     view->addAction(tr("Fin&d Node"), QKeySequence::Find, this, [this] {
         m_search->setFocus();
         m_search->selectAll();
     });
+    view->addAction(tr("Find &Next"), QKeySequence::FindNext, this, [this] { findNext(1); });
+    view->addAction(tr("Find &Previous"), QKeySequence::FindPrevious, this, [this] { findNext(-1); });
     view->addSeparator();
     for (QDockWidget* dock : findChildren<QDockWidget*>())
         view->addAction(dock->toggleViewAction());
@@ -438,6 +505,21 @@ void MainWindow::createMenus()
     help->addAction(tr("About &Qt"), qApp, &QApplication::aboutQt);
 }
 
+QMenu* MainWindow::createDepthMenu(QWidget* parent)
+{
+    auto* menu = new QMenu(tr("Expand to depth"), parent);
+    // Filled when shown: the depths the open graph has.
+    connect(menu, &QMenu::aboutToShow, this, [this, menu] {
+        menu->clear();
+        const int deepest = m_graph->maxDepth();
+        for (int depth = 1; depth <= deepest; ++depth)
+            menu->addAction(tr("Depth %1").arg(depth), this, [this, depth] { m_graph->expandToDepth(depth); });
+        if (deepest == 0)
+            menu->addAction(tr("(no modules)"))->setEnabled(false);
+    });
+    return menu;
+}
+
 void MainWindow::updateRecentMenu()
 {
     m_recentMenu->clear();
@@ -451,12 +533,16 @@ void MainWindow::updateRecentMenu()
 void MainWindow::updateActions()
 {
     const bool running = isRunning();
-    m_runButton->setEnabled(m_hasModel && !running);
+    const QString invalid = m_returns->firstError();
+    const bool canRun = m_hasModel && !running && invalid.isEmpty();
+    m_runButton->setEnabled(canRun);
+    m_runButton->setToolTip(invalid.isEmpty() ? tr("Run the pruned extractor on the image (Ctrl+R)")
+                                              : tr("Fix the return nodes first. %1").arg(invalid));
     m_cancelButton->setEnabled(running);
     if (m_runAction)
-        m_runAction->setEnabled(m_hasModel && !running);
+        m_runAction->setEnabled(canRun);
     if (m_exportAction)
-        m_exportAction->setEnabled(m_hasModel && !m_returns->entries().isEmpty());
+        m_exportAction->setEnabled(m_hasModel && !m_returns->entries().isEmpty() && invalid.isEmpty());
     const bool hasResults = m_results->outputCount() > 0;
     if (m_exportPngAction)
         m_exportPngAction->setEnabled(hasResults);
@@ -518,20 +604,15 @@ void MainWindow::onModelLoaded(const QJsonObject& response, const QString& path)
     m_engineLoadMs = qint64(response.value(QStringLiteral("elapsedMs")).toDouble());
     QElapsedTimer guiTimer;
     guiTimer.start();
+    forgetModel();
     m_model = ModelInfo::fromJson(response);
     m_hasModel = true;
     m_unsafeOpsAllowed = m_model.unsafeOps.isEmpty();
-    m_shapes.clear();
-    m_results->clear();
     m_settings.addRecentFile(m_model.file);
     updateRecentMenu();
     setWindowTitle(tr("%1 — featscope").arg(QFileInfo(m_model.file).fileName()));
 
     const QJsonObject state = m_settings.modelState(m_model.file);
-    {
-        const QSignalBlocker block(m_returns);
-        m_returns->clearAll();
-    }
     m_preprocessing->setValue(m_model.preprocessing);
     restoreModelState(state);
     if (!m_model.warning.isEmpty())
@@ -545,6 +626,49 @@ void MainWindow::onModelLoaded(const QJsonObject& response, const QString& path)
     updateActions();
     m_guiLoadMs = guiTimer.elapsed();
     Q_EMIT modelLoaded(true);
+}
+
+// Opening a model is one transaction: whatever the previous model's session held goes, and every view
+// hears about it. (A reset emitted under a QSignalBlocker once left the return-node table drawing rows its
+// model no longer had, and QHeaderView then hung sizing them.)
+void MainWindow::forgetModel()
+{
+    ++m_modelGeneration; // answers to requests about the previous model are dropped
+    m_returns->clearAll();
+    m_search->clear();
+    m_addNode->clear();
+    m_shapes.clear();
+    m_results->clear();
+    m_graph->clear();
+    m_tree->setCurrentIndex({});
+}
+
+QJsonObject MainWindow::runInputs() const
+{
+    return QJsonObject{{QStringLiteral("model"), m_model.file},
+                       {QStringLiteral("mode"), modeName(m_mode)},
+                       {QStringLiteral("image"), imagePath()},
+                       {QStringLiteral("preprocessing"), m_preprocessing->value().toJson()}};
+}
+
+void MainWindow::updateResultsFreshness()
+{
+    if (m_results->outputCount() == 0)
+        return;
+    const QJsonObject now = runInputs();
+    auto changed = [&](const char* field) { return now.value(QLatin1String(field)) != m_resultsInputs.value(QLatin1String(field)); };
+    QStringList reasons;
+    if (m_lastRunFailed)
+        reasons.append(tr("the last run failed."));
+    if (changed("model"))
+        reasons.append(tr("another model is open."));
+    if (changed("mode"))
+        reasons.append(tr("the mode is now %1.").arg(modeName(m_mode)));
+    if (changed("image"))
+        reasons.append(tr("the image is now %1.").arg(QFileInfo(imagePath()).fileName()));
+    if (changed("preprocessing"))
+        reasons.append(tr("the preprocessing changed (%1).").arg(describe(m_preprocessing->value())));
+    m_results->setOutOfDate(reasons.join(QLatin1Char(' ')));
 }
 
 void MainWindow::restoreModelState(const QJsonObject& state)
@@ -647,6 +771,7 @@ void MainWindow::setMode(Mode mode)
         return;
     m_mode = mode;
     m_returns->setMode(mode);
+    updateResultsFreshness();
     if (m_hasModel) {
         showModeGraph();
         scheduleResolve();
@@ -664,6 +789,18 @@ void MainWindow::addReturnNode(const QString& node, const QString& key)
 {
     if (!node.isEmpty())
         m_returns->addNode(node, key);
+}
+
+void MainWindow::removeSelectedReturnNodes()
+{
+    QList<int> rows;
+    for (const QModelIndex& index : m_returnView->selectionModel()->selectedRows())
+        rows.append(index.row());
+    if (rows.isEmpty() && m_returnView->currentIndex().isValid())
+        rows.append(m_returnView->currentIndex().row());
+    std::sort(rows.begin(), rows.end(), std::greater<int>());
+    for (int row : rows)
+        m_returns->removeRowAt(row);
 }
 
 void MainWindow::toggleReturnNode(const QString& name)
@@ -685,16 +822,24 @@ void MainWindow::scheduleResolve() { m_resolveTimer.start(); }
 
 void MainWindow::updateValidation()
 {
+    // A row's error lives in the row (status, colour, tooltip); here are only its fixes, as links.
     QStringList lines;
-    for (const auto& e : m_returns->entries())
-        if (e.severity == 2)
-            lines.append(QStringLiteral("<b>%1</b>: %2").arg(e.node.toHtmlEscaped(), e.message.toHtmlEscaped()));
-    if (lines.isEmpty() && m_returns->entries().isEmpty())
+    const auto& entries = m_returns->entries();
+    for (int row = 0; row < entries.size(); ++row) {
+        if (entries[row].severity != 2 || entries[row].suggestions.isEmpty())
+            continue;
+        QStringList links;
+        for (const QString& name : entries[row].suggestions)
+            links.append(QStringLiteral("<a href=\"%1:%2\">%3</a>").arg(row).arg(name.toHtmlEscaped(), name.toHtmlEscaped()));
+        lines.append(tr("Instead of <b>%1</b>: %2").arg(entries[row].node.toHtmlEscaped(), links.join(QStringLiteral(" · "))));
+    }
+    // Never empty, so the fields above it do not move when the first row arrives.
+    if (lines.isEmpty())
         m_validation->setText(tr("<span style='color:#607d8b'>Tick boxes in the graph or the node list, or type a "
                                  "name above. Double-click a key to rename it.</span>"));
     else
-        m_validation->setText(lines.isEmpty() ? QString() : QStringLiteral("<span style='color:#c62828'>%1</span>").arg(lines.join(QStringLiteral("<br>"))));
-    m_validation->setVisible(!m_validation->text().isEmpty());
+        m_validation->setText(lines.join(QStringLiteral("<br>")));
+    updateActions();
 }
 
 void MainWindow::resolveNow()
@@ -706,8 +851,8 @@ void MainWindow::resolveNow()
         if (m_returns->separateModes() || mode == m_mode)
             modes.insert(modeName(mode), m_returns->toJson(mode));
     m_engine->send(QStringLiteral("resolve"), QJsonObject{{QStringLiteral("modes"), modes}},
-                   [this](const QJsonObject& r) {
-                       if (!r.value(QStringLiteral("ok")).toBool())
+                   [this, generation = m_modelGeneration](const QJsonObject& r) {
+                       if (!r.value(QStringLiteral("ok")).toBool() || generation != m_modelGeneration)
                            return;
                        for (Mode mode : {Mode::Train, Mode::Eval})
                            if (r.contains(modeName(mode)))
@@ -740,56 +885,80 @@ void MainWindow::onTreeCurrentChanged(const QModelIndex& current)
 
 void MainWindow::onSearch(const QString& text)
 {
-    m_treeProxy->setFilterRegularExpression(QRegularExpression(QRegularExpression::escape(text.trimmed()),
+    const QString needle = text.trimmed();
+    m_treeProxy->setFilterRegularExpression(QRegularExpression(QRegularExpression::escape(needle),
                                                                QRegularExpression::CaseInsensitiveOption));
-    if (!text.trimmed().isEmpty())
+    if (!needle.isEmpty())
         m_tree->expandAll();
-    QSet<QString> matches;
-    if (!text.trimmed().isEmpty())
+    m_searchMatches.clear();
+    if (!needle.isEmpty())
         for (const QString& name : m_model.graph(m_mode).names)
-            if (name.contains(text.trimmed(), Qt::CaseInsensitive))
-                matches.insert(name);
-    m_graph->setMatches(matches);
+            if (name.contains(needle, Qt::CaseInsensitive))
+                m_searchMatches.append(name);
+    m_graph->setMatches(QSet<QString>(m_searchMatches.cbegin(), m_searchMatches.cend()));
+    m_searchIndex = int(m_searchMatches.indexOf(preferredMatch(needle)));
+    if (m_searchIndex < 0 && !m_searchMatches.isEmpty())
+        m_searchIndex = 0;
+    if (needle.isEmpty())
+        m_searchCount->clear();
+    else if (m_searchMatches.isEmpty())
+        m_searchCount->setText(tr("no match"));
+    else
+        m_searchCount->setText(tr("%1 of %2").arg(m_searchIndex + 1).arg(m_searchMatches.size()));
+    if (m_searchIndex >= 0)
+        m_searchTimer.start(); // jump as you type, once the typing pauses (a jump may expand and lay out)
+    else
+        m_searchTimer.stop();
 }
 
-void MainWindow::jumpToSearch()
+QString MainWindow::preferredMatch(const QString& text) const
 {
-    const QString text = m_search->text().trimmed();
     if (text.isEmpty())
-        return;
+        return {};
     const QStringList& names = m_model.graph(m_mode).names;
-    // An exact or truncated name jumps to the node it selects (the last one at or below the prefix);
-    // otherwise the first name containing the text.
+    // An exact or truncated name selects the node it resolves to (the last one at or below the prefix).
     QString target;
     for (const QString& name : names)
         if (name == text || name.startsWith(text + QLatin1Char('.')))
             target = name;
-    if (target.isEmpty()) {
-        // A trailing part of a path ("block3" for "features.block3") selects like the full prefix.
-        QString prefix;
-        for (const QString& name : names) {
-            const QString dotted = QLatin1Char('.') + name + QLatin1Char('.');
-            const int at = dotted.indexOf(QLatin1Char('.') + text + QLatin1Char('.'));
-            if (at >= 0) {
-                prefix = name.left(at + text.size());
-                break;
-            }
+    if (!target.isEmpty())
+        return target;
+    // A trailing part of a path ("block3" for "features.block3") selects like the full prefix.
+    QString prefix;
+    for (const QString& name : names) {
+        const QString dotted = QLatin1Char('.') + name + QLatin1Char('.');
+        const int at = int(dotted.indexOf(QLatin1Char('.') + text + QLatin1Char('.')));
+        if (at >= 0) {
+            prefix = name.left(at + text.size());
+            break;
         }
-        if (!prefix.isEmpty())
-            for (const QString& name : names)
-                if (name == prefix || name.startsWith(prefix + QLatin1Char('.')))
-                    target = name;
     }
-    if (target.isEmpty())
+    if (!prefix.isEmpty())
         for (const QString& name : names)
-            if (name.contains(text, Qt::CaseInsensitive)) {
+            if (name == prefix || name.startsWith(prefix + QLatin1Char('.')))
                 target = name;
-                break;
-            }
-    if (target.isEmpty()) {
-        statusBar()->showMessage(tr("No node matches \"%1\".").arg(text), 5000);
+    return target;
+}
+
+void MainWindow::findNext(int step)
+{
+    m_searchTimer.stop();
+    if (m_searchMatches.isEmpty()) {
+        if (!m_search->text().trimmed().isEmpty())
+            statusBar()->showMessage(tr("No node matches \"%1\".").arg(m_search->text().trimmed()), 5000);
         return;
     }
+    const int count = int(m_searchMatches.size());
+    m_searchIndex = ((m_searchIndex + step) % count + count) % count;
+    showMatch();
+}
+
+void MainWindow::showMatch()
+{
+    if (m_searchIndex < 0 || m_searchIndex >= m_searchMatches.size())
+        return;
+    const QString target = m_searchMatches.at(m_searchIndex);
+    m_searchCount->setText(tr("%1 of %2").arg(m_searchIndex + 1).arg(m_searchMatches.size()));
     m_graph->setCurrentNode(target, true);
     const QModelIndex index = m_treeProxy->mapFromSource(m_treeModel->indexForName(target));
     m_syncing = true;
@@ -832,6 +1001,11 @@ void MainWindow::run()
         Q_EMIT runFinished(false);
         return;
     }
+    if (m_returns->hasErrors()) {
+        showError(tr("Fix the return nodes first. %1").arg(m_returns->firstError()));
+        Q_EMIT runFinished(false);
+        return;
+    }
     if (imagePath().isEmpty()) {
         showError(tr("Choose an image first: Browse…, File > Open Image (Ctrl+I) or drop one on the window."));
         Q_EMIT runFinished(false);
@@ -858,16 +1032,29 @@ void MainWindow::run()
                              {QStringLiteral("outputDir"), m_outputDir.path()},
                              {QStringLiteral("allowUnsafeOps"), m_unsafeOpsAllowed}};
     setBusy(tr("Running %1 on %2…").arg(QFileInfo(m_model.file).fileName(), QFileInfo(imagePath()).fileName()));
+    if (m_resultsDock->isHidden() && !m_resultsDock->isFloating()) {
+        m_resultsDock->show();
+        resizeDocks({m_resultsDock}, {height() * 2 / 5}, Qt::Vertical);
+    }
     m_results->showMessage(tr("Running…"), false);
-    m_runRequest = m_engine->send(QStringLiteral("run"), params, [this, timer](const QJsonObject& r) {
+    m_runRequest = m_engine->send(QStringLiteral("run"), params, [this, timer, generation = m_modelGeneration,
+                                                                  inputs = runInputs()](const QJsonObject& r) {
         m_runRequest = 0;
         updateActions();
+        if (generation != m_modelGeneration) { // another model opened meanwhile; these outputs are not its
+            setIdle(tr("Run of the previous model dropped."));
+            Q_EMIT runFinished(false);
+            return;
+        }
         if (!r.value(QStringLiteral("ok")).toBool()) {
             const bool cancelled = r.value(QStringLiteral("errorType")).toString() == QLatin1String("cancelled");
             setIdle(cancelled ? tr("Run cancelled.") : tr("Run failed."));
             m_results->showMessage(cancelled ? tr("Run cancelled.") : tr("Run failed: %1").arg(errorText(r)), !cancelled);
-            if (!cancelled)
+            if (!cancelled) {
+                m_lastRunFailed = true;
+                updateResultsFreshness();
                 showError(tr("Run failed: %1").arg(errorText(r)));
+            }
             Q_EMIT runFinished(false);
             return;
         }
@@ -880,10 +1067,17 @@ void MainWindow::run()
         QStringList inputShape;
         for (const QJsonValue& d : r.value(QStringLiteral("inputShape")).toArray())
             inputShape.append(QString::number(qint64(d.toDouble())));
-        const QString summary = tr("%1 mode, input %2, %n output(s), engine %3 ms.", nullptr, int(outputs.size()))
-                                    .arg(r.value(QStringLiteral("mode")).toString(), inputShape.join(QChar(0x00D7)))
+        const QString summary = tr("%1 · %2 mode · %3 · %4 · input %5 · %n output(s) · engine %6 ms", nullptr, int(outputs.size()))
+                                    .arg(QFileInfo(inputs.value(QStringLiteral("model")).toString()).fileName(),
+                                         r.value(QStringLiteral("mode")).toString(),
+                                         QFileInfo(inputs.value(QStringLiteral("image")).toString()).fileName(),
+                                         describe(Preprocessing::fromJson(inputs.value(QStringLiteral("preprocessing")).toObject())),
+                                         inputShape.join(QChar(0x00D7)))
                                     .arg(qint64(r.value(QStringLiteral("elapsedMs")).toDouble()));
         const bool ok = m_results->setResults(outputs, summary);
+        m_resultsInputs = inputs;
+        m_lastRunFailed = false;
+        updateResultsFreshness();
         for (const RunOutput& o : outputs)
             QFile::remove(o.file); // values now live in memory
         m_graph->setShapes(m_shapes);
@@ -934,8 +1128,30 @@ void MainWindow::exportExtractor(const QString& path)
     }, kExportTimeoutMs);
 }
 
-bool MainWindow::exportMapsPng(const QString& path)
+QString MainWindow::dialogDirectory() const
 {
+    const QString last = m_settings.lastDirectory();
+    if (!last.isEmpty() && QFileInfo(last).isDir())
+        return last;
+    return m_hasModel ? QFileInfo(m_model.file).absolutePath() : QDir::homePath();
+}
+
+void MainWindow::browseImage()
+{
+    const QString path = QFileDialog::getOpenFileName(this, tr("Open Image"), dialogDirectory(),
+                                                      tr("Images (*.png *.jpg *.jpeg *.bmp *.gif *.webp *.pgm *.ppm)"));
+    if (path.isEmpty())
+        return;
+    m_settings.setLastDirectory(path);
+    setImage(path);
+}
+
+bool MainWindow::exportMapsPng(const QString& requested)
+{
+    // A name typed without a suffix still gets a PNG the system recognises.
+    const QString path = QFileInfo(requested).suffix().compare(QLatin1String("png"), Qt::CaseInsensitive) == 0
+                             ? requested
+                             : requested + QStringLiteral(".png");
     QString error;
     const bool ok = m_results->exportPng(path, &error);
     if (ok)

@@ -14,6 +14,7 @@
 class QAction;
 class QCheckBox;
 class QComboBox;
+class QDockWidget;
 class QLabel;
 class QLineEdit;
 class QMenu;
@@ -49,6 +50,7 @@ public:
     void run();
     void cancelRun();
     void exportExtractor(const QString& path);
+    /// Saves the current output's maps as PNG with a title; ".png" is appended when `path` lacks it.
     bool exportMapsPng(const QString& path);
     bool exportTensors(const QString& directory);
     /// Asks whether to run a model whose code reaches outside it (test hook; default: a dialog).
@@ -77,6 +79,9 @@ public:
     ResultsPanel* results() const { return m_results; }
     PreprocessingWidget* preprocessing() const { return m_preprocessing; }
     QLineEdit* searchBox() const { return m_search; }
+    /// Search matches in graph order, and the one shown (-1: none).
+    const QStringList& searchMatches() const { return m_searchMatches; }
+    int searchIndex() const { return m_searchIndex; }
     QPushButton* runButton() const { return m_runButton; }
     QPushButton* cancelButton() const { return m_cancelButton; }
 
@@ -96,6 +101,9 @@ protected:
 
 private:
     void createMenus();
+    /// Where file dialogs open: the last folder used, else the model's folder.
+    QString dialogDirectory() const;
+    void browseImage();
     QWidget* createSidePanel();
     bool confirmUnsafeOps();
     void showError(const QString& message);
@@ -103,6 +111,11 @@ private:
     void setBusy(const QString& message);
     void setIdle(const QString& message);
     void onModelLoaded(const QJsonObject& response, const QString& path);
+    void forgetModel();
+    /// What a run is computed from: model, mode, image and preprocessing.
+    QJsonObject runInputs() const;
+    /// Marks the shown maps out of date when the current run inputs differ from theirs, or the last run failed.
+    void updateResultsFreshness();
     void showModeGraph();
     void updateModelPanel();
     void updateTicks();
@@ -110,11 +123,17 @@ private:
     void updateValidation();
     void resolveNow();
     void toggleReturnNode(const QString& name);
+    void removeSelectedReturnNodes();
     void onGraphItemClicked(const QString& name);
     void onTreeCurrentChanged(const QModelIndex& current);
     void onSearch(const QString& text);
-    void jumpToSearch();
+    /// The node a search for `text` selects first: an exact or truncated name's node, else the first match.
+    QString preferredMatch(const QString& text) const;
+    /// Moves to the next (`step` 1) or previous (-1) match of the search; Enter and F3 / Shift+F3.
+    void findNext(int step);
+    void showMatch();
     void updateRecentMenu();
+    QMenu* createDepthMenu(QWidget* parent);
     void updateActions();
     QJsonObject modelState() const;
     void restoreModelState(const QJsonObject& state);
@@ -130,14 +149,20 @@ private:
     int m_runRequest = 0;
     int m_runTimeoutMs = 300000;
     int m_loadRequest = 0;
+    int m_modelGeneration = 0; ///< counts opened models, to drop answers about an earlier one
     QString m_lastError;
     QHash<QString, QString> m_shapes;
+    QJsonObject m_resultsInputs; ///< runInputs() of the shown maps
+    bool m_lastRunFailed = false;
     QElapsedTimer m_openTimer;
     qint64 m_engineLoadMs = 0;
     qint64 m_guiLoadMs = 0;
     bool m_timingOpen = false;
     bool m_syncing = false;
     QTimer m_resolveTimer;
+    QTimer m_searchTimer;        ///< jumps to the first match once typing pauses
+    QStringList m_searchMatches; ///< in graph order
+    int m_searchIndex = -1;
 
     GraphPanel* m_graph;
     QTreeView* m_tree;
@@ -155,10 +180,12 @@ private:
     QComboBox* m_modeBox;
     QCheckBox* m_separate;
     QLineEdit* m_search;
+    QLabel* m_searchCount;
     QLineEdit* m_addNode;
     QLineEdit* m_image;
     QPushButton* m_runButton;
     QPushButton* m_cancelButton;
+    QDockWidget* m_resultsDock = nullptr;
     QMenu* m_recentMenu = nullptr;
     QAction* m_exportAction = nullptr;
     QAction* m_exportPngAction = nullptr;

@@ -1,5 +1,7 @@
 #include "PreprocessingWidget.h"
 
+#include "WheelGuard.h"
+
 #include <QComboBox>
 #include <QFormLayout>
 #include <QLineEdit>
@@ -40,6 +42,8 @@ PreprocessingWidget::PreprocessingWidget(QWidget* parent)
     : QWidget(parent), m_resize(new QSpinBox), m_crop(new QSpinBox), m_channels(new QComboBox), m_mean(new QLineEdit),
       m_std(new QLineEdit)
 {
+    m_resize->setObjectName(QStringLiteral("resize"));
+    m_crop->setObjectName(QStringLiteral("crop"));
     m_resize->setRange(0, 4096);
     m_resize->setSpecialValueText(tr("keep size"));
     m_resize->setSuffix(tr(" px"));
@@ -60,6 +64,7 @@ PreprocessingWidget::PreprocessingWidget(QWidget* parent)
     form->addRow(tr("Mean:"), m_mean);
     form->addRow(tr("Std:"), m_std);
     setValue(Preprocessing());
+    takeWheelOnlyWhenFocused(this);
     for (QSpinBox* s : {m_resize, m_crop})
         connect(s, qOverload<int>(&QSpinBox::valueChanged), this, &PreprocessingWidget::changed);
     connect(m_channels, &QComboBox::currentIndexChanged, this, &PreprocessingWidget::changed);

@@ -4,10 +4,13 @@
 #include <QDir>
 #include <QHBoxLayout>
 #include <QLabel>
+#include <QPainter>
 #include <QRegularExpression>
 #include <QSaveFile>
 #include <QTabWidget>
 #include <QVBoxLayout>
+
+#include <cmath>
 
 namespace featscope::ui {
 
@@ -31,16 +34,17 @@ const QList<QPair<QString, QCPColorGradient::GradientPreset>>& gradients()
 
 ResultsPanel::ResultsPanel(QWidget* parent)
     : QWidget(parent), m_gradient(new QComboBox), m_normalisation(new QComboBox), m_summary(new QLabel),
-      m_tabs(new QTabWidget)
+      m_staleBanner(new QLabel), m_tabs(new QTabWidget)
 {
     for (const auto& g : gradients())
         m_gradient->addItem(g.first);
     m_gradient->setObjectName(QStringLiteral("colourMap"));
     m_normalisation->addItem(tr("Per channel"), int(Normalisation::PerChannel));
     m_normalisation->addItem(tr("Per node"), int(Normalisation::PerNode));
-    m_normalisation->addItem(tr("Global (all outputs)"), int(Normalisation::Global));
+    m_normalisation->addItem(tr("Global (all maps)"), int(Normalisation::Global));
     m_normalisation->setObjectName(QStringLiteral("normalisation"));
-    m_normalisation->setToolTip(tr("Colour range: each map's own min/max, the output's, or all outputs'"));
+    m_normalisation->setToolTip(tr("Colour range: each map's own min/max, the output's, or that of all outputs "
+                                   "with spatial maps (vectors such as logits are left out)"));
     m_summary->setWordWrap(true);
     m_tabs->setObjectName(QStringLiteral("resultTabs"));
     m_tabs->setDocumentMode(true);
@@ -56,6 +60,12 @@ ResultsPanel::ResultsPanel(QWidget* parent)
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(4, 4, 4, 4);
     layout->addLayout(controls);
+    m_staleBanner->setObjectName(QStringLiteral("staleBanner"));
+    m_staleBanner->setWordWrap(true);
+    m_staleBanner->setStyleSheet(QStringLiteral("background: #fff3cd; color: #6d4c00; border: 1px solid #e0b040; "
+                                                "padding: 4px; font-weight: bold;"));
+    m_staleBanner->hide();
+    layout->addWidget(m_staleBanner);
     layout->addWidget(m_tabs, 1);
 
     connect(m_gradient, &QComboBox::currentIndexChanged, this, &ResultsPanel::applyDisplay);
@@ -73,6 +83,17 @@ void ResultsPanel::clear(const QString& message)
     showMessage(message.isEmpty() ? tr("No results yet: tick return nodes, choose an image and press Run (Ctrl+R).")
                                   : message,
                 false);
+    setOutOfDate({});
+}
+
+void ResultsPanel::setOutOfDate(const QString& reason)
+{
+    m_outOfDate = m_tabs->count() > 0 ? reason : QString();
+    m_staleBanner->setText(tr("Out of date: %1 These maps are from the earlier run; press Run (Ctrl+R) to update them.")
+                               .arg(m_outOfDate));
+    m_staleBanner->setVisible(!m_outOfDate.isEmpty());
+    // Dimmed tabs say the same at a glance.
+    m_tabs->setStyleSheet(m_outOfDate.isEmpty() ? QString() : QStringLiteral("QTabBar::tab { color: #9e9e9e; }"));
 }
 
 void ResultsPanel::showMessage(const QString& message, bool error)
@@ -83,9 +104,19 @@ void ResultsPanel::showMessage(const QString& message, bool error)
 
 bool ResultsPanel::setResults(const QVector<RunOutput>& outputs, const QString& summary)
 {
+    // A new run keeps what the user was looking at: the output's tab, and per output the page and the
+    // channel (or the mean) shown large.
+    const QString currentKey = currentView() ? currentView()->output().key : QString();
+    QHash<QString, QPair<int, int>> shown; // key -> (page, large channel)
+    for (int i = 0; i < m_tabs->count(); ++i)
+        if (FeatureMapView* v = view(i))
+            shown.insert(v->output().key, {v->page(), v->largeChannel()});
     clear();
     QStringList problems;
+    // The global colour range spans the spatial maps ([N, C, H, W...]); a vector such as the logits has another
+    // scale and would wash every map out. Only when there are no maps does it span everything.
     float lo = std::numeric_limits<float>::infinity(), hi = -lo;
+    float loAll = lo, hiAll = hi;
     QVector<FeatureMapView*> views;
     for (const RunOutput& output : outputs) {
         QString error;
@@ -95,13 +126,23 @@ bool ResultsPanel::setResults(const QVector<RunOutput>& outputs, const QString& 
             continue;
         }
         const auto r = tensor.range();
-        lo = std::min(lo, r.first);
-        hi = std::max(hi, r.second);
+        loAll = std::min(loAll, r.first);
+        hiAll = std::max(hiAll, r.second);
+        if (tensor.shape().size() >= 4) {
+            lo = std::min(lo, r.first);
+            hi = std::max(hi, r.second);
+        }
         auto* view = new FeatureMapView(output, std::move(tensor));
         views.append(view);
         m_tabs->addTab(view, QStringLiteral("%1  [%2]").arg(output.key, output.shapeText()));
+        if (shown.contains(output.key)) {
+            view->setPage(shown.value(output.key).first);
+            view->setLargeChannel(shown.value(output.key).second);
+        }
+        if (output.key == currentKey)
+            m_tabs->setCurrentWidget(view);
     }
-    m_globalRange = {lo, hi};
+    m_globalRange = std::isfinite(lo) ? qMakePair(lo, hi) : qMakePair(loAll, hiAll);
     applyDisplay();
     showMessage(problems.isEmpty() ? summary : summary + QLatin1Char(' ') + problems.join(QLatin1Char(' ')),
                 !problems.isEmpty());
@@ -148,8 +189,28 @@ bool ResultsPanel::exportPng(const QString& path, QString* error) const
         *error = tr("There are no maps to save; run the model first.");
         return false;
     }
+    // The saved image says what it shows: output key, node, shape, and the run it came from.
+    const QImage maps = v->renderImage();
+    QFont titleFont = font();
+    titleFont.setBold(true);
+    const QFontMetrics fm(titleFont);
+    const int titleHeight = 2 * fm.height() + 12;
+    QImage image(std::max(maps.width(), 400), maps.height() + titleHeight, QImage::Format_RGB32);
+    image.fill(Qt::white);
+    {
+        QPainter painter(&image);
+        painter.setFont(titleFont);
+        painter.setPen(Qt::black);
+        painter.drawText(QRect(6, 4, image.width() - 12, fm.height()), Qt::AlignLeft | Qt::AlignVCenter,
+                         QStringLiteral("%1 = %2  [%3]").arg(v->output().key, v->output().node, v->output().shapeText()));
+        painter.setFont(font());
+        painter.setPen(QColor(0x40, 0x40, 0x40));
+        painter.drawText(QRect(6, 6 + fm.height(), image.width() - 12, fm.height()), Qt::AlignLeft | Qt::AlignVCenter,
+                         m_summary->text());
+        painter.drawImage(0, titleHeight, maps);
+    }
     QSaveFile file(path);
-    if (!file.open(QIODevice::WriteOnly) || !v->renderImage().save(&file, "PNG") || !file.commit()) {
+    if (!file.open(QIODevice::WriteOnly) || !image.save(&file, "PNG") || !file.commit()) {
         *error = tr("Cannot write %1: %2").arg(path, file.errorString());
         return false;
     }

@@ -19,6 +19,10 @@ public:
     /// Shows `outputs`; `summary` describes the run. Returns false (and shows why) when values cannot be read.
     bool setResults(const QVector<RunOutput>& outputs, const QString& summary);
     void clear(const QString& message = {});
+    /// Marks the shown maps as computed from other inputs than the current ones (`reason`; empty: up to date).
+    void setOutOfDate(const QString& reason);
+    bool isOutOfDate() const { return !m_outOfDate.isEmpty(); }
+    QString outOfDateReason() const { return m_outOfDate; }
     void showMessage(const QString& message, bool error);
 
     int outputCount() const;
@@ -42,6 +46,8 @@ private:
     QComboBox* m_gradient;
     QComboBox* m_normalisation;
     QLabel* m_summary;
+    QLabel* m_staleBanner;
+    QString m_outOfDate;
     QTabWidget* m_tabs;
     QPair<float, float> m_globalRange{0.f, 1.f};
 };

@@ -30,12 +30,17 @@ QVariant ReturnNodesModel::data(const QModelIndex& index, int role) const
         }
     }
     if (role == Qt::ToolTipRole) {
+        if (e.severity == 2) // the error is the row's one message, whichever cell the pointer is on
+            return e.suggestions.isEmpty() ? e.message
+                                           : tr("%1\nClick a suggestion under the table to use it.").arg(e.message);
         if (index.column() == NodeColumn)
             return tr("Node name; a truncated name such as \"layer1\" selects the last node at or below it.");
         if (index.column() == KeyColumn)
             return tr("Key of this output in the extractor's result dict (double-click to edit).");
         return e.message.isEmpty() ? QVariant() : QVariant(e.message);
     }
+    if (role == Qt::BackgroundRole && e.severity == 2)
+        return QBrush(QColor(0xff, 0xeb, 0xee));
     if (role == Qt::ForegroundRole && index.column() == StatusColumn)
         return QBrush(e.severity == 2 ? QColor(0xc6, 0x28, 0x28) : e.severity == 0 ? QColor(0x2e, 0x7d, 0x32) : QColor(0x75, 0x75, 0x75));
     return {};
@@ -79,6 +84,7 @@ bool ReturnNodesModel::setData(const QModelIndex& index, const QVariant& value, 
     }
     e.severity = 1;
     e.message.clear();
+    e.suggestions.clear();
     Q_EMIT dataChanged(this->index(index.row(), 0), this->index(index.row(), ColumnCount - 1));
     Q_EMIT selectionEdited();
     return true;
@@ -179,6 +185,19 @@ bool ReturnNodesModel::hasErrors() const
     return false;
 }
 
+QString ReturnNodesModel::firstError() const
+{
+    for (int row = 0; row < entries().size(); ++row)
+        if (entries()[row].severity == 2)
+            return tr("Row %1 (%2): %3").arg(row + 1).arg(entries()[row].node, entries()[row].message);
+    return {};
+}
+
+void ReturnNodesModel::replaceNode(int row, const QString& node)
+{
+    setData(index(row, NodeColumn), node, Qt::EditRole);
+}
+
 QJsonArray ReturnNodesModel::toJson(Mode mode) const
 {
     QJsonArray out;
@@ -199,6 +218,9 @@ void ReturnNodesModel::applyResolution(Mode mode, const QJsonArray& results)
             continue; // edited since the request was sent
         entries[i].resolved = r.value(QStringLiteral("resolved")).toString();
         entries[i].message = r.value(QStringLiteral("error")).toString();
+        entries[i].suggestions.clear();
+        for (const QJsonValue& s : r.value(QStringLiteral("suggestions")).toArray())
+            entries[i].suggestions.append(s.toString());
         entries[i].severity = entries[i].message.isEmpty() ? 0 : 2;
         if (entries[i].severity == 0 && entries[i].resolved != entries[i].node)
             entries[i].message = tr("Truncated name: selects %1, the last node at or below it.").arg(entries[i].resolved);

@@ -5,6 +5,7 @@
 #include <QAbstractTableModel>
 #include <QJsonArray>
 #include <QSet>
+#include <QStringList>
 
 namespace featscope::ui {
 
@@ -21,6 +22,7 @@ public:
         QString key;
         QString resolved;
         QString message;
+        QStringList suggestions; ///< closest node names when `node` is unknown
         int severity = 1;
     };
 
@@ -51,6 +53,10 @@ public:
     /// Resolved node names of the shown list (for ticks in the graph and the tree).
     QSet<QString> resolvedNames() const;
     bool hasErrors() const;
+    /// "Row N (node): message" for the first row with an error, empty when none.
+    QString firstError() const;
+    /// Replaces the node of row `row` of the shown list (a suggestion taken); the key follows a default key.
+    void replaceNode(int row, const QString& node);
 
     /// Protocol arrays [{node, key}] for a mode.
     QJsonArray toJson(Mode mode) const;

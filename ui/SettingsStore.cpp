@@ -21,6 +21,14 @@ void SettingsStore::addRecentFile(const QString& path)
     m_settings.setValue(QStringLiteral("recentFiles"), files);
 }
 
+QString SettingsStore::lastDirectory() const { return m_settings.value(QStringLiteral("lastDirectory")).toString(); }
+
+void SettingsStore::setLastDirectory(const QString& path)
+{
+    const QFileInfo info(path);
+    m_settings.setValue(QStringLiteral("lastDirectory"), info.isDir() ? info.absoluteFilePath() : info.absolutePath());
+}
+
 QByteArray SettingsStore::windowGeometry() const { return m_settings.value(QStringLiteral("window/geometry")).toByteArray(); }
 
 QByteArray SettingsStore::windowState() const { return m_settings.value(QStringLiteral("window/state")).toByteArray(); }

@@ -26,6 +26,11 @@ public:
     QJsonObject modelState(const QString& path) const;
     void setModelState(const QString& path, const QJsonObject& state);
 
+    /// Folder of the last file chosen in any file dialog (models, images, exports); empty at first.
+    QString lastDirectory() const;
+    /// Remembers the folder of `path` (a file) or `path` itself (a folder).
+    void setLastDirectory(const QString& path);
+
     /// Writes pending changes now (QSettings also does so on its own).
     void sync() { m_settings.sync(); }
 
