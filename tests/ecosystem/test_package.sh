@@ -23,7 +23,7 @@ for d in "$deb" "$dev"; do echo "built $(basename "$d") ($(du -h "$d" | cut -f1)
 # Debian's own checks: any error or warning fails (info and pedantic notes do not).
 lintian --fail-on error,warning --tag-display-limit 0 "$deb" "$dev" >"$work/lintian.log" 2>&1 \
   || { cat "$work/lintian.log"; fail "lintian reports errors or warnings"; }
-echo "lintian: no errors or warnings$( [ -s "$work/lintian.log" ] && printf ' (%s)' "$(tr '\n' ' ' <"$work/lintian.log")")"
+echo "lintian: no errors or warnings in $(basename "$deb") and $(basename "$dev")"
 
 depends=$(dpkg-deb --field "$deb" Depends)
 echo "Depends: $depends"
