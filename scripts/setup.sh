@@ -9,6 +9,8 @@ packages=(
   dataset-fashion-mnist
   python3-faiss desktop-file-utils
   xvfb xauth
+  lintian appstream
+  python3-distributed python3-dask
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -55,7 +55,12 @@ QString EngineClient::defaultProgram()
     const QString fromEnv = qEnvironmentVariable("FEATSCOPE_ENGINE");
     if (!fromEnv.isEmpty())
         return fromEnv;
-    return QDir(QCoreApplication::applicationDirPath()).filePath(QStringLiteral("featscope-engine"));
+    // Beside the GUI in the build tree; in an installation, in its helper folder (libexec/featscope/,
+    // FEATSCOPE_HELPERS_FROM_BINDIR comes from CMake's GNUInstallDirs).
+    const QDir programDir(QCoreApplication::applicationDirPath());
+    const QString beside = programDir.filePath(QStringLiteral("featscope-engine"));
+    const QString installed = QDir::cleanPath(programDir.filePath(QStringLiteral(FEATSCOPE_HELPERS_FROM_BINDIR "/featscope-engine")));
+    return QFileInfo(beside).isExecutable() || !QFileInfo(installed).isExecutable() ? beside : installed;
 }
 
 qint64 EngineClient::processId() const
@@ -243,7 +248,7 @@ void EngineClient::onError(QProcess::ProcessError error)
     if (error != QProcess::FailedToStart || !m_process)
         return;
     const QString message = QStringLiteral("Cannot start the engine '%1': %2. Build featscope-engine and keep it "
-                                           "beside the featscope executable (or set FEATSCOPE_ENGINE).")
+                                           "beside the featscope executable, or reinstall featscope (or set FEATSCOPE_ENGINE).")
                                 .arg(m_program, m_process->errorString());
     QProcess* dead = m_process;
     m_process = nullptr;

@@ -18,6 +18,7 @@
 #include <memory>
 #include <mutex>
 #include <system_error>
+#include <vector>
 
 #include <poll.h>
 #include <spawn.h>
@@ -65,8 +66,22 @@ bool isExecutableFile(const fs::path& path)
     return fs::is_regular_file(path, error) && ::access(path.c_str(), X_OK) == 0;
 }
 
+// Appends the folders of a colon-separated list (PATH's format), skipping empty entries.
+void appendFolders(const std::string& list, std::vector<fs::path>& folders)
+{
+    for (std::string rest = list; !rest.empty();) {
+        const std::string folder = rest.substr(0, rest.find(':'));
+        rest.erase(0, std::min(rest.size(), folder.size() + 1));
+        if (!folder.empty())
+            folders.emplace_back(folder);
+    }
+}
+
 // The reader executable: $FEATSCOPE_READER, else beside the running executable (the build tree's bin/,
-// or the installed bin/), else on PATH (for programs of library users).
+// or libexec/featscope/ for the installed engine), else in the helper folder of the running program's
+// installation (bin/FEATSCOPE_HELPERS_FROM_BINDIR: /usr/bin/featscope-cli -> /usr/libexec/featscope/),
+// else in the helper folders this build installs to (FEATSCOPE_INSTALLED_HELPER_DIRS, for programs of
+// library users that live elsewhere), else on PATH. The folders come from CMake (GNUInstallDirs).
 std::string readerExecutable()
 {
     if (const char* named = std::getenv(reader::kExecutableVariable); named && *named) {
@@ -75,20 +90,22 @@ std::string readerExecutable()
                         "point it at featscope-reader or unset it");
         return named;
     }
+    std::vector<fs::path> folders;
     std::error_code error;
     const fs::path self = fs::read_symlink("/proc/self/exe", error);
-    if (!error && isExecutableFile(self.parent_path() / reader::kExecutableName))
-        return (self.parent_path() / reader::kExecutableName).string();
-    const char* path = std::getenv("PATH");
-    for (std::string rest = path ? path : ""; !rest.empty();) {
-        const std::string directory = rest.substr(0, rest.find(':'));
-        rest.erase(0, std::min(rest.size(), directory.size() + 1));
-        if (!directory.empty() && isExecutableFile(fs::path(directory) / reader::kExecutableName))
-            return (fs::path(directory) / reader::kExecutableName).string();
+    if (!error) {
+        folders.push_back(self.parent_path());
+        folders.push_back((self.parent_path() / FEATSCOPE_HELPERS_FROM_BINDIR).lexically_normal());
     }
+    appendFolders(FEATSCOPE_INSTALLED_HELPER_DIRS, folders);
+    const char* path = std::getenv("PATH");
+    appendFolders(path ? path : "", folders);
+    for (const fs::path& folder : folders)
+        if (isExecutableFile(folder / reader::kExecutableName))
+            return (folder / reader::kExecutableName).string();
     throw Error(std::string("featscope's model reader (") + reader::kExecutableName + ") was not found beside "
-                + (error ? std::string("this program") : self.string()) + " or on PATH; reinstall featscope, or set "
-                + reader::kExecutableVariable + " to the reader's path");
+                + (error ? std::string("this program") : self.string()) + ", in " + FEATSCOPE_INSTALLED_HELPER_DIRS
+                + " or on PATH; reinstall featscope, or set " + reader::kExecutableVariable + " to the reader's path");
 }
 
 bool isSingleThreaded()

@@ -24,7 +24,7 @@ inline constexpr char kError = 'E';
 inline constexpr char kTorchError = 'T';
 inline constexpr char kOutOfMemory = 'M';
 
-/// The executable's name, looked for beside the running executable and on PATH.
+/// The executable's name, looked for beside the running executable, in libexec/featscope/ and on PATH.
 inline constexpr const char* kExecutableName = "featscope-reader";
 /// Environment variable that names the executable explicitly.
 inline constexpr const char* kExecutableVariable = "FEATSCOPE_READER";

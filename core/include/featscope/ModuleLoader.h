@@ -26,7 +26,8 @@ LoadLimits effectiveLoadLimits(const std::string& path, LoadLimits limits = {});
 /// exhausts memory or hangs yields an error here instead of taking the caller down; only a file the
 /// reader read completely is then loaded in this process. The reader is a fork of this process while it
 /// has a single thread, else the featscope-reader program ($FEATSCOPE_READER, else beside the running
-/// executable, else on PATH; always when FEATSCOPE_READER is set).
+/// executable, else in the installation's libexec/featscope/, else on PATH; always when FEATSCOPE_READER
+/// is set).
 torch::jit::Module loadModule(const std::string& path, const LoadLimits& limits = {});
 
 /// Starts the reader process of the next loadModule now, so that it does not wait the second or so
