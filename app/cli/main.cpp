@@ -35,7 +35,8 @@ Run 'featscope-cli COMMAND --help' for a command's options.
 )";
 
 constexpr const char* nodesUsage = R"(Usage: featscope-cli nodes MODEL.pt [--mode train|eval|both] [--json]
-                           [--leaf-module QUALNAME]... [--ops-library PATH]...
+                           [--leaf-module QUALNAME]... [--leaf-function QUALNAME]...
+                           [--ops-library PATH]...
 
 List the node names of MODEL.pt (made by torch.jit.script or torch.jit.trace) in
 execution order, exactly as torchvision's get_graph_node_names names them.
@@ -45,6 +46,10 @@ Options:
   --json                  print a JSON object {"train": [...], "eval": [...]}
   --leaf-module QUALNAME  also treat this module class as a leaf, e.g.
                           torchvision.models.resnet.Bottleneck (repeatable)
+  --leaf-function QUALNAME
+                          keep calls of this function as one node instead of
+                          tracing through it, e.g. mypackage.ops.box_area
+                          (torchvision's autowrap_functions; repeatable)
   --ops-library PATH      load this library of custom TorchScript ops first; its
                           code runs as trusted (repeatable; torchvision's own is
                           loaded by itself when the model calls its ops)
@@ -68,6 +73,7 @@ Options:
   --train-return NODE[=KEY]  an output in train mode only (repeatable)
   --eval-return NODE[=KEY]   an output in eval mode only (repeatable)
   --leaf-module QUALNAME     also treat this module class as a leaf (repeatable)
+  --leaf-function QUALNAME   keep calls of this function as one node (repeatable)
   --ops-library PATH         load this library of custom TorchScript ops first;
                              its code runs as trusted (repeatable; torchvision's
                              own is loaded by itself when the model calls its ops)
@@ -100,12 +106,13 @@ featscope::FeatureExtractionOptions optionsFrom(const CommandLine& line)
 {
     featscope::FeatureExtractionOptions options;
     options.leafModules = line.values("--leaf-module");
+    options.leafFunctions = line.values("--leaf-function");
     return options;
 }
 
 int runNodes(const std::vector<std::string>& args)
 {
-    const CommandLine line(args, {"--mode", "--leaf-module", "--ops-library"}, {"--json"});
+    const CommandLine line(args, {"--mode", "--leaf-module", "--leaf-function", "--ops-library"}, {"--json"});
     const std::string path = onlyModelPath(line);
     const std::string mode = line.value("--mode", "both");
     if (mode != "train" && mode != "eval" && mode != "both")
@@ -152,7 +159,7 @@ featscope::ReturnNodes returnNodes(const CommandLine& line, const std::string& o
 
 int runExtract(const std::vector<std::string>& args)
 {
-    const CommandLine line(args, {"--return", "--train-return", "--eval-return", "--leaf-module", "--ops-library", "-o", "--output"},
+    const CommandLine line(args, {"--return", "--train-return", "--eval-return", "--leaf-module", "--leaf-function", "--ops-library", "-o", "--output"},
                            {"--optimize", "--allow-unsafe-ops"});
     const std::string path = onlyModelPath(line);
     if (line.has("-o") && line.has("--output"))

@@ -273,6 +273,8 @@ QJsonObject Engine::load(const QJsonObject& request)
     featscope::FeatureExtractionOptions extraction;
     for (const QJsonValue& v : request.value(QStringLiteral("leafModules")).toArray())
         extraction.leafModules.push_back(v.toString().toStdString());
+    for (const QJsonValue& v : request.value(QStringLiteral("leafFunctions")).toArray())
+        extraction.leafFunctions.push_back(v.toString().toStdString());
 
     // The previous model stays loaded until the new one has loaded and been described.
     const featscope::LoadLimits limits = featscope::effectiveLoadLimits(path, options_.loadLimits);

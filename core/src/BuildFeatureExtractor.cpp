@@ -7,6 +7,7 @@
 
 #include <map>
 #include <set>
+#include <sstream>
 
 namespace featscope {
 namespace {
@@ -137,6 +138,24 @@ void eliminateDeadCode(const std::shared_ptr<Graph>& graph)
     }
 }
 
+// The dict's value type: Tensor when every output of both modes is one, else the most specific type
+// holding all of them (TorchScript's unification, with Union as its last resort), else Any.
+c10::TypePtr outputValueType(const ExtractorOutputs& train, const ExtractorOutputs& eval)
+{
+    std::vector<c10::TypePtr> types;
+    bool allTensors = true;
+    for (const ExtractorOutputs* mode : {&train, &eval})
+        for (const auto& output : mode->outputs) {
+            types.push_back(output.second->type());
+            allTensors &= output.second->type()->isSubtypeOf(*c10::TensorType::get());
+        }
+    if (allTensors)
+        return c10::TensorType::get();
+    std::ostringstream why;
+    const auto unified = c10::unifyTypeList(types, why, /*default_to_union=*/true);
+    return unified ? *unified : c10::AnyType::get();
+}
+
 class ExtractorBuilder {
 public:
     explicit ExtractorBuilder(const torch::jit::Module& module) : module_(module) {}
@@ -156,10 +175,11 @@ public:
             input->setType(original->inputs()[i]->type());
             inputs.push_back(input);
         }
+        valueType_ = outputValueType(train, eval);
         if (train.graph == eval.graph && train.outputs == eval.outputs) {
             addMode(graph_->block(), train, inputs);
         } else {
-            const auto dictType = c10::DictType::create(c10::StringType::get(), c10::TensorType::get());
+            const auto dictType = c10::DictType::create(c10::StringType::get(), valueType_);
             Value* training = graph_->insertGetAttr(self, "training");
             Node* branch = graph_->insertNode(graph_->create(prim::If, 1));
             branch->addInput(training);
@@ -192,7 +212,7 @@ private:
             values.push_back(valueMap.at(value));
         }
         Node* dict = graph_->insertNode(
-            graph_->createDict(c10::StringType::get(), c10::TensorType::get(), keys, values));
+            graph_->createDict(c10::StringType::get(), valueType_, keys, values));
         block->registerOutput(dict->output());
     }
 
@@ -265,6 +285,7 @@ private:
 
     const torch::jit::Module& module_;
     std::shared_ptr<Graph> graph_;
+    c10::TypePtr valueType_;
     std::map<std::string, UsedAttributes> used_;
 };
 
