@@ -221,6 +221,11 @@ private:
     void collectUsedAttributes()
     {
         forEachNode(graph_->block(), [&](Node* node) {
+            // A write that stays (GeneralizedRCNN's `self._has_warned = True`) needs its attribute too.
+            if (node->kind() == prim::SetAttr) {
+                used_[modulePathOf(node->input(0))].values.insert(node->s(attr::name));
+                return;
+            }
             if (node->kind() != prim::GetAttr || node->s(attr::name) == "training")
                 return;
             const std::string owner = modulePathOf(node->input(0));
