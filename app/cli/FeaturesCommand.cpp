@@ -2,6 +2,7 @@
 
 #include "CommandLine.h"
 #include "ImageInput.h"
+#include "ModelLoading.h"
 #include "NpyFile.h"
 
 #include <featscope/Errors.h>
@@ -48,6 +49,7 @@ const char* const featuresUsage = R"(Usage: featscope-cli features MODEL.pt --re
                               [--pool avg|max|gem|none] [--gem-p P] [--l2-normalize]
                               [--batch N] [--threads N] [--shard I/N] [--strict]
                               [--restart] [--leaf-module QUALNAME]...
+                              [--leaf-function QUALNAME]... [--ops-library PATH]...
                               [--allow-unsafe-ops]
 
 Compute one descriptor per image from node NODE of MODEL.pt (eval mode) and
@@ -85,6 +87,11 @@ Options:
   --restart              start over: discard the unfinished results of an earlier
                          run, and recompute outputs that are up to date
   --leaf-module QUALNAME also treat this module class as a leaf (repeatable)
+  --leaf-function QUALNAME
+                         keep calls of this function as one node (repeatable)
+  --ops-library PATH     load this library of custom TorchScript ops first; its
+                         code runs as trusted (repeatable; torchvision's own is
+                         loaded by itself when the model calls its ops)
   --allow-unsafe-ops     run the model even if its code writes or reads files,
                          talks to the network or uses unknown custom ops
   -o, --output OUT.npy   where to write (.npy is added when missing)
@@ -523,7 +530,7 @@ int runFeatures(const std::vector<std::string>& args)
 {
     const CommandLine line(args,
                            {"--return", "--pool", "--gem-p", "--batch", "--threads", "--shard", "-o", "--output",
-                            "--leaf-module"},
+                            "--leaf-module", "--leaf-function", "--ops-library"},
                            {"--l2-normalize", "--strict", "--restart", "--allow-unsafe-ops"});
     if (line.positional().empty())
         throw UsageError{"missing MODEL.pt"};
@@ -575,7 +582,7 @@ int runFeatures(const std::vector<std::string>& args)
     const OutputFiles files(outputOption(line));
 
     // Everything that decides the values of the rows goes into the settings hash.
-    const torch::jit::Module model = loadModule(modelPath);
+    const torch::jit::Module model = loadModel(line, modelPath, "features");
     // After the load, whose reader is a fork only while this process has one thread.
     const int threads = configureThreads(requestedThreads);
     warnIfReferenceBlas("featscope-cli features");
@@ -588,6 +595,7 @@ int runFeatures(const std::vector<std::string>& args)
     const Preprocessing prep = Preprocessing::fromModelFile(modelPath);
     FeatureExtractionOptions options;
     options.leafModules = line.values("--leaf-module");
+    options.leafFunctions = line.values("--leaf-function");
     QJsonObject settingsJson{{"model_fnv1a64", qs(fileHash(modelPath))},
                              {"return", qs(settings.node)},
                              {"pool", qs(settings.poolName)},
@@ -600,6 +608,11 @@ int runFeatures(const std::vector<std::string>& args)
         leafArray.append(qs(leaf));
     if (!leafArray.isEmpty())
         settingsJson.insert("leaf_modules", leafArray);
+    QJsonArray leafFunctionArray;
+    for (const std::string& function : options.leafFunctions)
+        leafFunctionArray.append(qs(function));
+    if (!leafFunctionArray.isEmpty())
+        settingsJson.insert("leaf_functions", leafFunctionArray);
     Fnv settingsFnv;
     settingsFnv.add(kFormat);
     settingsFnv.add(QJsonDocument(settingsJson).toJson(QJsonDocument::Compact).toStdString());
@@ -636,6 +649,11 @@ int runFeatures(const std::vector<std::string>& args)
             throw UnknownNodeError(std::string(error.what()) + " (model: '" + modelPath + "')", error.suggestions());
         }
     }();
+    // Any node can be extracted; a descriptor is made from a tensor only.
+    const c10::TypePtr outputType = extractor.get_method("forward").function().getSchema().returns().at(0).type();
+    if (!outputType->containedTypes().at(1)->isSubtypeOf(*c10::TensorType::get()))
+        throw Error("Node '" + settings.node + "' of " + quote(modelPath) + " produces a " + outputType->containedTypes().at(1)->annotation_str()
+                    + ", not a Tensor, so it cannot describe an image; choose a node whose value is a tensor.");
     extractor.eval();
     try {
         extractor = optimizeForInference(extractor); // frozen: conv + batch-norm folded

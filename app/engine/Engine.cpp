@@ -4,6 +4,7 @@
 
 #include <featscope/Errors.h>
 #include <featscope/ModuleLoader.h>
+#include <featscope/OpsLibraries.h>
 #include <featscope/ProcessLimits.h>
 #include <featscope/Runtime.h>
 #include <featscope/UnsafeOps.h>
@@ -276,6 +277,8 @@ QJsonObject Engine::load(const QJsonObject& request)
     featscope::FeatureExtractionOptions extraction;
     for (const QJsonValue& v : request.value(QStringLiteral("leafModules")).toArray())
         extraction.leafModules.push_back(v.toString().toStdString());
+    for (const QJsonValue& v : request.value(QStringLiteral("leafFunctions")).toArray())
+        extraction.leafFunctions.push_back(v.toString().toStdString());
 
     // The previous model stays loaded until the new one has loaded and been described.
     const featscope::LoadLimits limits = featscope::effectiveLoadLimits(path, options_.loadLimits);
@@ -335,6 +338,10 @@ QJsonObject Engine::load(const QJsonObject& request)
     for (const featscope::UnsafeOp& op : unsafeOps)
         unsafe.append(qs(op.op + " (" + op.reason + ", in " + op.method + ")"));
     response.insert(QStringLiteral("unsafeOps"), unsafe);
+    QJsonArray opsLibraries;
+    for (const featscope::OpsLibrary& library : featscope::loadedOpsLibraries())
+        opsLibraries.append(qs(library.path + " (" + library.reason + ", " + std::to_string(library.ops.size()) + " ops)"));
+    response.insert(QStringLiteral("opsLibraries"), opsLibraries);
     const QJsonObject metadata = readMetadata(path);
     if (!metadata.isEmpty()) {
         response.insert(QStringLiteral("preprocessing"), ImagePreprocessing::fromModelMetadata(metadata).toJson());

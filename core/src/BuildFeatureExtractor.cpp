@@ -7,6 +7,7 @@
 
 #include <map>
 #include <set>
+#include <sstream>
 
 namespace featscope {
 namespace {
@@ -137,6 +138,24 @@ void eliminateDeadCode(const std::shared_ptr<Graph>& graph)
     }
 }
 
+// The dict's value type: Tensor when every output of both modes is one, else the most specific type
+// holding all of them (TorchScript's unification, with Union as its last resort), else Any.
+c10::TypePtr outputValueType(const ExtractorOutputs& train, const ExtractorOutputs& eval)
+{
+    std::vector<c10::TypePtr> types;
+    bool allTensors = true;
+    for (const ExtractorOutputs* mode : {&train, &eval})
+        for (const auto& output : mode->outputs) {
+            types.push_back(output.second->type());
+            allTensors &= output.second->type()->isSubtypeOf(*c10::TensorType::get());
+        }
+    if (allTensors)
+        return c10::TensorType::get();
+    std::ostringstream why;
+    const auto unified = c10::unifyTypeList(types, why, /*default_to_union=*/true);
+    return unified ? *unified : c10::AnyType::get();
+}
+
 class ExtractorBuilder {
 public:
     explicit ExtractorBuilder(const torch::jit::Module& module) : module_(module) {}
@@ -156,10 +175,11 @@ public:
             input->setType(original->inputs()[i]->type());
             inputs.push_back(input);
         }
+        valueType_ = outputValueType(train, eval);
         if (train.graph == eval.graph && train.outputs == eval.outputs) {
             addMode(graph_->block(), train, inputs);
         } else {
-            const auto dictType = c10::DictType::create(c10::StringType::get(), c10::TensorType::get());
+            const auto dictType = c10::DictType::create(c10::StringType::get(), valueType_);
             Value* training = graph_->insertGetAttr(self, "training");
             Node* branch = graph_->insertNode(graph_->create(prim::If, 1));
             branch->addInput(training);
@@ -192,7 +212,7 @@ private:
             values.push_back(valueMap.at(value));
         }
         Node* dict = graph_->insertNode(
-            graph_->createDict(c10::StringType::get(), c10::TensorType::get(), keys, values));
+            graph_->createDict(c10::StringType::get(), valueType_, keys, values));
         block->registerOutput(dict->output());
     }
 
@@ -201,6 +221,11 @@ private:
     void collectUsedAttributes()
     {
         forEachNode(graph_->block(), [&](Node* node) {
+            // A write that stays (GeneralizedRCNN's `self._has_warned = True`) needs its attribute too.
+            if (node->kind() == prim::SetAttr) {
+                used_[modulePathOf(node->input(0))].values.insert(node->s(attr::name));
+                return;
+            }
             if (node->kind() != prim::GetAttr || node->s(attr::name) == "training")
                 return;
             const std::string owner = modulePathOf(node->input(0));
@@ -221,32 +246,33 @@ private:
         });
     }
 
+    // Registers what the graph reads of `source` in `target`, in the source's attribute order, so that the
+    // extractor's children, parameters and buffers come in the order of the model they were taken from.
     void populate(torch::jit::Module& target, const torch::jit::Module& source, const std::string& path)
     {
         const UsedAttributes& used = used_[path];
         const auto sourceType = source.type();
-        for (const std::string& name : used.wholeModules)
-            target.register_module(name, source.attr(name).toModule());
-        for (const std::string& name : used.children) {
-            if (used.wholeModules.count(name))
-                continue;
-            const torch::jit::Module child = source.attr(name).toModule();
-            const std::string className = LeafPolicy::pythonName(child.type()->name()->qualifiedName());
-            const auto dot = className.rfind('.');
-            torch::jit::Module container(
-                c10::QualifiedName("__torch__.featscope.pruned." + className.substr(dot + 1)),
-                target._ivalue()->compilation_unit(), true);
-            container.register_attribute("training", c10::BoolType::get(), child.is_training());
-            populate(container, child, childPath(path, name));
-            target.register_module(name, container);
-        }
-        for (const std::string& name : used.values) {
-            const size_t slot = sourceType->getAttributeSlot(name);
-            const c10::IValue value = source._ivalue()->getSlot(slot);
-            if (sourceType->is_parameter(slot) || sourceType->is_buffer(slot))
-                target.register_parameter(name, value.toTensor(), sourceType->is_buffer(slot));
-            else
-                target.register_attribute(name, sourceType->getAttribute(slot), value);
+        for (size_t slot = 0; slot < sourceType->numAttributes(); ++slot) {
+            const std::string& name = sourceType->getAttributeName(slot);
+            if (used.wholeModules.count(name)) {
+                target.register_module(name, source.attr(name).toModule());
+            } else if (used.children.count(name)) {
+                const torch::jit::Module child = source.attr(name).toModule();
+                const std::string className = LeafPolicy::pythonName(child.type()->name()->qualifiedName());
+                const auto dot = className.rfind('.');
+                torch::jit::Module container(
+                    c10::QualifiedName("__torch__.featscope.pruned." + className.substr(dot + 1)),
+                    target._ivalue()->compilation_unit(), true);
+                container.register_attribute("training", c10::BoolType::get(), child.is_training());
+                populate(container, child, childPath(path, name));
+                target.register_module(name, container);
+            } else if (used.values.count(name)) {
+                const c10::IValue value = source._ivalue()->getSlot(slot);
+                if (sourceType->is_parameter(slot) || sourceType->is_buffer(slot))
+                    target.register_parameter(name, value.toTensor(), sourceType->is_buffer(slot));
+                else
+                    target.register_attribute(name, sourceType->getAttribute(slot), value);
+            }
         }
     }
 
@@ -264,6 +290,7 @@ private:
 
     const torch::jit::Module& module_;
     std::shared_ptr<Graph> graph_;
+    c10::TypePtr valueType_;
     std::map<std::string, UsedAttributes> used_;
 };
 

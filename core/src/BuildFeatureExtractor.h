@@ -13,11 +13,13 @@ namespace featscope {
 /// One mode's half of an extractor: the named graph and the outputs, in output order.
 struct ExtractorOutputs {
     const NamedGraph* graph = nullptr;
-    /// (key, value in graph->flat.graph); every value is a Tensor outside control flow.
+    /// (key, value in graph->flat.graph); every value is outside control flow.
     std::vector<std::pair<std::string, torch::jit::Value*>> outputs;
 };
 
-/// Builds a new module whose forward returns Dict[str, Tensor] of the chosen values.
+/// Builds a new module whose forward returns a dict of the chosen values: Dict[str, Tensor] when every
+/// output of both modes is a tensor, else Dict[str, T] with T the most specific type that holds them all
+/// (Optional[Tensor], List[int], a Union, ...; Any when TorchScript has none).
 ///
 /// Algorithm: forward is `if self.training: <train graph> else: <eval graph>`, each half a copy
 /// of that mode's flat graph ending in a dict of its outputs; when both modes share one graph and

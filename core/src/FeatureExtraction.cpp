@@ -114,9 +114,9 @@ ExtractorOutputs resolveOutputs(const NamedGraph& graph, Mode graphMode, const R
         const NamedNode& node = graph.nodes[*index];
         const std::string selected = query == node.description.name ? "'" + query + "'"
                                                                      : "'" + query + "' (selects '" + node.description.name + "')";
-        if (!node.value || !node.value->type()->isSubtypeOf(*c10::TensorType::get()))
-            throw Error("Node " + selected + " produces a " + node.description.valueType
-                        + ", not a Tensor, so it cannot be an output; choose a node whose value is a tensor.");
+        if (!node.value)
+            throw Error("Node " + selected + " produces several values (" + node.description.valueType
+                        + "), not one, so it cannot be an output; choose a node that reads one of them.");
         if (node.description.insideControlFlow)
             throw Error("Node " + selected + " is computed inside a loop or a data-dependent branch in " + mode
                         + " mode, so it has no single value to return; choose a node before or after that block.");
@@ -152,7 +152,7 @@ GraphNodeNames nodeNamesOf(const NamedModeGraphs& graphs)
 
 GraphNodeNames getGraphNodeNames(const torch::jit::Module& module, const FeatureExtractionOptions& options)
 {
-    const LeafPolicy policy(options.leafModules);
+    const LeafPolicy policy(options.leafModules, options.leafFunctions);
     return nodeNamesOf(NamedModeGraphs(module, policy));
 }
 
@@ -166,13 +166,13 @@ std::optional<std::string> resolveNodeName(const std::vector<std::string>& names
 
 GraphDescription describeGraph(const torch::jit::Module& module, Mode mode, const FeatureExtractionOptions& options)
 {
-    const LeafPolicy policy(options.leafModules);
+    const LeafPolicy policy(options.leafModules, options.leafFunctions);
     return describe(namedGraph(module, mode, policy), mode);
 }
 
 GraphOverview describeGraphs(const torch::jit::Module& module, const FeatureExtractionOptions& options)
 {
-    const LeafPolicy policy(options.leafModules);
+    const LeafPolicy policy(options.leafModules, options.leafFunctions);
     const NamedModeGraphs graphs(module, policy);
     return {nodeNamesOf(graphs), describe(graphs.train(), Mode::Train), describe(graphs.eval(), Mode::Eval)};
 }
@@ -189,7 +189,7 @@ torch::jit::Module createFeatureExtractor(const torch::jit::Module& module, cons
     checkKeys(trainReturnNodes, &trainReturnNodes == &evalReturnNodes ? "" : "train-mode ");
     if (&trainReturnNodes != &evalReturnNodes)
         checkKeys(evalReturnNodes, "eval-mode ");
-    const LeafPolicy policy(options.leafModules);
+    const LeafPolicy policy(options.leafModules, options.leafFunctions);
     const NamedModeGraphs graphs(module, policy);
     return buildFeatureExtractor(module, resolveOutputs(graphs.train(), Mode::Train, trainReturnNodes),
                                  resolveOutputs(graphs.eval(), Mode::Eval, evalReturnNodes));

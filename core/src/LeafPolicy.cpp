@@ -78,8 +78,8 @@ std::string undoBooleanDispatch(const std::string& function)
 
 } // namespace
 
-LeafPolicy::LeafPolicy(std::vector<std::string> extraLeafModules)
-    : extraLeafModules_(std::move(extraLeafModules))
+LeafPolicy::LeafPolicy(std::vector<std::string> extraLeafModules, std::vector<std::string> extraLeafFunctions)
+    : extraLeafModules_(std::move(extraLeafModules)), extraLeafFunctions_(std::move(extraLeafFunctions))
 {
 }
 
@@ -131,7 +131,7 @@ const std::string& LeafPolicy::leafFunctionName(const std::string& torchscriptFu
         .first->second;
 }
 
-std::string LeafPolicy::uncachedLeafFunctionName(const std::string& torchscriptFunctionName)
+std::string LeafPolicy::uncachedLeafFunctionName(const std::string& torchscriptFunctionName) const
 {
     const std::string name = pythonName(torchscriptFunctionName);
     const std::string function = lastComponent(name);
@@ -142,7 +142,8 @@ std::string LeafPolicy::uncachedLeafFunctionName(const std::string& torchscriptF
     if (startsWith(name, "torchvision.ops.") && !startsWith(function, "_"))
         return function;
     const auto matches = [&](const char* candidate) { return name == candidate; };
-    if (std::any_of(fxWrappedFunctions.begin(), fxWrappedFunctions.end(), matches))
+    if (std::any_of(fxWrappedFunctions.begin(), fxWrappedFunctions.end(), matches)
+        || std::any_of(extraLeafFunctions_.begin(), extraLeafFunctions_.end(), [&](const std::string& candidate) { return name == candidate; }))
         return function;
     return {};
 }

@@ -16,7 +16,9 @@ namespace featscope {
 /// times), so one policy serves one thread; featscope makes one per public call.
 class LeafPolicy {
 public:
-    explicit LeafPolicy(std::vector<std::string> extraLeafModules = {});
+    /// `extraLeafModules`: torchvision's leaf_modules; `extraLeafFunctions`: its autowrap_functions, by
+    /// qualified Python name ("mypackage.ops.box_area").
+    explicit LeafPolicy(std::vector<std::string> extraLeafModules = {}, std::vector<std::string> extraLeafFunctions = {});
 
     /// Whether a module of this TorchScript class (e.g. "__torch__.torch.nn.modules.conv.Conv2d")
     /// is called as one node instead of being traced through.
@@ -30,9 +32,10 @@ public:
     static std::string pythonName(const std::string& torchscriptName);
 
 private:
-    static std::string uncachedLeafFunctionName(const std::string& torchscriptFunctionName);
+    std::string uncachedLeafFunctionName(const std::string& torchscriptFunctionName) const;
 
     std::vector<std::string> extraLeafModules_;
+    std::vector<std::string> extraLeafFunctions_;
     mutable std::unordered_map<std::string, bool> leafModuleCache_;
     mutable std::unordered_map<std::string, std::string> leafFunctionCache_;
 };

@@ -42,6 +42,21 @@ class TinyNet(torch.nn.Module):
         return self.fc(y.mean((2, 3))), n
 
 
+def scaled_sum(x, factor: float):
+    return (x * factor).sum(1, keepdim=True) + 1
+
+
+class WithHelper(torch.nn.Module):
+    """Calls a plain Python function, for --leaf-function (torchvision's autowrap_functions)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 4, 3, padding=1)
+
+    def forward(self, x):
+        return torch.relu(scaled_sum(self.conv(x), 2.0))
+
+
 def run(*args):
     return subprocess.run([CLI, *args], capture_output=True, text=True, timeout=600)
 
@@ -116,8 +131,19 @@ class CliTest(unittest.TestCase):
         self.assertFalse(os.path.exists(self.path("out.pt")))
 
     def test_node_that_is_not_a_tensor(self):
-        self.assertFails(run("extract", self.tiny, "--return", "getattr", "-o", self.path("out.pt")),
-                         "'getattr'", "not a Tensor")
+        # torchvision returns any node; the dict's value type is then the most specific one holding them.
+        out = self.path("shape.pt")
+        result = run("extract", self.tiny, "--return", "getattr=shape", "--return", "conv", "-o", out)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        extractor = torch.jit.load(out)
+        self.assertIn("-> Dict(str, Union(Tensor, int[]))", str(extractor.forward.schema))
+        x = torch.randn(2, 3, 8, 8)
+        got = extractor(x)
+        self.assertEqual(got["shape"], [2, 3, 8, 8])
+        self.assertEqual(got["conv"].shape, (2, 4, 8, 8))
+        only_shape = self.path("only_shape.pt")
+        self.assertEqual(run("extract", self.tiny, "--return", "getattr=shape", "-o", only_shape).returncode, 0)
+        self.assertIn("-> Dict(str, int[])", str(torch.jit.load(only_shape).forward.schema))
 
     def test_node_inside_a_loop(self):
         self.assertFails(run("extract", self.tiny, "--return", "add", "-o", self.path("out.pt")),
@@ -164,6 +190,41 @@ class CliTest(unittest.TestCase):
         train, eval_ = get_graph_node_names(model)
         self.assertEqual(ours["train"], train)
         self.assertEqual(ours["eval"], eval_)
+
+    def test_extractor_keeps_the_source_order(self):
+        # Children, parameters and buffers in the source model's order, as in torchvision's extractor.
+        torch.manual_seed(0)
+        model = torchvision.models.resnet18().eval()
+        path = self.path("resnet18_order.pt")
+        torch.jit.script(model).save(path)
+        out = self.path("resnet18_order_extractor.pt")
+        self.assertEqual(run("extract", path, "--return", "layer2", "--return", "fc", "-o", out).returncode, 0)
+        ours = torch.jit.load(out)
+        reference = create_feature_extractor(model, return_nodes=["layer2", "fc"])
+        self.assertEqual([n for n, _ in ours.named_children()], [n for n, _ in reference.named_children()])
+        self.assertEqual([n for n, _ in ours.named_parameters()], [n for n, _ in reference.named_parameters()])
+        self.assertEqual([n for n, _ in ours.named_buffers()], [n for n, _ in reference.named_buffers()])
+        self.assertEqual(list(ours.state_dict()), list(reference.state_dict()))
+
+    def test_leaf_function(self):
+        torch.manual_seed(0)
+        model = WithHelper().eval()
+        path = self.path("helper.pt")
+        torch.jit.script(model).save(path)
+        ref_train, ref_eval = get_graph_node_names(model, tracer_kwargs={"autowrap_functions": [scaled_sum]})
+        result = run("nodes", path, "--json", "--leaf-function", "scaled_sum")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        import json
+        self.assertEqual(json.loads(result.stdout)["eval"], ref_eval)
+        self.assertIn("scaled_sum", ref_eval)
+        # Without it the function is traced through, as by torchvision.
+        result = run("nodes", path, "--json")
+        self.assertEqual(json.loads(result.stdout)["eval"], get_graph_node_names(model)[1])
+        out = self.path("helper_extractor.pt")
+        self.assertEqual(run("extract", path, "--leaf-function", "scaled_sum", "--return", "scaled_sum", "-o", out).returncode, 0)
+        x = torch.randn(2, 3, 8, 8)
+        with torch.no_grad():
+            self.assertTrue(torch.equal(torch.jit.load(out)(x)["scaled_sum"], scaled_sum(model.conv(x), 2.0)))
 
     def test_resnet50_body_matches_torchvision_and_trains(self):
         torch.manual_seed(0)

@@ -16,6 +16,9 @@ namespace featscope {
 struct FeatureExtractionOptions {
     /// Extra leaf module classes by qualified name, e.g. "torchvision.models.resnet.Bottleneck".
     std::vector<std::string> leafModules;
+    /// Functions kept as one node instead of traced through, by qualified name, e.g.
+    /// "mypackage.ops.box_area" (torchvision's autowrap_functions); the node is named after the function.
+    std::vector<std::string> leafFunctions;
 };
 
 /// Node names in execution order for both modes, as torchvision's get_graph_node_names returns them.
@@ -37,7 +40,9 @@ struct ReturnNode {
 };
 using ReturnNodes = std::vector<ReturnNode>;
 
-/// Builds a module whose forward returns Dict[str, Tensor] of the chosen nodes, in both modes.
+/// Builds a module whose forward returns a dict of the chosen nodes, in both modes: Dict[str, Tensor]
+/// when every chosen node is a tensor, as torchvision's; else Dict[str, T] with T the most specific
+/// TorchScript type holding them (Optional[Tensor], Tuple[Tensor, Optional[Tensor]], a Union, ...).
 torch::jit::Module createFeatureExtractor(const torch::jit::Module& module,
                                           const ReturnNodes& returnNodes,
                                           const FeatureExtractionOptions& options = {});
