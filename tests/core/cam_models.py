@@ -4,8 +4,11 @@ eager for the Python references (forward/backward hooks), plus a test image.
 The scripted files carry featscope.json with input_size 224, so featscope-cli neither resizes nor
 crops the 224 x 224 test image and both sides see the same preprocessed input.
 """
+import argparse
 import json
 import os
+import sys
+import unittest
 
 import numpy as np
 import torch
@@ -59,3 +62,13 @@ def module_at(model, path):
     for part in path.split("."):
         model = getattr(model, part)
     return model
+
+
+def main(test_module):
+    """Sets test_module.CLI and WORK from --cli and --work, then runs its tests."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--cli", required=True)
+    parser.add_argument("--work", required=True)
+    args, rest = parser.parse_known_args()
+    test_module.CLI, test_module.WORK = os.path.abspath(args.cli), os.path.abspath(args.work)
+    unittest.main(module=test_module, argv=[sys.argv[0], *rest], verbosity=2)

@@ -8,7 +8,6 @@ PNG overlay, --class by name on the bundled model, and errors for nodes without 
 
 Run: /usr/bin/python3 test_cam.py --cli build/bin/featscope-cli --work DIR
 """
-import argparse
 import os
 import re
 import subprocess
@@ -155,9 +154,4 @@ class CamTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--cli", required=True)
-    parser.add_argument("--work", required=True)
-    args, rest = parser.parse_known_args()
-    CLI, WORK = os.path.abspath(args.cli), os.path.abspath(args.work)
-    unittest.main(argv=[sys.argv[0], *rest], verbosity=2)
+    cam_models.main(sys.modules[__name__])

@@ -6,7 +6,6 @@ same pooling in Python on the eager model's value (forward hook): ViT-B/16's enc
 
 Run: /usr/bin/python3 test_token_pooling.py --cli build/bin/featscope-cli --work DIR
 """
-import argparse
 import os
 import subprocess
 import sys
@@ -74,9 +73,4 @@ class TokenPoolingTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--cli", required=True)
-    parser.add_argument("--work", required=True)
-    args, rest = parser.parse_known_args()
-    CLI, WORK = os.path.abspath(args.cli), os.path.abspath(args.work)
-    unittest.main(argv=[sys.argv[0], *rest], verbosity=2)
+    cam_models.main(sys.modules[__name__])
