@@ -4,6 +4,8 @@
 
 #include <QTest>
 
+Q_DECLARE_METATYPE(std::vector<std::int64_t>)
+
 using featscope::TensorLayoutKind;
 
 class TensorLayoutTest : public QObject {
@@ -69,7 +71,6 @@ void TensorLayoutTest::forcedLayouts()
     QVERIFY(!featscope::parseSpatialLayout("vector"));
 }
 
-Q_DECLARE_METATYPE(std::vector<std::int64_t>)
 
 QTEST_APPLESS_MAIN(TensorLayoutTest)
 #include "TensorLayoutTest.moc"
