@@ -11,6 +11,7 @@
 #include <featscope/ModuleLoader.h>
 #include <featscope/ReturnNodeSpec.h>
 #include <featscope/Runtime.h>
+#include <featscope/TensorLayout.h>
 #include <featscope/UnsafeOps.h>
 
 #include <ATen/Parallel.h>
@@ -46,7 +47,8 @@
 namespace featscope::cli {
 
 const char* const featuresUsage = R"(Usage: featscope-cli features MODEL.pt --return NODE -o OUT.npy IMAGES_OR_FOLDERS...
-                              [--pool avg|max|gem|none] [--gem-p P] [--l2-normalize]
+                              [--pool avg|max|gem|cls|none] [--gem-p P] [--l2-normalize]
+                              [--layout auto|nchw|nhwc|tokens]
                               [--batch N] [--threads N] [--shard I/N] [--strict]
                               [--restart] [--leaf-module QUALNAME]...
                               [--leaf-function QUALNAME]... [--ops-library PATH]...
@@ -71,9 +73,16 @@ Outputs (each written complete or not at all):
 
 Options:
   --return NODE          the node that describes an image (a truncated name works)
-  --pool MODE            how a 4-D [N, C, H, W] value becomes a vector: avg, max,
-                         gem (generalized mean) or none (flatten); default avg.
-                         3-D [N, L, D] values pool over L; 2-D values are kept
+  --pool MODE            how a value becomes a vector: avg, max, gem (generalized
+                         mean) over its grid, cls (the first token of [N, T, C],
+                         ViT's class token) or none (flatten); default avg.
+                         4-D values pool over H and W ([N, C, H, W], or
+                         [N, H, W, C] for ConvNeXt and Swin blocks); 3-D
+                         [N, T, C] values over the tokens, leaving out a
+                         leading class token (T = 1 + H*W); 2-D values are kept
+  --layout L             how the value is read for pooling: auto (default:
+                         guessed from the shape and the input size), nchw, nhwc
+                         or tokens
   --gem-p P              exponent of --pool gem (default 3)
   --l2-normalize         scale each row to unit length, after pooling
   --batch N              images per forward pass (default 32)
@@ -229,24 +238,6 @@ int positiveInt(const std::string& text, const std::string& option)
     throw UsageError{option + " needs a whole number of at least 1, not '" + text + "'"};
 }
 
-/// Writes `content` to `path` through a temporary file, fsync and rename.
-void writeAtomically(const std::string& path, const std::string& content)
-{
-    const std::string temporary = path + ".tmp-" + std::to_string(::getpid());
-    std::FILE* file = std::fopen(temporary.c_str(), "wb");
-    bool ok = file && std::fwrite(content.data(), 1, content.size(), file) == content.size();
-    ok = file && std::fflush(file) == 0 && ::fsync(fileno(file)) == 0 && ok;
-    if (file)
-        ok = std::fclose(file) == 0 && ok;
-    std::error_code error;
-    if (ok)
-        fs::rename(temporary, path, error);
-    if (!ok || error) {
-        fs::remove(temporary, error);
-        throw Error("Cannot write " + quote(path) + " (disk full or no permission?).");
-    }
-}
-
 QString qs(const std::string& text)
 {
     return QString::fromStdString(text);
@@ -334,7 +325,7 @@ private:
 
 // --- descriptors --------------------------------------------------------------------------------
 
-enum class Pool { Avg, Max, Gem, None };
+enum class Pool { Avg, Max, Gem, Cls, None };
 
 struct Settings {
     std::string node;
@@ -342,31 +333,69 @@ struct Settings {
     std::string poolName = "avg";
     double gemP = 3.0;
     bool l2 = false;
+    /// --layout; detected from the value's shape when unset.
+    std::optional<TensorLayoutKind> layout;
 };
 
-torch::Tensor describe(torch::Tensor value, const Settings& s, const std::string& node)
+// The dimensions --pool avg|max|gem reduces, and the first token to keep (1 after a class token,
+// which is not part of the grid), from the value's layout.
+struct PoolingPlan {
+    std::vector<int64_t> dims;
+    int64_t firstToken = 0;
+};
+
+PoolingPlan poolingPlan(const torch::Tensor& value, const Settings& s, const std::string& node, InputSize input)
+{
+    const std::vector<int64_t> shape = value.sizes().vec();
+    TensorLayout layout;
+    if (s.layout) {
+        std::string error;
+        layout = applyTensorLayout(shape, *s.layout, input, &error);
+        if (layout.kind == TensorLayoutKind::Unknown)
+            throw Error("The node " + quote(node) + " gives a value of shape " + c10::str(value.sizes())
+                        + " that cannot be read as " + toString(*s.layout) + ": " + error + ". Use another --layout.");
+    } else {
+        layout = detectTensorLayout(shape, input);
+    }
+    if (value.dim() == 3)
+        return {{1}, layout.classToken ? 1 : 0}; // tokens, or any other sequence [N, L, D]: over L
+    if (layout.kind == TensorLayoutKind::Nhwc)
+        return {{1, 2}, 0};
+    PoolingPlan plan;
+    for (int64_t d = 2; d < value.dim(); ++d)
+        plan.dims.push_back(d);
+    return plan;
+}
+
+torch::Tensor describe(torch::Tensor value, const Settings& s, const std::string& node, InputSize input)
 {
     value = value.to(torch::kFloat32);
     if (value.dim() < 2)
         throw Error("The node " + quote(node) + " gives a " + std::to_string(value.dim())
                     + "-D value; a descriptor node needs a batch dimension ([N, ...]). Choose another node.");
-    if (value.dim() > 2) {
+    if (s.pool == Pool::Cls) {
+        if (value.dim() != 3)
+            throw Error("--pool cls takes the class token of a token sequence [N, T, C], but the node " + quote(node)
+                        + " gives a value of shape " + c10::str(value.sizes()) + ". Use --pool avg|max|gem.");
+        value = value.select(1, 0);
+    } else if (value.dim() > 2) {
         if (s.pool == Pool::None || value.dim() > 5) {
             value = value.flatten(1);
         } else {
-            std::vector<int64_t> dims;
-            for (int64_t d = value.dim() == 3 ? 1 : 2; d < value.dim(); ++d)
-                dims.push_back(d);
+            const PoolingPlan plan = poolingPlan(value, s, node, input);
+            if (plan.firstToken > 0)
+                value = value.slice(1, plan.firstToken);
             switch (s.pool) {
             case Pool::Avg:
-                value = value.mean(dims);
+                value = value.mean(plan.dims);
                 break;
             case Pool::Max:
-                value = value.amax(dims);
+                value = value.amax(plan.dims);
                 break;
             case Pool::Gem:
-                value = value.clamp_min(1e-6).pow(s.gemP).mean(dims).pow(1.0 / s.gemP);
+                value = value.clamp_min(1e-6).pow(s.gemP).mean(plan.dims).pow(1.0 / s.gemP);
                 break;
+            case Pool::Cls:
             case Pool::None:
                 break;
             }
@@ -529,7 +558,7 @@ void finalizeOutputs(const OutputFiles& files, std::FILE* partial, std::uint64_t
 int runFeatures(const std::vector<std::string>& args)
 {
     const CommandLine line(args,
-                           {"--return", "--pool", "--gem-p", "--batch", "--threads", "--shard", "-o", "--output",
+                           {"--return", "--pool", "--gem-p", "--layout", "--batch", "--threads", "--shard", "-o", "--output",
                             "--leaf-module", "--leaf-function", "--ops-library"},
                            {"--l2-normalize", "--strict", "--restart", "--allow-unsafe-ops"});
     if (line.positional().empty())
@@ -548,9 +577,16 @@ int runFeatures(const std::vector<std::string>& args)
         throw UsageError{"the --return name '" + settings.node.substr(0, 64) + "...' is " + std::to_string(settings.node.size())
                          + " characters long; no node has such a name (list them with featscope-cli nodes MODEL.pt)"};
     settings.poolName = line.value("--pool", "avg");
-    const std::map<std::string, Pool> pools{{"avg", Pool::Avg}, {"max", Pool::Max}, {"gem", Pool::Gem}, {"none", Pool::None}};
+    const std::map<std::string, Pool> pools{
+        {"avg", Pool::Avg}, {"max", Pool::Max}, {"gem", Pool::Gem}, {"cls", Pool::Cls}, {"none", Pool::None}};
     if (!pools.count(settings.poolName))
-        throw UsageError{"--pool must be avg, max, gem or none, not '" + settings.poolName + "'"};
+        throw UsageError{"--pool must be avg, max, gem, cls or none, not '" + settings.poolName + "'"};
+    const std::string layoutName = line.value("--layout", "auto");
+    if (layoutName != "auto") {
+        settings.layout = parseSpatialLayout(layoutName);
+        if (!settings.layout)
+            throw UsageError{"--layout must be auto, nchw, nhwc or tokens, not '" + layoutName + "'"};
+    }
     settings.pool = pools.at(settings.poolName);
     if (line.has("--gem-p")) {
         if (settings.pool != Pool::Gem)
@@ -603,6 +639,8 @@ int runFeatures(const std::vector<std::string>& args)
                              {"preprocessing", QJsonDocument::fromJson(QByteArray::fromStdString(prep.toJson())).object()}};
     if (settings.pool == Pool::Gem)
         settingsJson.insert("gem_p", settings.gemP);
+    if (settings.layout)
+        settingsJson.insert("layout", toString(*settings.layout));
     QJsonArray leafArray;
     for (const std::string& leaf : options.leafModules)
         leafArray.append(qs(leaf));
@@ -777,7 +815,7 @@ int runFeatures(const std::vector<std::string>& args)
             throw Error("The node " + quote(settings.node) + " has no batch dimension (its value's shape is "
                         + c10::str(value.sizes()) + " for " + std::to_string(input.size(0))
                         + " images). Choose a node whose value is [N, ...].");
-        return describe(value, settings, settings.node);
+        return describe(value, settings, settings.node, InputSize{input.size(2), input.size(3)});
     };
 
     ProgressBar bar(images.size(), kept.done.size());

@@ -116,6 +116,14 @@ Preprocessing Preprocessing::fromModelFile(const std::string& modelPath)
         }
         p.mean = doubles(o.value(QStringLiteral("mean")), p.mean, "mean");
         p.std = doubles(o.value(QStringLiteral("std")), p.std, "std");
+        const QJsonValue classes = o.value(QStringLiteral("classes"));
+        if (!classes.isUndefined() && !classes.isNull() && !classes.isArray())
+            throw Error("classes must be a list of names");
+        for (const QJsonValue& name : classes.toArray()) {
+            if (!name.isString())
+                throw Error("classes must be a list of names");
+            p.classes.push_back(name.toString().toStdString());
+        }
     } catch (const Error& error) {
         throw Error("Cannot use " + where + ": " + error.what() + ".");
     }

@@ -18,6 +18,9 @@ struct Preprocessing {
     std::vector<double> mean{0.485, 0.456, 0.406};
     std::vector<double> std{0.229, 0.224, 0.225};
     std::string source = "ImageNet defaults"; ///< where the values came from, for messages
+    /// Class labels in output order (featscope.json's "classes"; read with the preprocessing so
+    /// the file is parsed in one place); empty when the model has none. Not part of toJson().
+    std::vector<std::string> classes;
 
     /// The model's extra/featscope.json ({input_size, channels, mean, std, resize, center_crop}),
     /// or the ImageNet defaults when the archive has none. Throws featscope::Error on a bad file.

@@ -1,5 +1,6 @@
 // featscope-cli: torchvision's feature extraction on TorchScript files, from the shell.
 
+#include "CamCommand.h"
 #include "CommandLine.h"
 #include "FeaturesCommand.h"
 #include "JsonWriter.h"
@@ -32,6 +33,8 @@ Commands:
   extract   Save a feature extractor that returns the chosen nodes
   features  Write one descriptor per image (a node's pooled value) to a .npy file
             ('features-join' joins the outputs of 'features --shard I/N' runs)
+  cam       Where the model looks: Grad-CAM, Grad-CAM++ or gradient x activation
+            at a node, for one image, as .npy or an overlay .png
 
 Run 'featscope-cli COMMAND --help' for a command's options, and
 'featscope-cli --version' for the versions, threads and BLAS library in use.
@@ -226,6 +229,7 @@ int main(int argc, char** argv)
         {"extract", {extractUsage, runExtract}},
         {"features", {featscope::cli::featuresUsage, featscope::cli::runFeatures}},
         {"features-join", {featscope::cli::featuresJoinUsage, featscope::cli::runFeaturesJoin}},
+        {"cam", {featscope::cli::camUsage, featscope::cli::runCam}},
     };
     const auto command = commands.find(all.front());
     if (command == commands.end()) {

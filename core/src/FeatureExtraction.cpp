@@ -1,10 +1,12 @@
 #include <featscope/FeatureExtraction.h>
 
 #include "BuildFeatureExtractor.h"
+#include "InsertGradientProbe.h"
 #include "NameGraphNodes.h"
 #include "NameSuggestions.h"
 
 #include <featscope/Errors.h>
+#include <featscope/GradientCam.h>
 
 #include <algorithm>
 #include <numeric>
@@ -193,6 +195,31 @@ torch::jit::Module createFeatureExtractor(const torch::jit::Module& module, cons
     const NamedModeGraphs graphs(module, policy);
     return buildFeatureExtractor(module, resolveOutputs(graphs.train(), Mode::Train, trainReturnNodes),
                                  resolveOutputs(graphs.eval(), Mode::Eval, evalReturnNodes));
+}
+
+} // namespace featscope
+
+namespace featscope {
+
+torch::jit::Module createNodeGradientModule(const torch::jit::Module& module, const std::string& node,
+                                            const FeatureExtractionOptions& options)
+{
+    const LeafPolicy policy(options.leafModules);
+    NamedGraph graph = namedGraph(module, Mode::Eval, policy);
+    const ExtractorOutputs resolved = resolveOutputs(graph, Mode::Eval, {{node, kGradientActivationKey}});
+    torch::jit::Graph& flat = *graph.flat.graph;
+    torch::jit::Value* output = flat.outputs().at(0);
+    if (!output->type()->isSubtypeOf(*c10::TensorType::get()))
+        throw Error("The model's forward returns a " + output->type()->repr_str()
+                    + ", not a tensor of class scores, so there is no class score to take gradients of.");
+    torch::jit::Value* activation = resolved.outputs.front().second;
+    torch::jit::Value* probe = insertGradientProbe(flat, activation);
+    ExtractorOutputs outputs;
+    outputs.graph = &graph;
+    outputs.outputs = {{kGradientActivationKey, activation}, {kGradientProbeKey, probe}, {kGradientOutputKey, flat.outputs().at(0)}};
+    torch::jit::Module result = buildFeatureExtractor(module, outputs, outputs);
+    result.eval();
+    return result;
 }
 
 } // namespace featscope
