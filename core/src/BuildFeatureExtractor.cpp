@@ -174,12 +174,25 @@ public:
         populate(extractor, module_, "");
         retype(extractor);
         auto* forward = cu->create_function(c10::QualifiedName(*extractor.type()->name(), "forward"), graph_);
+        forward->setSchema(callerSchema(extractor));
         extractor.type()->addMethod(forward);
         extractor.train(module_.is_training());
         return extractor;
     }
 
 private:
+    // The source's forward schema with the extractor as self and its dict as the result: the
+    // graph's inputs carry names and types but no default values, so a schema derived from them
+    // would make every argument required and break calls that work on the source.
+    c10::FunctionSchema callerSchema(const torch::jit::Module& extractor) const
+    {
+        const c10::FunctionSchema& source = module_.get_method("forward").function().getSchema();
+        std::vector<c10::Argument> arguments = source.arguments();
+        arguments.front() = arguments.front().cloneWithType(extractor.type());
+        return source.cloneWithArguments(std::move(arguments))
+            .cloneWithReturns({c10::Argument("", graph_->outputs()[0]->type())});
+    }
+
     void addMode(Block* block, const ExtractorOutputs& mode, const std::vector<Value*>& inputs)
     {
         torch::jit::WithInsertPoint guard(block->return_node());
