@@ -3,7 +3,7 @@
 set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config git
-  libtorch-dev python3-torch python3-torchvision python3-numpy python3-pil
+  libtorch-dev python3-torch python3-torchvision python3-torchaudio python3-numpy python3-pil
   qt6-base-dev libqcustomplot-dev libgraphviz-dev
   dataset-fashion-mnist
   python3-faiss desktop-file-utils
