@@ -261,7 +261,7 @@ private:
             return;
         Value* owner = node->input(0);
         const auto ownerType = owner->type()->cast<c10::ClassType>();
-        if (!ownerType || !node->output()->type()->isSubtypeOf(*c10::TensorType::get()))
+        if (!ownerType || !ownerType->is_module() || !node->output()->type()->isSubtypeOf(*c10::TensorType::get()))
             return;
         const auto slot = ownerType->findAttributeSlot(node->s(attr::name));
         if (!slot || !ownerType->is_parameter(*slot))
