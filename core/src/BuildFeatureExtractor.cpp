@@ -137,6 +137,12 @@ void eliminateDeadCode(const std::shared_ptr<Graph>& graph)
     }
 }
 
+bool accessesModule(const Node* attributeAccess)
+{
+    const auto owner = attributeAccess->input(0)->type()->cast<c10::ClassType>();
+    return owner && owner->is_module();
+}
+
 class ExtractorBuilder {
 public:
     explicit ExtractorBuilder(const torch::jit::Module& module) : module_(module) {}
@@ -209,15 +215,23 @@ private:
         block->registerOutput(dict->output());
     }
 
-    // A module-typed value read only to reach its attributes is a container; any other use
-    // (a call, an argument) keeps the whole module.
+    // A module-typed value only read or written through is a container; any other use (a call, an
+    // argument) keeps the whole module. Attributes the code writes (GeneralizedRCNN's
+    // `self._has_warned = True`) are kept like those it reads. Accesses to objects that are not
+    // modules (a detection model's ImageList) belong to values the graph computes, not to the
+    // hierarchy.
     void collectUsedAttributes()
     {
         forEachNode(graph_->block(), [&](Node* node) {
-            if (node->kind() != prim::GetAttr || node->s(attr::name) == "training")
+            const bool access = node->kind() == prim::GetAttr || node->kind() == prim::SetAttr;
+            if (!access || node->s(attr::name) == "training" || !accessesModule(node))
                 return;
             const std::string owner = modulePathOf(node->input(0));
             const std::string name = node->s(attr::name);
+            if (node->kind() == prim::SetAttr) {
+                used_[owner].values.insert(name);
+                return;
+            }
             Value* output = node->output();
             const auto classType = output->type()->cast<c10::ClassType>();
             if (!classType || !classType->is_module()) {
@@ -226,7 +240,8 @@ private:
             }
             bool onlyAttributeReads = true;
             for (const auto& use : output->uses())
-                onlyAttributeReads &= use.user->kind() == prim::GetAttr;
+                onlyAttributeReads &= use.user->kind() == prim::GetAttr
+                    || (use.user->kind() == prim::SetAttr && use.offset == 0);
             if (onlyAttributeReads)
                 used_[owner].children.insert(name);
             else
@@ -268,7 +283,7 @@ private:
     {
         graph_->inputs()[0]->setType(extractor.type());
         forEachNode(graph_->block(), [](Node* node) {
-            if (node->kind() != prim::GetAttr)
+            if (node->kind() != prim::GetAttr || !accessesModule(node))
                 return;
             const auto owner = node->input(0)->type()->expect<c10::ClassType>();
             node->output()->setType(owner->getAttribute(node->s(attr::name)));

@@ -90,16 +90,30 @@ class Defaults(torch.nn.Module):
         return self.act(y)
 
 
+@torch.jit.script
+class ImageBatch:
+    """A TorchScript object that is not a module, as torchvision's ImageList."""
+
+    def __init__(self, tensors: torch.Tensor):
+        self.tensors = tensors
+
+
 class Detection(torch.nn.Module):
-    """torchvision's detection signature: forward(images, targets=None)."""
+    """torchvision's detection signature, forward(images, targets=None), an ImageList-like object and
+    GeneralizedRCNN's write to a module attribute (`self._has_warned = True`)."""
 
     def __init__(self):
         super().__init__()
         self.conv = torch.nn.Conv2d(3, 4, 3)
+        self._has_warned = False
 
     def forward(self, images: List[torch.Tensor],
                 targets: Optional[List[Dict[str, torch.Tensor]]] = None) -> Dict[str, torch.Tensor]:
-        return {"mean": self.conv(torch.stack(images)).mean()}
+        batch = ImageBatch(torch.stack(images))
+        out = self.conv(batch.tensors)
+        if not self._has_warned:
+            self._has_warned = True
+        return {"mean": out.mean()}
 
 
 class DictInput(torch.nn.Module):
