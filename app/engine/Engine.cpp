@@ -488,8 +488,11 @@ QJsonObject Engine::run(const QJsonObject& request)
     } catch (const std::exception& e) {
         if (featscope::isOutOfMemoryMessage(e.what()))
             throw std::bad_alloc();
+        std::string reason = lastLine(e.what());
+        if (!reason.empty() && reason.back() != '.')
+            reason += '.';
         throw featscope::Error("Running '" + path_ + "' on '" + image + "' (its input '" + imageInputs.imageArgument()
-                               + "' got " + shapeText(input) + ") failed: " + lastLine(e.what())
+                               + "' got " + shapeText(input) + ") failed: " + reason
                                + " Check that the preprocessing (channels, size, normalisation) is what the model expects.");
     }
     if (!result.isGenericDict())
