@@ -2,6 +2,7 @@
 
 #include "CommandLine.h"
 #include "ImageInput.h"
+#include "ModelLoading.h"
 #include "NpyFile.h"
 
 #include <featscope/Errors.h>
@@ -48,7 +49,7 @@ const char* const featuresUsage = R"(Usage: featscope-cli features MODEL.pt --re
                               [--pool avg|max|gem|none] [--gem-p P] [--l2-normalize]
                               [--batch N] [--threads N] [--shard I/N] [--strict]
                               [--restart] [--leaf-module QUALNAME]...
-                              [--allow-unsafe-ops]
+                              [--ops-library PATH]... [--allow-unsafe-ops]
 
 Compute one descriptor per image from node NODE of MODEL.pt (eval mode) and
 write them as the rows of a float32 NumPy array, in the sorted order of the
@@ -85,6 +86,9 @@ Options:
   --restart              start over: discard the unfinished results of an earlier
                          run, and recompute outputs that are up to date
   --leaf-module QUALNAME also treat this module class as a leaf (repeatable)
+  --ops-library PATH     load this library of custom TorchScript ops first; its
+                         code runs as trusted (repeatable; torchvision's own is
+                         loaded by itself when the model calls its ops)
   --allow-unsafe-ops     run the model even if its code writes or reads files,
                          talks to the network or uses unknown custom ops
   -o, --output OUT.npy   where to write (.npy is added when missing)
@@ -523,7 +527,7 @@ int runFeatures(const std::vector<std::string>& args)
 {
     const CommandLine line(args,
                            {"--return", "--pool", "--gem-p", "--batch", "--threads", "--shard", "-o", "--output",
-                            "--leaf-module"},
+                            "--leaf-module", "--ops-library"},
                            {"--l2-normalize", "--strict", "--restart", "--allow-unsafe-ops"});
     if (line.positional().empty())
         throw UsageError{"missing MODEL.pt"};
@@ -579,7 +583,7 @@ int runFeatures(const std::vector<std::string>& args)
     const OutputFiles files(outputOption(line));
 
     // Everything that decides the values of the rows goes into the settings hash.
-    const torch::jit::Module model = loadModule(modelPath);
+    const torch::jit::Module model = loadModel(line, modelPath, "features");
     // features runs the model's code on every image: refuse code that reaches outside the model.
     const auto unsafeOps = findUnsafeOps(model);
     if (!unsafeOps.empty() && !line.has("--allow-unsafe-ops"))

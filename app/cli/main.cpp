@@ -3,6 +3,7 @@
 #include "CommandLine.h"
 #include "FeaturesCommand.h"
 #include "JsonWriter.h"
+#include "ModelLoading.h"
 
 #include <featscope/Errors.h>
 #include <featscope/FeatureExtraction.h>
@@ -34,7 +35,7 @@ Run 'featscope-cli COMMAND --help' for a command's options.
 )";
 
 constexpr const char* nodesUsage = R"(Usage: featscope-cli nodes MODEL.pt [--mode train|eval|both] [--json]
-                           [--leaf-module QUALNAME]...
+                           [--leaf-module QUALNAME]... [--ops-library PATH]...
 
 List the node names of MODEL.pt (made by torch.jit.script or torch.jit.trace) in
 execution order, exactly as torchvision's get_graph_node_names names them.
@@ -44,6 +45,9 @@ Options:
   --json                  print a JSON object {"train": [...], "eval": [...]}
   --leaf-module QUALNAME  also treat this module class as a leaf, e.g.
                           torchvision.models.resnet.Bottleneck (repeatable)
+  --ops-library PATH      load this library of custom TorchScript ops first; its
+                          code runs as trusted (repeatable; torchvision's own is
+                          loaded by itself when the model calls its ops)
   -h, --help              show this help
 )";
 
@@ -64,6 +68,9 @@ Options:
   --train-return NODE[=KEY]  an output in train mode only (repeatable)
   --eval-return NODE[=KEY]   an output in eval mode only (repeatable)
   --leaf-module QUALNAME     also treat this module class as a leaf (repeatable)
+  --ops-library PATH         load this library of custom TorchScript ops first;
+                             its code runs as trusted (repeatable; torchvision's
+                             own is loaded by itself when the model calls its ops)
   --allow-unsafe-ops         export even if the model's code writes or reads files,
                              talks to the network or uses unknown custom ops
   --optimize                 export for inference only: eval mode, frozen weights,
@@ -98,12 +105,12 @@ featscope::FeatureExtractionOptions optionsFrom(const CommandLine& line)
 
 int runNodes(const std::vector<std::string>& args)
 {
-    const CommandLine line(args, {"--mode", "--leaf-module"}, {"--json"});
+    const CommandLine line(args, {"--mode", "--leaf-module", "--ops-library"}, {"--json"});
     const std::string path = onlyModelPath(line);
     const std::string mode = line.value("--mode", "both");
     if (mode != "train" && mode != "eval" && mode != "both")
         throw UsageError{"--mode must be train, eval or both, not '" + mode + "'"};
-    const torch::jit::Module module = featscope::loadModule(path);
+    const torch::jit::Module module = featscope::cli::loadModel(line, path, "nodes");
     const featscope::GraphNodeNames names = featscope::getGraphNodeNames(module, optionsFrom(line));
     if (names.warning && mode == "both")
         std::cerr << "featscope-cli: note: " << *names.warning << "\n";
@@ -145,7 +152,7 @@ featscope::ReturnNodes returnNodes(const CommandLine& line, const std::string& o
 
 int runExtract(const std::vector<std::string>& args)
 {
-    const CommandLine line(args, {"--return", "--train-return", "--eval-return", "--leaf-module", "-o", "--output"},
+    const CommandLine line(args, {"--return", "--train-return", "--eval-return", "--leaf-module", "--ops-library", "-o", "--output"},
                            {"--optimize", "--allow-unsafe-ops"});
     const std::string path = onlyModelPath(line);
     if (line.has("-o") && line.has("--output"))
@@ -167,7 +174,7 @@ int runExtract(const std::vector<std::string>& args)
         throw UsageError{"--optimize exports for inference (eval mode) only, so train-mode outputs cannot be kept: "
                          "drop --optimize, or use --return"};
 
-    const torch::jit::Module module = featscope::loadModule(path);
+    const torch::jit::Module module = featscope::cli::loadModel(line, path, "extract");
     const auto unsafeOps = featscope::findUnsafeOps(module);
     if (!unsafeOps.empty() && !line.has("--allow-unsafe-ops"))
         throw featscope::Error(featscope::describeUnsafeOps(unsafeOps, path, "run again with --allow-unsafe-ops"));

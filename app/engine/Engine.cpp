@@ -6,6 +6,7 @@
 #include <featscope/ImageInputs.h>
 #include <featscope/ModuleLoader.h>
 #include <featscope/ProcessLimits.h>
+#include <featscope/OpsLibraries.h>
 #include <featscope/UnsafeOps.h>
 
 #include <caffe2/serialize/inline_container.h>
@@ -332,6 +333,10 @@ QJsonObject Engine::load(const QJsonObject& request)
     for (const featscope::UnsafeOp& op : unsafeOps)
         unsafe.append(qs(op.op + " (" + op.reason + ", in " + op.method + ")"));
     response.insert(QStringLiteral("unsafeOps"), unsafe);
+    QJsonArray opsLibraries;
+    for (const featscope::OpsLibrary& library : featscope::loadedOpsLibraries())
+        opsLibraries.append(qs(library.path + " (" + library.reason + ", " + std::to_string(library.ops.size()) + " ops)"));
+    response.insert(QStringLiteral("opsLibraries"), opsLibraries);
     const QJsonObject metadata = readMetadata(path);
     if (!metadata.isEmpty()) {
         response.insert(QStringLiteral("preprocessing"), ImagePreprocessing::fromModelMetadata(metadata).toJson());

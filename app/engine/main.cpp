@@ -5,7 +5,9 @@
 #include "Engine.h"
 #include "RequestWatchdog.h"
 
+#include <featscope/Errors.h>
 #include <featscope/ModuleLoader.h>
+#include <featscope/OpsLibraries.h>
 #include <featscope/ProcessLimits.h>
 
 #include <QCoreApplication>
@@ -44,6 +46,8 @@ void printHelp()
         "(LibTorch work cannot be interrupted); the GUI restarts it.\n"
         "Other:\n"
         "  --threads N             LibTorch intra-op threads (default: LibTorch's choice)\n"
+        "  --ops-library PATH      load this library of custom TorchScript ops (repeatable); its code runs as\n"
+        "                          trusted. torchvision's own is loaded by itself when a model calls its ops\n"
         "  --debug-run-delay-ms N  sleep before each run (for tests of cancel and crash handling)\n");
 }
 
@@ -113,6 +117,17 @@ int main(int argc, char** argv)
             runSeconds = value("--run-seconds");
         } else if (arg == "--threads") {
             torch::set_num_threads(static_cast<int>(std::max(1LL, value("--threads"))));
+        } else if (arg == "--ops-library") {
+            if (i + 1 >= argc) {
+                std::fprintf(stderr, "featscope-engine: --ops-library needs a path\n");
+                return 2;
+            }
+            try {
+                featscope::loadOpsLibrary(argv[++i]);
+            } catch (const featscope::Error& error) {
+                std::fprintf(stderr, "featscope-engine: %s\n", error.what());
+                return 2;
+            }
         } else if (arg == "--debug-run-delay-ms") {
             options.debugRunDelayMs = static_cast<int>(value("--debug-run-delay-ms"));
         } else {

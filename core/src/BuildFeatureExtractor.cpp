@@ -249,32 +249,33 @@ private:
         });
     }
 
+    // Registers what the graph reads of `source` in `target`, in the source's attribute order, so that the
+    // extractor's children, parameters and buffers come in the order of the model they were taken from.
     void populate(torch::jit::Module& target, const torch::jit::Module& source, const std::string& path)
     {
         const UsedAttributes& used = used_[path];
         const auto sourceType = source.type();
-        for (const std::string& name : used.wholeModules)
-            target.register_module(name, source.attr(name).toModule());
-        for (const std::string& name : used.children) {
-            if (used.wholeModules.count(name))
-                continue;
-            const torch::jit::Module child = source.attr(name).toModule();
-            const std::string className = LeafPolicy::pythonName(child.type()->name()->qualifiedName());
-            const auto dot = className.rfind('.');
-            torch::jit::Module container(
-                c10::QualifiedName("__torch__.featscope.pruned." + className.substr(dot + 1)),
-                target._ivalue()->compilation_unit(), true);
-            container.register_attribute("training", c10::BoolType::get(), child.is_training());
-            populate(container, child, childPath(path, name));
-            target.register_module(name, container);
-        }
-        for (const std::string& name : used.values) {
-            const size_t slot = sourceType->getAttributeSlot(name);
-            const c10::IValue value = source._ivalue()->getSlot(slot);
-            if (sourceType->is_parameter(slot) || sourceType->is_buffer(slot))
-                target.register_parameter(name, value.toTensor(), sourceType->is_buffer(slot));
-            else
-                target.register_attribute(name, sourceType->getAttribute(slot), value);
+        for (size_t slot = 0; slot < sourceType->numAttributes(); ++slot) {
+            const std::string& name = sourceType->getAttributeName(slot);
+            if (used.wholeModules.count(name)) {
+                target.register_module(name, source.attr(name).toModule());
+            } else if (used.children.count(name)) {
+                const torch::jit::Module child = source.attr(name).toModule();
+                const std::string className = LeafPolicy::pythonName(child.type()->name()->qualifiedName());
+                const auto dot = className.rfind('.');
+                torch::jit::Module container(
+                    c10::QualifiedName("__torch__.featscope.pruned." + className.substr(dot + 1)),
+                    target._ivalue()->compilation_unit(), true);
+                container.register_attribute("training", c10::BoolType::get(), child.is_training());
+                populate(container, child, childPath(path, name));
+                target.register_module(name, container);
+            } else if (used.values.count(name)) {
+                const c10::IValue value = source._ivalue()->getSlot(slot);
+                if (sourceType->is_parameter(slot) || sourceType->is_buffer(slot))
+                    target.register_parameter(name, value.toTensor(), sourceType->is_buffer(slot));
+                else
+                    target.register_attribute(name, sourceType->getAttribute(slot), value);
+            }
         }
     }
 

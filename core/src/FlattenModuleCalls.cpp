@@ -116,7 +116,9 @@ private:
         auto* callee = torch::jit::tryToGraphFunction(type->getMethod(method));
         if (!callee)
             return node->next();
-        return inlineCall(node, *callee, modulePathOf(self));
+        // Only calling a module (its forward) enters the module's scope in torch.fx; another method,
+        // such as FloatFunctional.add_relu, is traced as plain Python in the caller's scope.
+        return inlineCall(node, *callee, isForward(method) ? modulePathOf(self) : pathOf(node));
     }
 
     Node* visitFunctionCall(Node* node)

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <string>
 
 // Pieces of the messages loadModule and its reader process give about a model file.
@@ -14,13 +15,15 @@ inline std::string quotedPath(const std::string& path)
     return "'" + path + "'";
 }
 
-/// The first line of `text` with control characters and bytes that are not UTF-8 written as \xNN.
-/// LibTorch's messages quote bytes of the file, and a hostile file could put terminal escapes there.
+/// The first non-blank line of `text` with control characters and bytes that are not UTF-8 written as
+/// \xNN. LibTorch's messages quote bytes of the file, and a hostile file could put terminal escapes there;
+/// some (TorchScript's compile errors) start with a line break.
 inline std::string printableFirstLine(const std::string& text)
 {
     static const char* hex = "0123456789abcdef";
     std::string out;
-    const std::string line = text.substr(0, text.find('\n'));
+    const std::size_t start = std::min(text.find_first_not_of(" \t\r\n"), text.size());
+    const std::string line = text.substr(start, text.find('\n', start) - start);
     for (std::size_t i = 0; i < line.size();) {
         const auto byte = static_cast<unsigned char>(line[i]);
         const std::size_t length = byte >= 0xf0 && byte <= 0xf4 ? 4 : byte >= 0xe0 && byte < 0xf0 ? 3 : byte >= 0xc2 && byte < 0xe0 ? 2 : 1;

@@ -1,6 +1,7 @@
 #include <featscope/ModuleLoader.h>
 
 #include "ModelFileMessages.h"
+#include "OpsLibraryLoading.h"
 #include "ReaderProtocol.h"
 
 #include <featscope/Errors.h>
@@ -175,8 +176,9 @@ public:
     /// Sends the one request; false if the reader is gone.
     bool send(const std::string& path, const LoadLimits& limits)
     {
+        const std::string libraries = opslibraries::joinedLibraryPaths();
         const std::string request = std::to_string(limits.memoryBytes) + " " + std::to_string(static_cast<unsigned long long>(limits.seconds) + 1)
-            + " " + std::to_string(path.size()) + "\n" + path;
+            + " " + std::to_string(path.size()) + " " + std::to_string(libraries.size()) + "\n" + path + libraries;
         return reader::sendAll(socket_, request);
     }
 
@@ -398,6 +400,11 @@ torch::jit::Module loadModule(const std::string& path, const LoadLimits& limits)
     SandboxedReader reader(path, effectiveLoadLimits(path, limits));
     reader.waitUntilArchiveRead();
     try {
+        // The reader has read this archive's code and loaded the same libraries; do as it did.
+        {
+            caffe2::serialize::PyTorchStreamReader archive(path);
+            opslibraries::loadOpsLibrariesCalledBy(opslibraries::codeTexts(archive));
+        }
         torch::jit::Module module = torch::jit::load(path, torch::kCPU);
         reader.waitUntilDone();
         if (!module.find_method("forward"))
@@ -405,6 +412,10 @@ torch::jit::Module loadModule(const std::string& path, const LoadLimits& limits)
         return module;
     } catch (const c10::Error& error) {
         throw Error("Cannot load " + quotedPath(path) + " as TorchScript: " + printableFirstLine(error.what_without_backtrace()) + " " + kSaveHint);
+    } catch (const torch::jit::ErrorReport& error) {
+        const std::string missingOp = opslibraries::describeMissingOp(error.what(), path);
+        throw Error(missingOp.empty() ? "Cannot load " + quotedPath(path) + " as TorchScript: " + printableFirstLine(error.what()) + " " + kSaveHint
+                                      : missingOp);
     }
 }
 

@@ -1,9 +1,11 @@
 #include <featscope/ModuleReader.h>
 
 #include "ModelFileMessages.h"
+#include "OpsLibraryLoading.h"
 #include "ReaderProtocol.h"
 
 #include <featscope/Errors.h>
+#include <featscope/OpsLibraries.h>
 #include <featscope/ProcessLimits.h>
 #include <featscope/UnsafeOps.h>
 
@@ -34,21 +36,15 @@ bool endsWith(const std::string& text, const std::string& suffix)
 }
 
 // Refuses what is not TorchScript, and code that torch::jit::load itself would run (__setstate__) when it
-// can reach outside the model.
-void checkArchive(caffe2::serialize::PyTorchStreamReader& archive, const std::string& path)
+// can reach outside the model. Returns the archive's code.
+std::vector<std::string> checkArchive(caffe2::serialize::PyTorchStreamReader& archive, const std::string& path)
 {
     if (!archive.hasRecord("constants.pkl") && archive.hasRecord("data.pkl"))
         throw Error("Cannot open " + quotedPath(path) + ": it was saved with torch.save (a state_dict or pickled object), not as TorchScript. " + kSaveHint);
-    std::vector<std::string> code;
-    for (const std::string& record : archive.getAllRecords()) {
-        if (record.rfind("code/", 0) != 0 || !endsWith(record, ".py"))
-            continue;
-        const auto [data, size] = archive.getRecord(record);
-        code.emplace_back(static_cast<const char*>(data.get()), size);
-    }
+    std::vector<std::string> code = opslibraries::codeTexts(archive);
     const std::vector<std::string> calls = findUnsafeCallsRunAtLoad(code);
     if (calls.empty())
-        return;
+        return code;
     std::string list;
     for (const std::string& call : calls)
         list += (list.empty() ? "" : ", ") + call;
@@ -139,9 +135,11 @@ struct Request {
     std::size_t memoryBytes = 0;
     unsigned seconds = 0;
     std::string path;
+    std::vector<std::string> opsLibraries;
 };
 
-// Parses "<memory bytes> <seconds> <path length>\n<path>"; an empty path means no request came.
+// Parses "<memory bytes> <seconds> <path length> <libraries length>\n<path><libraries>"; an empty path
+// means no request came.
 Request readRequest(int fd)
 {
     std::string header;
@@ -155,11 +153,14 @@ Request readRequest(int fd)
     request.memoryBytes = std::strtoull(header.c_str(), &end, 10);
     request.seconds = static_cast<unsigned>(std::min(std::strtoull(end, &end, 10), 1ULL << 20));
     const unsigned long long length = std::strtoull(end, &end, 10);
-    if (c != '\n' || *end != '\0' || length == 0 || length > reader::kMaxPathLength)
+    const unsigned long long librariesLength = std::strtoull(end, &end, 10);
+    if (c != '\n' || *end != '\0' || length == 0 || length > reader::kMaxPathLength || librariesLength > reader::kMaxPathLength)
         throw Error("The model reader received a malformed request; it is started by featscope, not by hand.");
     request.path.resize(length);
-    if (!readExactly(fd, request.path.data(), length))
+    std::string libraries(librariesLength, '\0');
+    if (!readExactly(fd, request.path.data(), length) || !readExactly(fd, libraries.data(), librariesLength))
         throw Error("The model reader's request ended early.");
+    request.opsLibraries = opslibraries::splitLibraryPaths(libraries);
     return request;
 }
 
@@ -178,15 +179,27 @@ int runModuleReader(int requestFd, int reportFd)
         // The parent stops the reader at the time cap; the alarm stops it should the parent be gone.
         ::alarm(request.seconds + 10);
         capAddressSpace(currentAddressSpace() + request.memoryBytes);
+        std::vector<std::string> code;
         try {
             caffe2::serialize::PyTorchStreamReader archive(request.path);
-            checkArchive(archive, request.path);
+            code = checkArchive(archive, request.path);
             checkDebugInformation(archive, request.path);
         } catch (const c10::Error& error) {
             throw Error("Cannot open " + quotedPath(request.path) + ": the archive is truncated or corrupt ("
                         + printableFirstLine(error.what_without_backtrace()) + "). Save the model again.");
         }
-        const torch::jit::Module module = torch::jit::load(request.path, torch::kCPU);
+        for (const std::string& library : request.opsLibraries)
+            loadOpsLibrary(library);
+        opslibraries::loadOpsLibrariesCalledBy(code);
+        torch::jit::Module module;
+        try {
+            module = torch::jit::load(request.path, torch::kCPU);
+        } catch (const std::exception& error) {
+            const std::string missingOp = opslibraries::describeMissingOp(error.what(), request.path);
+            if (missingOp.empty())
+                throw;
+            throw Error(missingOp);
+        }
         reader::sendAll(reportFd, std::string(1, reader::kArchiveRead));
         for (const torch::jit::Module& submodule : module.modules())
             for (const torch::jit::Method& method : submodule.get_methods())

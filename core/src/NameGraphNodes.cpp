@@ -4,6 +4,8 @@
 
 #include "SourceText.h"
 
+#include <torch/csrc/jit/ir/constants.h>
+
 #include <algorithm>
 #include <cctype>
 #include <map>
@@ -229,6 +231,10 @@ private:
             passThrough(node);
             return;
         }
+        if (readsPythonDict(node)) {
+            markOutputs(node, kind == aten::__getitem__ ? dictEntryOrigins(node) : origins);
+            return;
+        }
         if (isTensorIndexing(kind) && extendSubscript(node, origins))
             return;
 
@@ -241,6 +247,60 @@ private:
         recordNode(std::move(description), node, origins);
         if (isTensorIndexing(kind))
             openSubscript(node);
+    }
+
+    // Whether `value` is a proxy itself (the value of a recorded node), not a container of proxies.
+    bool isProxy(const Value* value) const
+    {
+        const auto it = origins_.find(value);
+        return it != origins_.end() && it->second.size() == 1 && result_.nodes[it->second.front()].value == value;
+    }
+
+    // A read of a dict that fx sees as a Python dict (built in the traced code, such as the features of
+    // IntermediateLayerGetter), not as a proxy (a leaf's output): plain Python, no node.
+    bool readsPythonDict(const Node* node) const
+    {
+        static const std::set<Symbol> reads = {aten::__getitem__, aten::values, aten::keys, aten::len,
+                                               Symbol::fromQualString("aten::items"), Symbol::fromQualString("aten::get")};
+        return reads.count(node->kind()) && !node->inputs().empty()
+            && node->input(0)->type()->kind() == c10::TypeKind::DictType && !isProxy(node->input(0));
+    }
+
+    // TorchScript's dict keys: str, int, float, bool, Tensor; only constants can be compared here.
+    static bool isSameKey(const c10::optional<c10::IValue>& stored, const c10::IValue& key)
+    {
+        if (!stored)
+            return false;
+        if (stored->isString() && key.isString())
+            return stored->toStringRef() == key.toStringRef();
+        if (stored->isInt() && key.isInt())
+            return stored->toInt() == key.toInt();
+        return false;
+    }
+
+    // What `dict[key]` of a Python dict holds: the value last stored under a constant key before this
+    // read (`out[name] = x`, or the dict literal); every value of the dict when that cannot be told.
+    Origins dictEntryOrigins(Node* read) const
+    {
+        const auto key = torch::jit::toIValue(read->input(1));
+        Value* dict = read->input(0);
+        const Value* stored = nullptr;
+        if (key && dict->node()->kind() == prim::DictConstruct)
+            for (size_t i = 0; i + 1 < dict->node()->inputs().size(); i += 2)
+                if (isSameKey(torch::jit::toIValue(dict->node()->input(i)), *key))
+                    stored = dict->node()->input(i + 1);
+        const Node* latest = nullptr;
+        for (const auto& use : dict->uses()) {
+            Node* user = use.user;
+            if (!key || user->kind() != aten::_set_item || use.offset != 0 || !user->isBefore(read))
+                continue;
+            if (isSameKey(torch::jit::toIValue(user->input(1)), *key) && (!latest || latest->isBefore(user))) {
+                latest = user;
+                stored = user->input(2);
+            }
+        }
+        const auto it = stored ? origins_.find(stored) : origins_.end();
+        return it != origins_.end() ? it->second : inputOrigins(read, 0);
     }
 
     // Attribute reads carry no source; the code around them tells whether they were traced.
@@ -327,6 +387,9 @@ private:
         }
         if (name.size() > 4 && name.compare(0, 2, "__") == 0 && name.compare(name.size() - 2, 2, "__") == 0)
             return operatorName(name.substr(2, name.size() - 4));
+        // Python slices a list (`x.shape[-2:]`) only by subscript; its source range stops before the ']'.
+        if (kind == aten::slice && node->input(0)->type()->kind() == c10::TypeKind::ListType)
+            return "getitem";
         const std::string text = originalSourceText(node);
         if (isTensorIndexing(kind) && !text.empty() && text.back() == ']')
             return kind == aten::index_put_ || kind == aten::copy_ ? "setitem" : "getitem";

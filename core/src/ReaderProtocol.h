@@ -9,7 +9,8 @@
 
 // The conversation between loadModule (the parent) and the reader process it starts, featscope-reader
 // (core/src/ModuleReader.cpp). The parent writes one request to the reader's stdin:
-//     "<memory bytes> <seconds> <path length>\n<path>"
+//     "<memory bytes> <seconds> <path length> <libraries length>\n<path><libraries>"
+// where <libraries> are the paths of the op libraries to load first (featscope/OpsLibraries.h), joined by '\n',
 // and reads the reader's report from its stdout: kRequestReceived once the request is in (the time cap
 // starts then, not while LibTorch starts up), kArchiveRead once torch::jit::load has returned (the parent
 // may start its own load), kReadAll once every part (debug information included) was read, and on failure

@@ -1,5 +1,9 @@
 #include <featscope/UnsafeOps.h>
 
+#include "OpsLibraryLoading.h"
+
+#include <featscope/OpsLibraries.h>
+
 #include <torch/csrc/jit/passes/inliner.h>
 
 #include <algorithm>
@@ -72,7 +76,7 @@ private:
                 report(op, outside->second, method);
             else if (ns == "c10d")
                 report(op, "communicates with other processes over the network", method);
-            else if (!isKnownNamespace(ns))
+            else if (!isKnownNamespace(ns) && !isOpFromLoadedLibrary(op))
                 report(op, "is a custom op whose code featscope cannot inspect", method);
         }
     }
@@ -96,28 +100,16 @@ const std::map<std::string, std::string>& printedOutsideCalls()
     return calls;
 }
 
-bool isIdentifierChar(char c)
-{
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
-}
-
 // Unsafe calls in one code file: the printed names above, and `ops.NS.` with NS not LibTorch's.
 void findUnsafeCallsInText(const std::string& code, std::set<std::string>& found)
 {
     for (const auto& [printed, op] : printedOutsideCalls())
         for (std::size_t at = code.find(printed); at != std::string::npos; at = code.find(printed, at + 1))
-            if (at == 0 || !isIdentifierChar(code[at - 1]))
+            if (at == 0 || !(std::isalnum(static_cast<unsigned char>(code[at - 1])) || code[at - 1] == '_'))
                 found.insert(printed.substr(0, printed.size() - 1));
-    for (std::size_t at = code.find("ops."); at != std::string::npos; at = code.find("ops.", at + 1)) {
-        if (at > 0 && (isIdentifierChar(code[at - 1]) || code[at - 1] == '.'))
-            continue;
-        std::size_t end = at + 4;
-        while (end < code.size() && isIdentifierChar(code[end]))
-            ++end;
-        const std::string ns = code.substr(at + 4, end - at - 4);
-        if (!ns.empty() && end < code.size() && code[end] == '.' && (ns == "c10d" || !isKnownNamespace(ns)))
+    for (const std::string& ns : opslibraries::opNamespacesCalledIn({code}))
+        if (ns == "c10d" || !isKnownNamespace(ns))
             found.insert("ops." + ns);
-    }
 }
 
 } // namespace

@@ -165,6 +165,21 @@ class CliTest(unittest.TestCase):
         self.assertEqual(ours["train"], train)
         self.assertEqual(ours["eval"], eval_)
 
+    def test_extractor_keeps_the_source_order(self):
+        # Children, parameters and buffers in the source model's order, as in torchvision's extractor.
+        torch.manual_seed(0)
+        model = torchvision.models.resnet18().eval()
+        path = self.path("resnet18_order.pt")
+        torch.jit.script(model).save(path)
+        out = self.path("resnet18_order_extractor.pt")
+        self.assertEqual(run("extract", path, "--return", "layer2", "--return", "fc", "-o", out).returncode, 0)
+        ours = torch.jit.load(out)
+        reference = create_feature_extractor(model, return_nodes=["layer2", "fc"])
+        self.assertEqual([n for n, _ in ours.named_children()], [n for n, _ in reference.named_children()])
+        self.assertEqual([n for n, _ in ours.named_parameters()], [n for n, _ in reference.named_parameters()])
+        self.assertEqual([n for n, _ in ours.named_buffers()], [n for n, _ in reference.named_buffers()])
+        self.assertEqual(list(ours.state_dict()), list(reference.state_dict()))
+
     def test_resnet50_body_matches_torchvision_and_trains(self):
         torch.manual_seed(0)
         model = torchvision.models.resnet50().eval()
