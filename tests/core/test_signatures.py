@@ -9,8 +9,9 @@
    the extractor refuses.
 2. `featscope-cli features` and the engine's run fill a List[Tensor] with the images (values equal a
    forward hook) and name the argument they cannot fill (Dict input, a second required tensor).
-3. torchaudio's wav2vec2_base (`waveforms` only) and ConvTasNet: extractor values equal forward hooks on
-   the eager models; the engine names the argument an image went to when the model refuses it.
+3. torchvision's maskrcnn_resnet50_fpn called as `extractor([image])`, torchaudio's wav2vec2_base
+   (`waveforms` only) and ConvTasNet: extractor values equal forward hooks on the eager models; the engine
+   names the argument an image went to when the model refuses it.
 
 Run: /usr/bin/python3 test_signatures.py --cli featscope-cli --engine featscope-engine
 """
@@ -278,6 +279,32 @@ class HandWrittenTest(unittest.TestCase):
                     self.assertIn(needle, response["error"])
         finally:
             engine.close()
+
+
+class MaskRcnnTest(unittest.TestCase):
+    def test_maskrcnn_resnet50_fpn_called_with_a_list_of_images(self):
+        import torchvision
+        torch.manual_seed(0)
+        # min_size/max_size 320 instead of 800/1333 keep the test fast; the code is torchvision's.
+        eager = torchvision.models.detection.maskrcnn_resnet50_fpn(
+            weights=None, weights_backbone=None, min_size=320, max_size=320).eval()
+        scripted = torch.jit.script(eager)
+        with tempfile.TemporaryDirectory() as tmp:
+            model = os.path.join(tmp, "maskrcnn.pt")
+            scripted.save(model)
+            extractor = extract(model, os.path.join(tmp, "maskrcnn_fe.pt"),
+                                "--return", "backbone.body.layer2=c3", "--return", "backbone.body.layer4=c5")
+        self.assertEqual(arguments(scripted), [("images", "List[Tensor]", "required", False),
+                                               ("targets", "Optional[List[Dict[str, Tensor]]]", "None", False)])
+        self.assertEqual(arguments(extractor), arguments(scripted))
+        extractor.eval()
+        image = torch.rand(3, 240, 200)
+        for args, kwargs in [(([image],), {}), ((), {"images": [image]}), (([image], None), {})]:
+            with torch.no_grad():
+                got = extractor(*args, **kwargs)
+            for key, leaf in [("c3", "backbone.body.layer2"), ("c5", "backbone.body.layer4")]:
+                with self.subTest(call=(len(args), sorted(kwargs)), key=key):
+                    self.assertTrue(torch.equal(got[key], hooked(eager, leaf, *args, **kwargs)))
 
 
 class TorchaudioTest(unittest.TestCase):
