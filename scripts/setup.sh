@@ -3,7 +3,7 @@
 set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config git
-  libtorch-dev python3-torch python3-torchvision python3-numpy python3-pil
+  libtorch-dev python3-torch python3-torchvision python3-torchaudio python3-numpy python3-pil
   libopenblas0-openmp  # LibTorch's matrix products: Debian's default libblas.so.3 is netlib's, 10-20x slower
   qt6-base-dev libqcustomplot-dev libgraphviz-dev
   dataset-fashion-mnist

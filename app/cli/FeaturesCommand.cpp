@@ -7,6 +7,7 @@
 
 #include <featscope/Errors.h>
 #include <featscope/FeatureExtraction.h>
+#include <featscope/ImageInputs.h>
 #include <featscope/InferenceExport.h>
 #include <featscope/ModuleLoader.h>
 #include <featscope/ReturnNodeSpec.h>
@@ -628,6 +629,14 @@ int runFeatures(const std::vector<std::string>& args)
     const auto unsafeOps = findUnsafeOps(model);
     if (!unsafeOps.empty() && !line.has("--allow-unsafe-ops"))
         throw Error(describeUnsafeOps(unsafeOps, modelPath, "run again with --allow-unsafe-ops"));
+    // The extractor takes the model's arguments; check before any work that images can fill them.
+    const ImageInputs imageInputs = [&] {
+        try {
+            return ImageInputs(model.get_method("forward").function().getSchema());
+        } catch (const Error& error) {
+            throw Error("Cannot compute descriptors of images with " + quote(modelPath) + ": " + error.what());
+        }
+    }();
     const Preprocessing prep = Preprocessing::fromModelFile(modelPath);
     FeatureExtractionOptions options;
     options.leafModules = line.values("--leaf-module");
@@ -808,12 +817,11 @@ int runFeatures(const std::vector<std::string>& args)
 
     torch::NoGradGuard noGrad;
     const auto forward = [&](const std::vector<torch::Tensor>& tensors) {
-        const torch::Tensor input = torch::stack(tensors);
-        const auto output = extractor.forward({input}).toGenericDict();
+        const auto output = extractor.forward(imageInputs(tensors)).toGenericDict();
         const torch::Tensor value = output.at("features").toTensor();
-        if (value.dim() == 0 || value.size(0) != input.size(0))
+        if (value.dim() == 0 || value.size(0) != std::int64_t(tensors.size()))
             throw Error("The node " + quote(settings.node) + " has no batch dimension (its value's shape is "
-                        + c10::str(value.sizes()) + " for " + std::to_string(input.size(0))
+                        + c10::str(value.sizes()) + " for " + std::to_string(tensors.size())
                         + " images). Choose a node whose value is [N, ...].");
         return describe(value, settings, settings.node, InputSize{input.size(2), input.size(3)});
     };

@@ -3,6 +3,7 @@
 #include "ImagePreprocessing.h"
 
 #include <featscope/Errors.h>
+#include <featscope/ImageInputs.h>
 #include <featscope/ModuleLoader.h>
 #include <featscope/OpsLibraries.h>
 #include <featscope/ProcessLimits.h>
@@ -467,6 +468,15 @@ QJsonObject Engine::run(const QJsonObject& request)
     if (options_.debugRunDelayMs > 0)
         QThread::msleep(options_.debugRunDelayMs);
 
+    // The extractor takes the model's arguments: say which one an image cannot fill before any work.
+    const std::string image = request.value(QStringLiteral("image")).toString().toStdString();
+    const featscope::ImageInputs imageInputs = [&] {
+        try {
+            return featscope::ImageInputs(module_->get_method("forward").function().getSchema());
+        } catch (const featscope::Error& e) {
+            throw featscope::Error("Cannot run '" + path_ + "' on an image: " + e.what());
+        }
+    }();
     torch::Tensor input = loadImageTensor(request.value(QStringLiteral("image")).toString(), preprocessing);
     // The extractor needs a valid selection in both modes; the other mode keeps what resolves there.
     const Mode other = mode == Mode::Train ? Mode::Eval : Mode::Train;
@@ -485,12 +495,15 @@ QJsonObject Engine::run(const QJsonObject& request)
     torch::NoGradGuard noGrad;
     torch::IValue result;
     try {
-        result = extractor.forward({input});
+        result = extractor.forward(imageInputs({input[0]}));
     } catch (const std::exception& e) {
         if (featscope::isOutOfMemoryMessage(e.what()))
             throw std::bad_alloc();
-        throw featscope::Error("Running '" + path_ + "' on '" + request.value(QStringLiteral("image")).toString().toStdString()
-                               + "' (input " + shapeText(input) + ") failed: " + lastLine(e.what())
+        std::string reason = lastLine(e.what());
+        if (!reason.empty() && reason.back() != '.')
+            reason += '.';
+        throw featscope::Error("Running '" + path_ + "' on '" + image + "' (its input '" + imageInputs.imageArgument()
+                               + "' got " + shapeText(input) + ") failed: " + reason
                                + " Check that the preprocessing (channels, size, normalisation) is what the model expects.");
     }
     if (!result.isGenericDict())

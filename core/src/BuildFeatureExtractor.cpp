@@ -156,6 +156,14 @@ c10::TypePtr outputValueType(const ExtractorOutputs& train, const ExtractorOutpu
     return unified ? *unified : c10::AnyType::get();
 }
 
+// Attribute reads and writes on TorchScript objects that are not modules (torchvision's ImageList) are
+// the object's own business, not the extractor's.
+bool accessesModule(const Node* attributeAccess)
+{
+    const auto owner = attributeAccess->input(0)->type()->cast<c10::ClassType>();
+    return owner && owner->is_module();
+}
+
 class ExtractorBuilder {
 public:
     explicit ExtractorBuilder(const torch::jit::Module& module) : module_(module) {}
@@ -194,12 +202,25 @@ public:
         populate(extractor, module_, "");
         retype(extractor);
         auto* forward = cu->create_function(c10::QualifiedName(*extractor.type()->name(), "forward"), graph_);
+        forward->setSchema(callerSchema(extractor));
         extractor.type()->addMethod(forward);
         extractor.train(module_.is_training());
         return extractor;
     }
 
 private:
+    // The source's forward schema with the extractor as self and its dict as the result: the
+    // graph's inputs carry names and types but no default values, so a schema derived from them
+    // would make every argument required and break calls that work on the source.
+    c10::FunctionSchema callerSchema(const torch::jit::Module& extractor) const
+    {
+        const c10::FunctionSchema& source = module_.get_method("forward").function().getSchema();
+        std::vector<c10::Argument> arguments = source.arguments();
+        arguments.front() = arguments.front().cloneWithType(extractor.type());
+        return source.cloneWithArguments(std::move(arguments))
+            .cloneWithReturns({c10::Argument("", graph_->outputs()[0]->type())});
+    }
+
     void addMode(Block* block, const ExtractorOutputs& mode, const std::vector<Value*>& inputs)
     {
         torch::jit::WithInsertPoint guard(block->return_node());
@@ -216,20 +237,23 @@ private:
         block->registerOutput(dict->output());
     }
 
-    // A module-typed value read only to reach its attributes is a container; any other use
-    // (a call, an argument) keeps the whole module.
+    // A module-typed value only read or written through is a container; any other use (a call, an
+    // argument) keeps the whole module. Attributes the code writes (GeneralizedRCNN's
+    // `self._has_warned = True`) are kept like those it reads. Accesses to objects that are not
+    // modules (a detection model's ImageList) belong to values the graph computes, not to the
+    // hierarchy.
     void collectUsedAttributes()
     {
         forEachNode(graph_->block(), [&](Node* node) {
-            // A write that stays (GeneralizedRCNN's `self._has_warned = True`) needs its attribute too.
-            if (node->kind() == prim::SetAttr) {
-                used_[modulePathOf(node->input(0))].values.insert(node->s(attr::name));
-                return;
-            }
-            if (node->kind() != prim::GetAttr || node->s(attr::name) == "training")
+            const bool access = node->kind() == prim::GetAttr || node->kind() == prim::SetAttr;
+            if (!access || node->s(attr::name) == "training" || !accessesModule(node))
                 return;
             const std::string owner = modulePathOf(node->input(0));
             const std::string name = node->s(attr::name);
+            if (node->kind() == prim::SetAttr) {
+                used_[owner].values.insert(name);
+                return;
+            }
             Value* output = node->output();
             const auto classType = output->type()->cast<c10::ClassType>();
             if (!classType || !classType->is_module()) {
@@ -238,7 +262,8 @@ private:
             }
             bool onlyAttributeReads = true;
             for (const auto& use : output->uses())
-                onlyAttributeReads &= use.user->kind() == prim::GetAttr;
+                onlyAttributeReads &= use.user->kind() == prim::GetAttr
+                    || (use.user->kind() == prim::SetAttr && use.offset == 0);
             if (onlyAttributeReads)
                 used_[owner].children.insert(name);
             else
@@ -281,7 +306,7 @@ private:
     {
         graph_->inputs()[0]->setType(extractor.type());
         forEachNode(graph_->block(), [](Node* node) {
-            if (node->kind() != prim::GetAttr)
+            if (node->kind() != prim::GetAttr || !accessesModule(node))
                 return;
             const auto owner = node->input(0)->type()->expect<c10::ClassType>();
             node->output()->setType(owner->getAttribute(node->s(attr::name)));

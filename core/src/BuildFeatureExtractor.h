@@ -29,6 +29,10 @@ struct ExtractorOutputs {
 /// chains that remain: leaf modules are the original objects (shared, like torchvision's
 /// extractor), every other level is a new container holding only the children, parameters and
 /// buffers the graph reads, so unused submodules and parameters are gone.
+///
+/// Contract: forward's schema is the source's, argument for argument (names, types, default
+/// values, keyword-only markers), with only self and the result changed, so every call that works
+/// on the source (positional, by keyword, defaults left out) works on the extractor.
 torch::jit::Module buildFeatureExtractor(const torch::jit::Module& module, const ExtractorOutputs& train,
                                          const ExtractorOutputs& eval);
 
