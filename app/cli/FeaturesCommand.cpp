@@ -823,7 +823,7 @@ int runFeatures(const std::vector<std::string>& args)
             throw Error("The node " + quote(settings.node) + " has no batch dimension (its value's shape is "
                         + c10::str(value.sizes()) + " for " + std::to_string(tensors.size())
                         + " images). Choose a node whose value is [N, ...].");
-        return describe(value, settings, settings.node, InputSize{input.size(2), input.size(3)});
+        return describe(value, settings, settings.node, InputSize{tensors.front().size(-2), tensors.front().size(-1)});
     };
 
     ProgressBar bar(images.size(), kept.done.size());
