@@ -19,12 +19,15 @@ using torch::jit::Value;
 namespace attr = torch::jit::attr;
 namespace prim = torch::jit::prim;
 
-// torch.jit.trace names a module's second call forward1, its third forward2, and so on.
+// torch.jit.trace names a module's second call forward1, its third forward2, and so on; TorchScript
+// names the overloads of an @torch.jit._overload_method forward forward__0, forward__1, ... (DenseNet's
+// _DenseLayer), and calling either is calling the module.
 bool isForward(const std::string& method)
 {
     if (method.compare(0, 7, "forward") != 0)
         return false;
-    return std::all_of(method.begin() + 7, method.end(), [](char c) { return c >= '0' && c <= '9'; });
+    const std::size_t digits = method.compare(7, 2, "__") == 0 && method.size() > 9 ? 9 : 7;
+    return std::all_of(method.begin() + digits, method.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 bool isImmutableScalarType(const c10::TypePtr& type)

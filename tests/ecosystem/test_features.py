@@ -333,7 +333,7 @@ class FeaturesTest(unittest.TestCase):
             (["features", MODEL, "-o", self.out("e.npy"), self.bags], 2, "--return NODE"),
             (["features", MODEL, "--return", "features.block3", "-o", self.out("e.npy")], 2, "at least one image"),
             (["features", MODEL, "--return", "features.block3", self.bags], 2, "missing -o"),
-            (["features", MODEL, "--return", "features.block3", "--pool", "sum", "-o", self.out("e.npy"), self.bags], 2, "avg, max, gem or none"),
+            (["features", MODEL, "--return", "features.block3", "--pool", "sum", "-o", self.out("e.npy"), self.bags], 2, "avg, max, gem, cls or none"),
             (["features", MODEL, "--return", "features.block3", "--shard", "4/3", "-o", self.out("e.npy"), self.bags], 2, "1 <= I <= N"),
             (["features", MODEL, "--return", "features.block3", "--shard", "2", "-o", self.out("e.npy"), self.bags], 2, "I/N"),
             (["features", MODEL, "--return", "features.block3", "--batch", "0", "-o", self.out("e.npy"), self.bags], 2, "--batch"),
