@@ -648,11 +648,13 @@ def figure_user(torch, models, work, bin_dir, bench_exe, smoke):
             engine = EngineProcess(engine_exe)
             try:
                 hello, _ = engine.request("hello")
-                engine.request("load", path=path)
+                loaded, _ = engine.request("load", path=path)
+                # As the inspector does: the model's own preprocessing (featscope.json) when it has one.
+                preprocessing = {"preprocessing": loaded["preprocessing"]} if "preprocessing" in loaded else {}
                 with tempfile.TemporaryDirectory() as out:
                     def run(node):
-                        data, ms = engine.request("run", image=image, mode="eval", outputDir=out,
-                                                  returnNodes=[{"node": node, "key": "f"}])
+                        data, ms = engine.request("run", image=os.path.abspath(image), mode="eval", outputDir=out,
+                                                  returnNodes=[{"node": node, "key": "f"}], **preprocessing)
                         return data, ms
                     first, first_ms = run(first_node)
                     repeated = [run(first_node)[1] for _ in range(repeats)]
