@@ -2,14 +2,14 @@
 
 #include "CommandLine.h"
 #include "ImageInput.h"
+#include "ModelLoading.h"
 #include "NpyFile.h"
 
 #include <featscope/Errors.h>
 #include <featscope/GradientCam.h>
-#include <featscope/ModuleLoader.h>
+#include <featscope/Runtime.h>
 #include <featscope/UnsafeOps.h>
 
-#include <ATen/Parallel.h>
 #include <torch/script.h>
 
 #include <QBuffer>
@@ -26,7 +26,8 @@ namespace featscope::cli {
 const char* const camUsage = R"(Usage: featscope-cli cam MODEL.pt IMAGE --node NODE -o OUT.npy|OUT.png
                          [--class C] [--method gradcam|gradcam++|gradxact]
                          [--layout auto|nchw|nhwc|tokens] [--alpha A] [--threads N]
-                         [--leaf-module QUALNAME]... [--allow-unsafe-ops]
+                         [--leaf-module QUALNAME]... [--leaf-function QUALNAME]...
+                         [--ops-library PATH]... [--allow-unsafe-ops]
 
 Where the model looks: a class activation map at node NODE of MODEL.pt (eval
 mode) for one image, without hooks. The gradient of the class score reaches the
@@ -53,8 +54,14 @@ Options:
                      [N, T, C] with T = H*W or 1 + H*W (a leading class token is
                      dropped); auto guesses from the shape and the input size
   --alpha A          opacity of the map over the image in a .png (default 0.5)
-  --threads N        LibTorch threads (default: LibTorch's choice)
+  --threads N        LibTorch threads (default: $OMP_NUM_THREADS, else every
+                     core this process may use)
   --leaf-module QUALNAME also treat this module class as a leaf (repeatable)
+  --leaf-function QUALNAME
+                     keep calls of this function as one node (repeatable)
+  --ops-library PATH load this library of custom TorchScript ops first; its
+                     code runs as trusted (repeatable; torchvision's own is
+                     loaded by itself when the model calls its ops)
   --allow-unsafe-ops run the model even if its code writes or reads files,
                      talks to the network or uses unknown custom ops
   -o, --output OUT   OUT.npy: float32 [H, W] at the node's grid, ReLU applied,
@@ -183,8 +190,8 @@ void printScores(const CamResult& result, const Preprocessing& prep)
 int runCam(const std::vector<std::string>& args)
 {
     const CommandLine line(args,
-                           {"--node", "--class", "--method", "--layout", "--alpha", "--threads", "--leaf-module", "-o",
-                            "--output"},
+                           {"--node", "--class", "--method", "--layout", "--alpha", "--threads", "--leaf-module",
+                            "--leaf-function", "--ops-library", "-o", "--output"},
                            {"--allow-unsafe-ops"});
     if (line.positional().size() != 2)
         throw UsageError{line.positional().size() < 2 ? "give MODEL.pt and one IMAGE" : "give one IMAGE only (a CAM explains one image)"};
@@ -212,15 +219,12 @@ int runCam(const std::vector<std::string>& args)
             throw UsageError{"--layout must be auto, nchw, nhwc or tokens, not '" + layout + "'"};
     }
     const double alpha = line.has("--alpha") ? parseAlpha(line.value("--alpha")) : 0.5;
-    if (line.has("--threads")) {
-        const std::string text = line.value("--threads");
-        const int threads = std::atoi(text.c_str());
-        if (threads < 1 || std::to_string(threads) != text)
-            throw UsageError{"--threads needs a whole number of at least 1, not '" + text + "'"};
-        at::set_num_threads(threads);
-    }
+    const int requestedThreads = line.has("--threads") ? positiveInt(line.value("--threads"), "--threads") : 0;
 
-    const torch::jit::Module model = loadModule(modelPath);
+    const torch::jit::Module model = loadModel(line, modelPath, "cam");
+    // After the load, whose reader is a fork only while this process has one thread.
+    configureThreads(requestedThreads);
+    warnIfReferenceBlas("featscope-cli cam");
     const auto unsafeOps = findUnsafeOps(model);
     if (!unsafeOps.empty() && !line.has("--allow-unsafe-ops"))
         throw Error(describeUnsafeOps(unsafeOps, modelPath, "run again with --allow-unsafe-ops"));
@@ -230,11 +234,9 @@ int runCam(const std::vector<std::string>& args)
     const torch::Tensor input = loadImage(imagePath, prep);
     request.inputSize = InputSize{input.size(1), input.size(2)};
 
-    FeatureExtractionOptions options;
-    options.leafModules = line.values("--leaf-module");
     torch::jit::Module gradients;
     try {
-        gradients = createNodeGradientModule(model, node, options);
+        gradients = createNodeGradientModule(model, node, extractionOptions(line));
     } catch (const UnknownNodeError& error) {
         throw UnknownNodeError(std::string(error.what()) + " (model: '" + modelPath + "')", error.suggestions());
     }

@@ -1,6 +1,7 @@
 #include "CommandLine.h"
 
 #include <algorithm>
+#include <stdexcept>
 
 CommandLine::CommandLine(const std::vector<std::string>& args, const std::vector<std::string>& valueOptions,
                          const std::vector<std::string>& flags)
@@ -53,4 +54,16 @@ std::string CommandLine::value(const std::string& option, const std::string& fal
     if (it->second.size() > 1)
         throw UsageError{"the option " + option + " is given more than once"};
     return it->second.front();
+}
+
+int positiveInt(const std::string& text, const std::string& option)
+{
+    try {
+        std::size_t used = 0;
+        const long value = std::stol(text, &used);
+        if (used == text.size() && value >= 1 && value <= 1000000)
+            return int(value);
+    } catch (const std::exception&) {
+    }
+    throw UsageError{option + " needs a whole number of at least 1, not '" + text + "'"};
 }

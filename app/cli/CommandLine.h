@@ -9,6 +9,9 @@ struct UsageError {
     std::string message;
 };
 
+/// The whole number of `option` given as `text` (1 to 1,000,000); else a UsageError naming the option.
+int positiveInt(const std::string& text, const std::string& option);
+
 /// A parsed command line: positional arguments and repeated --options, in order.
 class CommandLine {
 public:

@@ -227,18 +227,6 @@ std::string outputOption(const CommandLine& line)
     return output;
 }
 
-int positiveInt(const std::string& text, const std::string& option)
-{
-    try {
-        std::size_t used = 0;
-        const long value = std::stol(text, &used);
-        if (used == text.size() && value >= 1 && value <= 1000000)
-            return int(value);
-    } catch (const std::exception&) {
-    }
-    throw UsageError{option + " needs a whole number of at least 1, not '" + text + "'"};
-}
-
 QString qs(const std::string& text)
 {
     return QString::fromStdString(text);
@@ -638,9 +626,7 @@ int runFeatures(const std::vector<std::string>& args)
         }
     }();
     const Preprocessing prep = Preprocessing::fromModelFile(modelPath);
-    FeatureExtractionOptions options;
-    options.leafModules = line.values("--leaf-module");
-    options.leafFunctions = line.values("--leaf-function");
+    const FeatureExtractionOptions options = extractionOptions(line);
     QJsonObject settingsJson{{"model_fnv1a64", qs(fileHash(modelPath))},
                              {"return", qs(settings.node)},
                              {"pool", qs(settings.poolName)},

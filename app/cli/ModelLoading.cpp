@@ -18,4 +18,12 @@ torch::jit::Module loadModel(const CommandLine& line, const std::string& path, c
     return module;
 }
 
+FeatureExtractionOptions extractionOptions(const CommandLine& line)
+{
+    FeatureExtractionOptions options;
+    options.leafModules = line.values("--leaf-module");
+    options.leafFunctions = line.values("--leaf-function");
+    return options;
+}
+
 } // namespace featscope::cli

@@ -2,6 +2,8 @@
 
 #include "CommandLine.h"
 
+#include <featscope/FeatureExtraction.h>
+
 #include <torch/script.h>
 
 #include <string>
@@ -12,5 +14,8 @@ namespace featscope::cli {
 /// also loads torchvision's op library for a model that calls torchvision's ops), and says on stderr which
 /// op libraries were loaded: their code runs as trusted, like LibTorch's.
 torch::jit::Module loadModel(const CommandLine& line, const std::string& path, const std::string& command);
+
+/// --leaf-module and --leaf-function as the naming options of every command that names nodes.
+FeatureExtractionOptions extractionOptions(const CommandLine& line);
 
 } // namespace featscope::cli

@@ -108,14 +108,6 @@ std::string onlyModelPath(const CommandLine& line)
     return line.positional().front();
 }
 
-featscope::FeatureExtractionOptions optionsFrom(const CommandLine& line)
-{
-    featscope::FeatureExtractionOptions options;
-    options.leafModules = line.values("--leaf-module");
-    options.leafFunctions = line.values("--leaf-function");
-    return options;
-}
-
 int runNodes(const std::vector<std::string>& args)
 {
     const CommandLine line(args, {"--mode", "--leaf-module", "--leaf-function", "--ops-library"}, {"--json"});
@@ -124,7 +116,7 @@ int runNodes(const std::vector<std::string>& args)
     if (mode != "train" && mode != "eval" && mode != "both")
         throw UsageError{"--mode must be train, eval or both, not '" + mode + "'"};
     const torch::jit::Module module = featscope::cli::loadModel(line, path, "nodes");
-    const featscope::GraphNodeNames names = featscope::getGraphNodeNames(module, optionsFrom(line));
+    const featscope::GraphNodeNames names = featscope::getGraphNodeNames(module, featscope::cli::extractionOptions(line));
     if (names.warning && mode == "both")
         std::cerr << "featscope-cli: note: " << *names.warning << "\n";
     if (line.has("--json")) {
@@ -191,7 +183,7 @@ int runExtract(const std::vector<std::string>& args)
     const auto unsafeOps = featscope::findUnsafeOps(module);
     if (!unsafeOps.empty() && !line.has("--allow-unsafe-ops"))
         throw featscope::Error(featscope::describeUnsafeOps(unsafeOps, path, "run again with --allow-unsafe-ops"));
-    const auto options = optionsFrom(line);
+    const auto options = featscope::cli::extractionOptions(line);
     try {
         torch::jit::Module extractor = both.empty()
             ? featscope::createFeatureExtractor(module, train, eval, options)
