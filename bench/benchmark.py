@@ -52,6 +52,7 @@ GOALS = {
 }
 # A figure taken while the machine is busy is not a figure: ratios drifted 2-40x beside builds and tests.
 QUIET_LOAD = 1.5
+QUIET_WAIT_S = 180
 
 
 def log(*parts):
@@ -1085,6 +1086,11 @@ def main():
     figure_load = results["machine"]["figure_load"] = {}
 
     def quiet_enough(figure):
+        # The previous figure's own two busy threads keep the 1-minute average near 2 for a while, so wait
+        # (up to QUIET_WAIT_S) for it to decay; only load that outlasts the wait comes from other work.
+        deadline = time.monotonic() + QUIET_WAIT_S
+        while os.getloadavg()[0] > QUIET_LOAD and time.monotonic() < deadline:
+            time.sleep(5)
         figure_load[figure] = os.getloadavg()[0]
         if figure_load[figure] > QUIET_LOAD:
             log(f"load average {figure_load[figure]:.2f} before '{figure}' (quiet is <= {QUIET_LOAD}): noisy figure")
@@ -1126,6 +1132,10 @@ def main():
             dict({k: previous["machine"][k] for k in ("git", "date", "load_before", "load_after") if k in previous["machine"]},
                  figures=[f for f in kept if not any(f in run.get("figures", []) for run in
                                                      previous["machine"].get("earlier_runs", []))])]
+        # An earlier run keeps only the figures that this run did not measure again.
+        for run in merged["machine"]["earlier_runs"]:
+            run["figures"] = [f for f in run.get("figures", []) if f in kept]
+        merged["machine"]["earlier_runs"] = [run for run in merged["machine"]["earlier_runs"] if run["figures"]]
         results = merged
     noisy = {f: load for f, load in figure_load.items() if f in figures and load > QUIET_LOAD}
     if noisy and not args.allow_noisy:
