@@ -5,6 +5,10 @@ The job: every image of a folder -> decode -> preprocess -> node -> pool -> L2-n
 Python does it the usual way: PIL, torchvision's create_feature_extractor on the eager model,
 batches under torch.no_grad(), numpy.save. Both results must agree; the figures are printed.
 
+A benchmark, not a test: run it on a quiet machine (figures taken beside other work are off by 2-40x).
+The Fashion images come from tests/ecosystem/make_fashion_images.py (the build's
+tests/ecosystem/fashion/gallery after a test run).
+
     throughput.py --cli featscope-cli --images DIR --work DIR             # Fashion CNN, 28x28 PNGs
     throughput.py --cli featscope-cli --work DIR --resnet50 256           # ResNet-50, 256x256 JPEGs
 
@@ -25,7 +29,7 @@ import torch
 from PIL import Image
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "ecosystem"))
 import reference  # noqa: E402
 
 CLI = None
