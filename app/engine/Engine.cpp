@@ -218,14 +218,15 @@ QJsonObject Engine::load(const QJsonObject& request)
     torch::jit::Module module = featscope::loadModule(path, limits);
     module.eval();
     std::vector<featscope::UnsafeOp> unsafeOps = featscope::findUnsafeOps(module);
-    // One naming pass per mode serves names and descriptions; only when a mode cannot be described are the
-    // modes redone one by one, so that the other mode's graph is still shown.
-    std::optional<featscope::GraphOverview> overview;
+    // The model is named once, here: names, descriptions and every later extractor come from these named
+    // graphs. Only when a mode cannot be named are the modes redone one by one, so that the other mode's
+    // graph is still shown (and runs then name the model per request).
+    std::optional<featscope::AnalysedModel> analysed;
     try {
-        overview = featscope::describeGraphs(module, extraction);
+        analysed.emplace(module, extraction);
     } catch (const featscope::Error&) {
     }
-    featscope::GraphNodeNames names = overview ? overview->names : featscope::getGraphNodeNames(module, extraction);
+    featscope::GraphNodeNames names = analysed ? analysed->names() : featscope::getGraphNodeNames(module, extraction);
 
     QJsonObject graphs;
     featscope::GraphDescription descriptions[2];
@@ -233,8 +234,7 @@ QJsonObject Engine::load(const QJsonObject& request)
         featscope::protocol::ModeGraphMessage message;
         message.names = mode == Mode::Train ? names.train : names.eval;
         try {
-            message.graph = overview ? (mode == Mode::Train ? overview->train : overview->eval)
-                                     : featscope::describeGraph(module, mode, extraction);
+            message.graph = analysed ? analysed->describe(mode) : featscope::describeGraph(module, mode, extraction);
         } catch (const featscope::Error& e) {
             message.error = qs(e.what());
         }
@@ -280,6 +280,7 @@ QJsonObject Engine::load(const QJsonObject& request)
     extractorKey_.clear();
     module_ = std::move(module);
     names_ = std::move(names);
+    analysed_ = std::move(analysed);
     descriptions_[0] = std::move(descriptions[0]);
     descriptions_[1] = std::move(descriptions[1]);
     path_ = path;
@@ -289,12 +290,18 @@ QJsonObject Engine::load(const QJsonObject& request)
     return response;
 }
 
+torch::jit::Module Engine::createExtractor(const featscope::ReturnNodes& train, const featscope::ReturnNodes& eval) const
+{
+    return analysed_ ? analysed_->createFeatureExtractor(train, eval)
+                     : featscope::createFeatureExtractor(*module_, train, eval, extractionOptions_);
+}
+
 torch::jit::Module& Engine::extractorFor(const featscope::ReturnNodes& train, const featscope::ReturnNodes& eval)
 {
     const std::string key = serialise(train) + '\x1d' + serialise(eval);
     if (!extractor_ || key != extractorKey_) {
         extractor_.reset();
-        extractor_ = featscope::createFeatureExtractor(*module_, train, eval, extractionOptions_);
+        extractor_ = createExtractor(train, eval);
         extractorKey_ = key;
     }
     return *extractor_;
@@ -464,7 +471,7 @@ QJsonObject Engine::exportExtractor(const QJsonObject& request)
     }
     if (train.empty() && eval.empty())
         throw featscope::Error("No return nodes chosen; tick at least one node before exporting.");
-    torch::jit::Module extractor = featscope::createFeatureExtractor(*module_, train, eval, extractionOptions_);
+    torch::jit::Module extractor = createExtractor(train, eval);
     // Saved in the mode the user works in, as torchvision's extractor keeps its source's training flag.
     if (parseMode(request.value(QStringLiteral("mode"))) == Mode::Train)
         extractor.train();

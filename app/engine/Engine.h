@@ -37,6 +37,8 @@ private:
     const std::vector<std::string>& names(featscope::Mode mode) const;
     void requireModel() const;
     void requireUnsafeOpsAllowed(const QJsonObject& request, const std::string& allowHint) const;
+    /// From the graphs named at load, or by naming the model again when they could not be.
+    torch::jit::Module createExtractor(const featscope::ReturnNodes& train, const featscope::ReturnNodes& eval) const;
     torch::jit::Module& extractorFor(const featscope::ReturnNodes& train, const featscope::ReturnNodes& eval);
 
     Options options_;
@@ -45,6 +47,7 @@ private:
     std::vector<featscope::UnsafeOp> unsafeOps_;
     featscope::FeatureExtractionOptions extractionOptions_;
     featscope::GraphNodeNames names_;
+    std::optional<featscope::AnalysedModel> analysed_; ///< the model named once; empty when a mode could not be
     featscope::GraphDescription descriptions_[2]; ///< per Mode; empty when a mode could not be described
     std::string extractorKey_;
     std::optional<torch::jit::Module> extractor_;

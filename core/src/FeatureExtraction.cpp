@@ -107,11 +107,44 @@ GraphDescription describeGraph(const torch::jit::Module& module, Mode mode, cons
     return describe(namedGraph(module, mode, policy), mode);
 }
 
+struct AnalysedModel::State {
+    State(const torch::jit::Module& source, const FeatureExtractionOptions& options)
+        : module(source), policy(options.leafModules, options.leafFunctions), graphs(module, policy),
+          names(nodeNamesOf(graphs))
+    {
+    }
+
+    torch::jit::Module module;
+    LeafPolicy policy;
+    NamedModeGraphs graphs;
+    GraphNodeNames names;
+};
+
+AnalysedModel::AnalysedModel(const torch::jit::Module& module, const FeatureExtractionOptions& options)
+    : state_(std::make_unique<State>(module, options))
+{
+}
+
+AnalysedModel::~AnalysedModel() = default;
+AnalysedModel::AnalysedModel(AnalysedModel&&) noexcept = default;
+AnalysedModel& AnalysedModel::operator=(AnalysedModel&&) noexcept = default;
+
+const GraphNodeNames& AnalysedModel::names() const { return state_->names; }
+
+GraphDescription AnalysedModel::describe(Mode mode) const { return featscope::describe(state_->graphs.of(mode), mode); }
+
+// The named graphs are only read: buildFeatureExtractor copies each half into the extractor's own graph.
+torch::jit::Module AnalysedModel::createFeatureExtractor(const ReturnNodes& trainReturnNodes,
+                                                         const ReturnNodes& evalReturnNodes) const
+{
+    return buildFeatureExtractor(state_->module, resolveOutputs(state_->graphs.train(), Mode::Train, trainReturnNodes),
+                                 resolveOutputs(state_->graphs.eval(), Mode::Eval, evalReturnNodes));
+}
+
 GraphOverview describeGraphs(const torch::jit::Module& module, const FeatureExtractionOptions& options)
 {
-    const LeafPolicy policy(options.leafModules, options.leafFunctions);
-    const NamedModeGraphs graphs(module, policy);
-    return {nodeNamesOf(graphs), describe(graphs.train(), Mode::Train), describe(graphs.eval(), Mode::Eval)};
+    const AnalysedModel model(module, options);
+    return {model.names(), model.describe(Mode::Train), model.describe(Mode::Eval)};
 }
 
 torch::jit::Module createFeatureExtractor(const torch::jit::Module& module, const ReturnNodes& returnNodes,
@@ -123,10 +156,7 @@ torch::jit::Module createFeatureExtractor(const torch::jit::Module& module, cons
 torch::jit::Module createFeatureExtractor(const torch::jit::Module& module, const ReturnNodes& trainReturnNodes,
                                           const ReturnNodes& evalReturnNodes, const FeatureExtractionOptions& options)
 {
-    const LeafPolicy policy(options.leafModules, options.leafFunctions);
-    const NamedModeGraphs graphs(module, policy);
-    return buildFeatureExtractor(module, resolveOutputs(graphs.train(), Mode::Train, trainReturnNodes),
-                                 resolveOutputs(graphs.eval(), Mode::Eval, evalReturnNodes));
+    return AnalysedModel(module, options).createFeatureExtractor(trainReturnNodes, evalReturnNodes);
 }
 
 } // namespace featscope

@@ -6,6 +6,7 @@
 
 #include <torch/script.h>
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -51,6 +52,29 @@ torch::jit::Module createFeatureExtractor(const torch::jit::Module& module,
 /// Describes the named graph of `module` in one mode (nodes, kinds, module paths, edges).
 GraphDescription describeGraph(const torch::jit::Module& module, Mode mode,
                                const FeatureExtractionOptions& options = {});
+
+/// A module named once, for many selections: node names and descriptions of both modes, and extractors
+/// built from those named graphs without naming the module again. createFeatureExtractor(module, ...)
+/// names the module anew on every call; an inspector that tries selection after selection on one model
+/// keeps an AnalysedModel instead. The module is shared, not copied, as with createFeatureExtractor.
+class AnalysedModel {
+public:
+    /// Names both modes of `module` (throws featscope::Error when a mode cannot be named).
+    explicit AnalysedModel(const torch::jit::Module& module, const FeatureExtractionOptions& options = {});
+    ~AnalysedModel();
+    AnalysedModel(AnalysedModel&&) noexcept;
+    AnalysedModel& operator=(AnalysedModel&&) noexcept;
+
+    const GraphNodeNames& names() const;
+    GraphDescription describe(Mode mode) const;
+    /// As the free createFeatureExtractor with separate selections, on the graphs named already.
+    torch::jit::Module createFeatureExtractor(const ReturnNodes& trainReturnNodes,
+                                              const ReturnNodes& evalReturnNodes) const;
+
+private:
+    struct State;
+    std::unique_ptr<State> state_;
+};
 
 /// Node names of both modes with the description of each mode's graph (what an inspector shows).
 struct GraphOverview {
