@@ -1,7 +1,5 @@
 #include "Engine.h"
 
-#include "ImagePreprocessing.h"
-
 #include <featscope/Errors.h>
 #include <featscope/ImageInputs.h>
 #include <featscope/ModuleLoader.h>
@@ -9,14 +7,13 @@
 #include <featscope/ProcessLimits.h>
 #include <featscope/Runtime.h>
 #include <featscope/UnsafeOps.h>
-
-#include <caffe2/serialize/inline_container.h>
+#include <featscope/imaging/ImageLoading.h>
+#include <featscope/imaging/Preprocessing.h>
 
 #include <QDir>
 #include <QElapsedTimer>
 #include <QFileInfo>
 #include <QJsonArray>
-#include <QJsonDocument>
 #include <QRegularExpression>
 #include <QSaveFile>
 #include <QThread>
@@ -187,24 +184,6 @@ std::string className(const torch::jit::Module& module)
     return q;
 }
 
-/// Reads extra/featscope.json from the archive without loading the model a second time.
-QJsonObject readMetadata(const std::string& path)
-{
-    try {
-        caffe2::serialize::PyTorchStreamReader reader(path);
-        if (!reader.hasRecord("extra/featscope.json"))
-            return {};
-        auto record = reader.getRecord("extra/featscope.json");
-        const auto size = std::get<1>(record);
-        if (size > (1u << 20))
-            return {};
-        const QByteArray bytes(static_cast<const char*>(std::get<0>(record).get()), qsizetype(size));
-        return QJsonDocument::fromJson(bytes).object();
-    } catch (const std::exception&) {
-        return {};
-    }
-}
-
 } // namespace
 
 const std::vector<std::string>& Engine::names(Mode mode) const
@@ -343,10 +322,12 @@ QJsonObject Engine::load(const QJsonObject& request)
     for (const featscope::OpsLibrary& library : featscope::loadedOpsLibraries())
         opsLibraries.append(qs(library.path + " (" + library.reason + ", " + std::to_string(library.ops.size()) + " ops)"));
     response.insert(QStringLiteral("opsLibraries"), opsLibraries);
-    const QJsonObject metadata = readMetadata(path);
-    if (!metadata.isEmpty()) {
-        response.insert(QStringLiteral("preprocessing"), ImagePreprocessing::fromModelMetadata(metadata).toJson());
-        response.insert(QStringLiteral("metadata"), metadata);
+    // A malformed featscope.json fails the load, naming the file, as in featscope-cli: silently
+    // running with other preprocessing than the model's author wrote would show wrong heatmaps.
+    if (const std::optional<QJsonObject> metadata = featscope::imaging::readModelMetadata(path)) {
+        response.insert(QStringLiteral("preprocessing"),
+                        featscope::imaging::Preprocessing::fromModelMetadata(*metadata, path).toRequest());
+        response.insert(QStringLiteral("metadata"), *metadata);
     }
     extractor_.reset();
     extractorKey_.clear();
@@ -457,8 +438,8 @@ QJsonObject Engine::run(const QJsonObject& request)
     if (nodes.empty())
         throw featscope::Error("No return nodes chosen; tick at least one node.");
     requireUnsafeOpsAllowed(request, "confirm that you trust it");
-    const ImagePreprocessing preprocessing =
-        ImagePreprocessing::fromJson(request.value(QStringLiteral("preprocessing")).toObject());
+    const auto preprocessing =
+        featscope::imaging::Preprocessing::fromRequest(request.value(QStringLiteral("preprocessing")).toObject());
     QString outputDir = request.value(QStringLiteral("outputDir")).toString();
     if (outputDir.isEmpty())
         outputDir = QDir::temp().filePath(QStringLiteral("featscope-engine"));
@@ -477,7 +458,8 @@ QJsonObject Engine::run(const QJsonObject& request)
             throw featscope::Error("Cannot run '" + path_ + "' on an image: " + e.what());
         }
     }();
-    torch::Tensor input = loadImageTensor(request.value(QStringLiteral("image")).toString(), preprocessing);
+    // [1, C, H, W]: the batch the response's inputShape and messages describe.
+    torch::Tensor input = featscope::imaging::loadImage(image, preprocessing).unsqueeze(0);
     // The extractor needs a valid selection in both modes; the other mode keeps what resolves there.
     const Mode other = mode == Mode::Train ? Mode::Eval : Mode::Train;
     featscope::ReturnNodes otherNodes;
