@@ -1,5 +1,7 @@
 #include "ImageInput.h"
 
+#include "CliText.h"
+
 #include <featscope/Errors.h>
 
 #include <QByteArray>
@@ -13,11 +15,6 @@ namespace featscope::cli {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string quote(const std::string& text)
-{
-    return "'" + text + "'";
-}
 
 std::string lower(std::string text)
 {
