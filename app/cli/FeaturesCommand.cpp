@@ -22,7 +22,7 @@
 #include <featscope/FeatureExtraction.h>
 #include <featscope/ImageInputs.h>
 #include <featscope/InferenceExport.h>
-#include <featscope/ReturnNodeSpec.h>
+#include <featscope/ReturnNodes.h>
 #include <featscope/Runtime.h>
 #include <featscope/TensorLayout.h>
 #include <featscope/UnsafeOps.h>
