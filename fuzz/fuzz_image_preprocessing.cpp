@@ -1,6 +1,6 @@
 // The image pipeline the CLI and the engine share (featscope_imaging): input is one line of JSON, then
 // image bytes. The JSON becomes a model archive's extra/featscope.json, read back through
-// Preprocessing::fromModelFile, and is also read as a run request's "preprocessing" object
+// imaging::modelPreprocessing, and is also read as a run request's "preprocessing" object
 // (Preprocessing::fromRequest); the image, written to a scratch file, is decoded by loadImage with each
 // accepted result.
 
@@ -27,7 +27,7 @@ namespace {
 namespace fuzz = featscope::fuzz;
 using featscope::imaging::Preprocessing;
 
-/// A zip archive like torch.jit.save writes, holding only extra/featscope.json: all fromModelFile reads.
+/// A zip archive like torch.jit.save writes, holding only extra/featscope.json: all modelPreprocessing reads.
 void writeArchiveWithMetadata(const std::string& path, const std::string& metadata)
 {
     caffe2::serialize::PyTorchStreamWriter writer(path);
@@ -78,7 +78,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     writeArchiveWithMetadata(modelPath, metadata);
     fuzz::writeFile(imagePath, image.data(), image.size());
 
-    preprocess(imagePath, [&] { return Preprocessing::fromModelFile(modelPath); });
+    preprocess(imagePath, [&] { return featscope::imaging::modelPreprocessing(modelPath); });
     const QJsonObject request = QJsonDocument::fromJson(QByteArray::fromStdString(metadata)).object();
     preprocess(imagePath, [&] { return Preprocessing::fromRequest(request); });
     return 0;

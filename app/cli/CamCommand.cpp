@@ -220,7 +220,7 @@ int runCam(const std::vector<std::string>& args)
     const auto unsafeOps = findUnsafeOps(model);
     if (!unsafeOps.empty() && !line.has("--allow-unsafe-ops"))
         throw Error(describeUnsafeOps(unsafeOps, modelPath, "run again with --allow-unsafe-ops"));
-    const Preprocessing prep = Preprocessing::fromModelFile(modelPath);
+    const Preprocessing prep = modelPreprocessing(modelPath);
     if (line.has("--class"))
         request.classIndex = parseClass(line.value("--class"), prep);
     const torch::Tensor input = loadImage(imagePath, prep);

@@ -192,7 +192,7 @@ int runFeatures(const std::vector<std::string>& args)
             throw Error("Cannot compute descriptors of images with " + quote(modelPath) + ": " + error.what());
         }
     }();
-    const Preprocessing prep = Preprocessing::fromModelFile(modelPath);
+    const Preprocessing prep = modelPreprocessing(modelPath);
     const FeatureExtractionOptions options = extractionOptions(line);
     QJsonObject settingsJson{{"model_fnv1a64", qs(fileHash(modelPath))},
                              {"return", qs(settings.node)},

@@ -12,6 +12,7 @@ namespace featscope::cli {
 
 // The image pipeline itself is featscope_imaging's, shared with the engine.
 using imaging::loadImage;
+using imaging::modelPreprocessing;
 using imaging::Preprocessing;
 
 /// Expands files and folders (recursively, by image extension, hidden entries skipped) into a

@@ -26,7 +26,7 @@ int main(int argc, char** argv)
     try {
         const Preprocessing preprocessing =
             std::string(argv[1]) == "--model"
-                ? Preprocessing::fromModelFile(argv[2])
+                ? featscope::imaging::modelPreprocessing(argv[2])
                 : Preprocessing::fromRequest(QJsonDocument::fromJson(QByteArray(argv[2])).object());
         const torch::Tensor tensor = featscope::imaging::loadImage(argv[3], preprocessing).contiguous();
         std::ofstream out(argv[4], std::ios::binary);

@@ -1,51 +1,27 @@
 #pragma once
 
-// What preprocessing a model wants: its featscope.json extra file, a run request's "preprocessing"
-// object, or the ImageNet defaults. One parser and one validate() for the CLI and the engine.
+// A model's preprocessing from its archive: the extra/featscope.json record, read without loading the
+// model, parsed by featscope::protocol::Preprocessing (shared with the engine's requests and the GUI).
+
+#include <featscope/protocol/Preprocessing.h>
 
 #include <QJsonObject>
 
 #include <optional>
 #include <string>
-#include <vector>
 
 namespace featscope::imaging {
 
-/// torchvision-style preprocessing: Resize(resize) on the shorter side, CenterCrop(centerCrop),
-/// ToTensor, Normalize(mean, std).
-struct Preprocessing {
-    int resize = 256;     ///< shorter side after resizing; 0 keeps the size
-    int centerCrop = 224; ///< side of the square centre crop; 0 keeps the whole image
-    int channels = 3;     ///< 1 (grayscale) or 3 (RGB)
-    std::vector<double> mean{0.485, 0.456, 0.406};
-    std::vector<double> std{0.229, 0.224, 0.225};
-    std::string source = "ImageNet defaults"; ///< where the values came from, for messages
-    /// Class labels in output order (featscope.json's "classes"; read with the preprocessing so
-    /// the file is parsed in one place); empty when the model has none. Not part of toJson().
-    std::vector<std::string> classes;
-
-    /// The model's extra/featscope.json ({input_size, channels, mean, std, resize, center_crop,
-    /// classes}), or the ImageNet defaults when the archive has none. Throws featscope::Error naming
-    /// the file on malformed JSON or a bad value; the result is validated.
-    static Preprocessing fromModelFile(const std::string& modelPath);
-    /// The same from an already read featscope.json object; `modelPath` names the file in errors.
-    static Preprocessing fromModelMetadata(const QJsonObject& metadata, const std::string& modelPath);
-    /// A run request's "preprocessing" object (docs/engine-protocol.md: resize, centerCrop, channels,
-    /// mean, std); missing fields keep the defaults. Throws featscope::Error on a value of the wrong
-    /// type or a bad value; the result is validated.
-    static Preprocessing fromRequest(const QJsonObject& object);
-
-    /// Checks the values; throws featscope::Error naming the bad one.
-    void validate() const;
-    /// Canonical one-line JSON object in featscope.json's spelling (stored with the CLI's outputs).
-    std::string toJson() const;
-    /// The protocol's spelling, as fromRequest reads it.
-    QJsonObject toRequest() const;
-};
+using protocol::Preprocessing;
 
 /// The model's extra/featscope.json as a JSON object; nullopt when the archive has none or cannot be
 /// opened (loading the model reports that). Throws featscope::Error naming the file when the record is
 /// larger than 1 MB or not a JSON object.
 std::optional<QJsonObject> readModelMetadata(const std::string& modelPath);
+
+/// The preprocessing of the model file at `modelPath`: its featscope.json through
+/// Preprocessing::fromModelMetadata, or the ImageNet defaults when it has none. Throws
+/// featscope::Error naming the file on malformed JSON or a bad value; the result is validated.
+Preprocessing modelPreprocessing(const std::string& modelPath);
 
 } // namespace featscope::imaging
