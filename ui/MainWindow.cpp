@@ -1075,6 +1075,7 @@ void MainWindow::exportExtractor(const QString& path)
         return;
     }
     QJsonObject params{{QStringLiteral("path"), QFileInfo(path).absoluteFilePath()},
+                       {QStringLiteral("mode"), modeName(m_mode)},
                        {QStringLiteral("allowUnsafeOps"), m_unsafeOpsAllowed}};
     if (m_returns->separateModes()) {
         params.insert(QStringLiteral("trainReturnNodes"), m_returns->toJson(Mode::Train));

@@ -447,7 +447,11 @@ QJsonObject Engine::exportExtractor(const QJsonObject& request)
     if (train.empty() && eval.empty())
         throw featscope::Error("No return nodes chosen; tick at least one node before exporting.");
     torch::jit::Module extractor = featscope::createFeatureExtractor(*module_, train, eval, extractionOptions_);
-    extractor.eval();
+    // Saved in the mode the user works in, as torchvision's extractor keeps its source's training flag.
+    if (parseMode(request.value(QStringLiteral("mode"))) == Mode::Train)
+        extractor.train();
+    else
+        extractor.eval();
     featscope::saveModuleAtomically(extractor, path.toStdString());
     return QJsonObject{{QStringLiteral("path"), QFileInfo(path).absoluteFilePath()}};
 }

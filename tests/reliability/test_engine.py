@@ -195,6 +195,24 @@ class EngineTest(unittest.TestCase):
                 self.assertLess(len(run["error"]), 2000, "the message quotes a 10,000-character name whole")
         self.assertAlive(engine)
 
+    def test_export_keeps_the_mode_it_was_made_in(self):
+        """torchvision's extractor keeps its source's training flag; the GUI exports in the mode it shows
+        (an extractor exported in train mode once loaded with training=False)."""
+        import torch
+        engine = self.start()
+        self.assertTrue(engine.request("load", path=self.good)["ok"])
+        for mode, training in [(None, False), ("eval", False), ("train", True)]:
+            with self.subTest(mode=mode):
+                path = os.path.join(self.dir, f"extractor-{mode}.pt")
+                fields = {"mode": mode} if mode else {}
+                response = engine.request("export", path=path, returnNodes=[{"node": "conv"}], **fields)
+                self.assertTrue(response["ok"], response)
+                self.assertEqual(torch.jit.load(path).training, training)
+        response = engine.request("export", path=os.path.join(self.dir, "x.pt"), mode="test",
+                                  returnNodes=[{"node": "conv"}])
+        self.assertFalse(response["ok"], response)
+        self.assertIn("Unknown mode 'test'", response["error"])
+
     def test_protocol_garbage(self):
         engine = self.start()
         for line in [b"not json", b"[1,2]", b"{\"cmd\": 5}", b"{\"id\": 1, \"cmd\": \"load\", \"path\": [1]}",
