@@ -132,9 +132,8 @@ def write_seeds(seeds):
     options = [pre, {"resize": 0, "centerCrop": 4, "channels": 3},
                {"input_size": [8, 8], "channels": 1, "mean": 0.5, "std": [0.25]},
                {"input_size": 6, "resize": 12, "center_crop": 0, "mean": [0.1, 0.2, 0.3], "std": [1, 2, 3]}]
-    for target in ("fuzz_engine_preprocessing", "fuzz_cli_preprocessing"):
-        for i, (option, image) in enumerate(zip(options, images)):
-            write(os.path.join(seeds, target), "seed%d" % i, json.dumps(option).encode() + b"\n" + image)
+    for i, (option, image) in enumerate(zip(options, images)):
+        write(os.path.join(seeds, "fuzz_image_preprocessing"), "seed%d" % i, json.dumps(option).encode() + b"\n" + image)
 
     # .npy headers: the first byte chooses full (even) or partial (odd) reading.
     npys = [b"\0" + npy_bytes(2, 3), b"\1" + npy_bytes(2, 3)[:-5], b"\0" + npy_bytes(0, 4),

@@ -3,7 +3,7 @@
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-all_targets=(fuzz_return_node_spec fuzz_engine_protocol fuzz_engine_preprocessing fuzz_cli_preprocessing
+all_targets=(fuzz_return_node_spec fuzz_engine_protocol fuzz_image_preprocessing
              fuzz_npy_header fuzz_features_join fuzz_model_load)
 
 usage() {
@@ -66,8 +66,8 @@ logs="$build_dir/fuzz-logs"
 # Per target: CMake tree, -max_len, -timeout (s), dictionary. Sizes: specs up to past the 4096-character
 # limit; .npy and join inputs past a 65,535-byte header; images and archives up to 64 KiB.
 declare -A tree=([fuzz_model_load]=ubsan)
-declare -A max_len=([fuzz_return_node_spec]=10000 [fuzz_engine_protocol]=4096 [fuzz_engine_preprocessing]=65536
-                    [fuzz_cli_preprocessing]=65536 [fuzz_npy_header]=70000 [fuzz_features_join]=70000
+declare -A max_len=([fuzz_return_node_spec]=10000 [fuzz_engine_protocol]=4096 [fuzz_image_preprocessing]=65536
+                    [fuzz_npy_header]=70000 [fuzz_features_join]=70000
                     [fuzz_model_load]=65536)
 declare -A timeout=([fuzz_model_load]=60)
 # libFuzzer's RSS limit runs a watcher thread; without it fuzz_model_load stays single-threaded, so its model
@@ -75,7 +75,7 @@ declare -A timeout=([fuzz_model_load]=60)
 # inputs/s). Its memory stays bounded by the engine's load cap (FEATSCOPE_LOAD_MEMORY_MB=1024 in the harness).
 declare -A rss_limit=([fuzz_model_load]=0)
 declare -A dict=([fuzz_return_node_spec]=return_node_spec [fuzz_engine_protocol]=engine_protocol
-                 [fuzz_engine_preprocessing]=preprocessing [fuzz_cli_preprocessing]=preprocessing
+                 [fuzz_image_preprocessing]=preprocessing
                  [fuzz_npy_header]=npy [fuzz_features_join]=npy [fuzz_model_load]=torchscript)
 binary() { echo "$build_dir/${tree[$1]:-asan}/bin/$1"; }
 

@@ -1,4 +1,5 @@
 #include "EngineClient.h"
+#include "ExitCodes.h"
 
 #include <QCoreApplication>
 #include <QDir>
@@ -228,7 +229,7 @@ void EngineClient::onFinished(int exitCode, QProcess::ExitStatus status)
     dead->deleteLater();
     // The engine answered a request that ran past its time cap and then ended itself (docs/engine-protocol.md):
     // the user already has that answer, and the next request restarts the engine.
-    if (status == QProcess::NormalExit && exitCode == kEngineExitAfterTimeCap && m_current.id == 0)
+    if (status == QProcess::NormalExit && exitCode == featscope::kExitEngineStoppedByTimeCap && m_current.id == 0)
         return;
     QString message = status == QProcess::CrashExit
         ? QStringLiteral("The engine crashed")

@@ -12,9 +12,6 @@
 
 namespace featscope::ui {
 
-/// Exit status of an engine that answered a request past its time cap and then ended itself.
-constexpr int kEngineExitAfterTimeCap = 3;
-
 /// Talks to the featscope-engine process (docs/engine-protocol.md): queues requests, restarts the engine
 /// after a crash, kill or timeout, and replays the last successful "load" so the next request finds the model.
 class EngineClient : public QObject {

@@ -1,10 +1,12 @@
 #include "CamCommand.h"
 
 #include "CommandLine.h"
+#include "ExitCodes.h"
 #include "ImageInput.h"
 #include "ModelLoading.h"
 #include "NpyFile.h"
 
+#include <featscope/AtomicFile.h>
 #include <featscope/Errors.h>
 #include <featscope/GradientCam.h>
 #include <featscope/Runtime.h>
@@ -102,18 +104,6 @@ std::int64_t parseClass(const std::string& text, const Preprocessing& prep)
     } catch (const std::exception&) {
     }
     throw UsageError{"--class needs a class index (0, 1, ...) or one of the model's class names, not '" + text + "'"};
-}
-
-double parseAlpha(const std::string& text)
-{
-    try {
-        std::size_t used = 0;
-        const double value = std::stod(text, &used);
-        if (used == text.size() && value >= 0.0 && value <= 1.0)
-            return value;
-    } catch (const std::exception&) {
-    }
-    throw UsageError{"--alpha needs a number from 0 to 1, not '" + text + "'"};
 }
 
 std::string npyBytes(const torch::Tensor& map)
@@ -218,7 +208,9 @@ int runCam(const std::vector<std::string>& args)
         if (!request.layout)
             throw UsageError{"--layout must be auto, nchw, nhwc or tokens, not '" + layout + "'"};
     }
-    const double alpha = line.has("--alpha") ? parseAlpha(line.value("--alpha")) : 0.5;
+    const double alpha = line.has("--alpha")
+        ? decimalNumber(line.value("--alpha"), "--alpha", 0.0, 1.0, true, "a number from 0 to 1")
+        : 0.5;
     const int requestedThreads = line.has("--threads") ? positiveInt(line.value("--threads"), "--threads") : 0;
 
     const torch::jit::Module model = loadModel(line, modelPath, "cam");
@@ -228,7 +220,7 @@ int runCam(const std::vector<std::string>& args)
     const auto unsafeOps = findUnsafeOps(model);
     if (!unsafeOps.empty() && !line.has("--allow-unsafe-ops"))
         throw Error(describeUnsafeOps(unsafeOps, modelPath, "run again with --allow-unsafe-ops"));
-    const Preprocessing prep = Preprocessing::fromModelFile(modelPath);
+    const Preprocessing prep = modelPreprocessing(modelPath);
     if (line.has("--class"))
         request.classIndex = parseClass(line.value("--class"), prep);
     const torch::Tensor input = loadImage(imagePath, prep);
@@ -250,9 +242,9 @@ int runCam(const std::vector<std::string>& args)
                 static_cast<long long>(result.layout.height), static_cast<long long>(result.layout.width),
                 result.layout.classToken ? " (class token dropped)" : "");
     std::printf("method %s, map max %.6g\n", toString(request.method), result.map.max().item<double>());
-    writeAtomically(output, extension == ".npy" ? npyBytes(result.map) : overlayPng(input, prep, result.map, alpha));
+    writeFileAtomically(output, extension == ".npy" ? npyBytes(result.map) : overlayPng(input, prep, result.map, alpha));
     std::printf("wrote %s\n", output.c_str());
-    return 0;
+    return kExitSuccess;
 }
 
 } // namespace featscope::cli

@@ -7,7 +7,6 @@
 #include <fstream>
 #include <regex>
 
-#include <unistd.h>
 
 namespace featscope::cli {
 
@@ -74,24 +73,6 @@ NpyMatrix readNpyHeader(const std::string& path, bool partial)
         throw Error(what + " is truncated or has trailing bytes: its header says " + std::to_string(m.rows) + " x "
                     + std::to_string(m.cols) + " float32 values.");
     return m;
-}
-
-void writeAtomically(const std::string& path, const std::string& content)
-{
-    namespace fs = std::filesystem;
-    const std::string temporary = path + ".tmp-" + std::to_string(::getpid());
-    std::FILE* file = std::fopen(temporary.c_str(), "wb");
-    bool ok = file && std::fwrite(content.data(), 1, content.size(), file) == content.size();
-    ok = file && std::fflush(file) == 0 && ::fsync(fileno(file)) == 0 && ok;
-    if (file)
-        ok = std::fclose(file) == 0 && ok;
-    std::error_code error;
-    if (ok)
-        fs::rename(temporary, path, error);
-    if (!ok || error) {
-        fs::remove(temporary, error);
-        throw Error("Cannot write '" + path + "' (disk full or no permission?).");
-    }
 }
 
 } // namespace featscope::cli

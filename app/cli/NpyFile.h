@@ -27,8 +27,4 @@ struct NpyMatrix {
 /// the number of complete rows in the file, whatever the header says).
 NpyMatrix readNpyHeader(const std::string& path, bool partial = false);
 
-/// Writes `content` to `path` through a temporary file, fsync and rename, so `path` is either
-/// complete or untouched. Throws featscope::Error naming the file when it cannot be written.
-void writeAtomically(const std::string& path, const std::string& content);
-
 } // namespace featscope::cli

@@ -2,6 +2,7 @@
 
 #include "CamCommand.h"
 #include "CommandLine.h"
+#include "ExitCodes.h"
 #include "FeaturesCommand.h"
 #include "JsonWriter.h"
 #include "ModelLoading.h"
@@ -206,7 +207,7 @@ int main(int argc, char** argv)
     const std::vector<std::string> all(argv + 1, argv + argc);
     if (all.empty() || all.front() == "-h" || all.front() == "--help" || all.front() == "help") {
         std::cout << mainUsage;
-        return all.empty() ? 2 : 0;
+        return all.empty() ? featscope::kExitUsage : featscope::kExitSuccess;
     }
     if (all.front() == "--version") {
         const int threads = featscope::configureThreads();
@@ -214,7 +215,7 @@ int main(int argc, char** argv)
                   << (threads == 1 ? "" : "s") << " (" << featscope::availableCores() << " cores available)\nBLAS: "
                   << featscope::describeBlas() << std::endl;
         featscope::warnIfReferenceBlas("featscope-cli");
-        return 0;
+        return featscope::kExitSuccess;
     }
     const std::map<std::string, std::pair<const char*, std::function<int(const std::vector<std::string>&)>>> commands = {
         {"nodes", {nodesUsage, runNodes}},
@@ -226,19 +227,19 @@ int main(int argc, char** argv)
     const auto command = commands.find(all.front());
     if (command == commands.end()) {
         std::cerr << "featscope-cli: unknown command '" << all.front() << "'.\n\n" << mainUsage;
-        return 2;
+        return featscope::kExitUsage;
     }
     const std::vector<std::string> args(all.begin() + 1, all.end());
     const auto& [usage, run] = command->second;
     if (wantsHelp(args)) {
         std::cout << usage;
-        return 0;
+        return featscope::kExitSuccess;
     }
     try {
         return run(args);
     } catch (const UsageError& error) {
         std::cerr << "featscope-cli " << all.front() << ": " << error.message << ".\n\n" << usage;
-        return 2;
+        return featscope::kExitUsage;
     } catch (const featscope::Error& error) {
         std::cerr << "featscope-cli " << all.front() << ": " << error.what() << "\n";
     } catch (const c10::Error& error) {
@@ -246,5 +247,5 @@ int main(int argc, char** argv)
     } catch (const std::exception& error) {
         std::cerr << "featscope-cli " << all.front() << ": " << error.what() << "\n";
     }
-    return 1;
+    return featscope::kExitFailure;
 }

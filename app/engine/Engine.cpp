@@ -1,7 +1,5 @@
 #include "Engine.h"
 
-#include "ImagePreprocessing.h"
-
 #include <featscope/Errors.h>
 #include <featscope/ImageInputs.h>
 #include <featscope/ModuleLoader.h>
@@ -10,16 +8,15 @@
 #include <featscope/ReturnNodeValidation.h>
 #include <featscope/Runtime.h>
 #include <featscope/UnsafeOps.h>
+#include <featscope/imaging/ImageLoading.h>
+#include <featscope/imaging/Preprocessing.h>
 #include <featscope/protocol/ErrorKind.h>
 #include <featscope/protocol/GraphJson.h>
-
-#include <caffe2/serialize/inline_container.h>
 
 #include <QDir>
 #include <QElapsedTimer>
 #include <QFileInfo>
 #include <QJsonArray>
-#include <QJsonDocument>
 #include <QRegularExpression>
 #include <QSaveFile>
 #include <QThread>
@@ -118,24 +115,6 @@ std::string className(const torch::jit::Module& module)
         q.erase(pos, end == std::string::npos ? std::string::npos : end - pos + 1);
     }
     return q;
-}
-
-/// Reads extra/featscope.json from the archive without loading the model a second time.
-QJsonObject readMetadata(const std::string& path)
-{
-    try {
-        caffe2::serialize::PyTorchStreamReader reader(path);
-        if (!reader.hasRecord("extra/featscope.json"))
-            return {};
-        auto record = reader.getRecord("extra/featscope.json");
-        const auto size = std::get<1>(record);
-        if (size > (1u << 20))
-            return {};
-        const QByteArray bytes(static_cast<const char*>(std::get<0>(record).get()), qsizetype(size));
-        return QJsonDocument::fromJson(bytes).object();
-    } catch (const std::exception&) {
-        return {};
-    }
 }
 
 } // namespace
@@ -271,10 +250,12 @@ QJsonObject Engine::load(const QJsonObject& request)
     for (const featscope::OpsLibrary& library : featscope::loadedOpsLibraries())
         opsLibraries.append(qs(library.path + " (" + library.reason + ", " + std::to_string(library.ops.size()) + " ops)"));
     response.insert(QStringLiteral("opsLibraries"), opsLibraries);
-    const QJsonObject metadata = readMetadata(path);
-    if (!metadata.isEmpty()) {
-        response.insert(QStringLiteral("preprocessing"), ImagePreprocessing::fromModelMetadata(metadata).toJson());
-        response.insert(QStringLiteral("metadata"), metadata);
+    // A malformed featscope.json fails the load, naming the file, as in featscope-cli: silently
+    // running with other preprocessing than the model's author wrote would show wrong heatmaps.
+    if (const std::optional<QJsonObject> metadata = featscope::imaging::readModelMetadata(path)) {
+        response.insert(QStringLiteral("preprocessing"),
+                        featscope::imaging::Preprocessing::fromModelMetadata(*metadata, path).toRequest());
+        response.insert(QStringLiteral("metadata"), *metadata);
     }
     extractor_.reset();
     extractorKey_.clear();
@@ -349,8 +330,8 @@ QJsonObject Engine::run(const QJsonObject& request)
     if (!descriptions_[int(mode)].nodes.empty())
         featscope::requireValidReturnNodes(descriptions_[int(mode)], nodes, featscope::OutputValues::TensorsOnly);
     requireUnsafeOpsAllowed(request, "confirm that you trust it");
-    const ImagePreprocessing preprocessing =
-        ImagePreprocessing::fromJson(request.value(QStringLiteral("preprocessing")).toObject());
+    const auto preprocessing =
+        featscope::imaging::Preprocessing::fromRequest(request.value(QStringLiteral("preprocessing")).toObject());
     QString outputDir = request.value(QStringLiteral("outputDir")).toString();
     if (outputDir.isEmpty())
         outputDir = QDir::temp().filePath(QStringLiteral("featscope-engine"));
@@ -369,7 +350,8 @@ QJsonObject Engine::run(const QJsonObject& request)
             throw featscope::Error("Cannot run '" + path_ + "' on an image: " + e.what());
         }
     }();
-    torch::Tensor input = loadImageTensor(request.value(QStringLiteral("image")).toString(), preprocessing);
+    // [1, C, H, W]: the batch the response's inputShape and messages describe.
+    torch::Tensor input = featscope::imaging::loadImage(image, preprocessing).unsqueeze(0);
     // The extractor needs a valid selection in both modes; the other mode keeps what resolves there.
     const Mode other = mode == Mode::Train ? Mode::Eval : Mode::Train;
     featscope::ReturnNodes otherNodes;

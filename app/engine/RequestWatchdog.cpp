@@ -47,7 +47,7 @@ void RequestWatchdog::watch()
             && std::chrono::steady_clock::now() >= deadline_) {
             // Still holding the lock: disarm() blocks, so the late request cannot answer as well.
             reply_(timeoutResponse_);
-            ::_exit(kEngineStoppedByTimeCap);
+            ::_exit(featscope::kExitEngineStoppedByTimeCap);
         }
     }
 }

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "ExitCodes.h"
+
 #include <QJsonObject>
 
 #include <chrono>
@@ -8,12 +10,9 @@
 #include <mutex>
 #include <thread>
 
-/// Exit status of an engine that ended itself after answering a request that ran past its time cap.
-constexpr int kEngineStoppedByTimeCap = 3;
-
 /// Enforces the time cap of one request at a time. LibTorch work cannot be interrupted from outside,
 /// so when the cap passes the watchdog answers the request itself (errorType "timeout") through
-/// `reply` and ends the process with kEngineStoppedByTimeCap; the GUI restarts the engine.
+/// `reply` and ends the process with featscope::kExitEngineStoppedByTimeCap; the GUI restarts the engine.
 class RequestWatchdog {
 public:
     using Reply = std::function<void(const QJsonObject&)>;

@@ -2,7 +2,9 @@
 // stdin, one JSON response per line on stdout (docs/engine-protocol.md). It runs in its own process so that
 // a model which crashes or hangs LibTorch cannot take the GUI down.
 
+#include "CommandLine.h"
 #include "Engine.h"
+#include "ExitCodes.h"
 #include "RequestWatchdog.h"
 
 #include <featscope/Errors.h>
@@ -27,6 +29,7 @@
 #include <iostream>
 #include <mutex>
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -98,53 +101,44 @@ int main(int argc, char** argv)
     long long runMemoryMb = featscope::limitFromEnvironment("FEATSCOPE_RUN_MEMORY_MB", physicalMemoryMb() / 2);
     long long runSeconds = featscope::limitFromEnvironment("FEATSCOPE_RUN_SECONDS", 120);
     long long threads = 0;
-    for (int i = 1; i < argc; ++i) {
-        const std::string arg = argv[i];
-        auto value = [&](const char* name) -> long long {
-            if (i + 1 >= argc) {
-                std::fprintf(stderr, "featscope-engine: %s needs a number\n", name);
-                std::exit(2);
-            }
-            return std::atoll(argv[++i]);
-        };
-        if (arg == "--help" || arg == "-h") {
+    try {
+        const CommandLine line(std::vector<std::string>(argv + 1, argv + argc),
+                               {"--memory-limit-mb", "--load-memory-mb", "--load-seconds", "--run-memory-mb",
+                                "--run-seconds", "--threads", "--ops-library", "--debug-run-delay-ms"},
+                               {"--help", "-h", "--version"});
+        if (line.has("--help") || line.has("-h")) {
             dup2(protocolFd, STDOUT_FILENO);
             printHelp();
-            return 0;
-        } else if (arg == "--version") {
+            return featscope::kExitSuccess;
+        }
+        if (line.has("--version")) {
             dup2(protocolFd, STDOUT_FILENO);
             std::printf("featscope-engine %s\nLibTorch %s\nBLAS: %s\n", FEATSCOPE_VERSION, TORCH_VERSION,
                         featscope::describeBlas().c_str());
-            return 0;
-        } else if (arg == "--memory-limit-mb") {
-            memoryLimitMb = value("--memory-limit-mb");
-        } else if (arg == "--load-memory-mb") {
-            loadMemoryMb = value("--load-memory-mb");
-        } else if (arg == "--load-seconds") {
-            loadSeconds = value("--load-seconds");
-        } else if (arg == "--run-memory-mb") {
-            runMemoryMb = value("--run-memory-mb");
-        } else if (arg == "--run-seconds") {
-            runSeconds = value("--run-seconds");
-        } else if (arg == "--threads") {
-            threads = std::max(1LL, value("--threads"));
-        } else if (arg == "--ops-library") {
-            if (i + 1 >= argc) {
-                std::fprintf(stderr, "featscope-engine: --ops-library needs a path\n");
-                return 2;
-            }
-            try {
-                featscope::loadOpsLibrary(argv[++i]);
-            } catch (const featscope::Error& error) {
-                std::fprintf(stderr, "featscope-engine: %s\n", error.what());
-                return 2;
-            }
-        } else if (arg == "--debug-run-delay-ms") {
-            options.debugRunDelayMs = static_cast<int>(value("--debug-run-delay-ms"));
-        } else {
-            std::fprintf(stderr, "featscope-engine: unknown option '%s' (see --help)\n", arg.c_str());
-            return 2;
+            return featscope::kExitSuccess;
         }
+        if (!line.positional().empty())
+            throw UsageError{"unexpected argument '" + line.positional().front() + "'"};
+        // Sizes and times up to 2^40 (a TB in MB, 34,000 years in seconds): enough, and no overflow in << 20.
+        constexpr long long kMaxLimit = 1LL << 40;
+        const auto number = [&line](const std::string& option, long long fallback, long long min, long long max) {
+            return line.has(option) ? wholeNumber(line.value(option), option, min, max) : fallback;
+        };
+        memoryLimitMb = number("--memory-limit-mb", memoryLimitMb, 0, kMaxLimit);
+        loadMemoryMb = number("--load-memory-mb", loadMemoryMb, 0, kMaxLimit);
+        loadSeconds = number("--load-seconds", loadSeconds, 0, kMaxLimit);
+        runMemoryMb = number("--run-memory-mb", runMemoryMb, 0, kMaxLimit);
+        runSeconds = number("--run-seconds", runSeconds, 0, kMaxLimit);
+        threads = number("--threads", threads, 1, 1024);
+        options.debugRunDelayMs = int(number("--debug-run-delay-ms", options.debugRunDelayMs, 0, 3600 * 1000));
+        for (const std::string& library : line.values("--ops-library"))
+            featscope::loadOpsLibrary(library);
+    } catch (const UsageError& error) {
+        std::fprintf(stderr, "featscope-engine: %s (see --help)\n", error.message.c_str());
+        return featscope::kExitUsage;
+    } catch (const featscope::Error& error) {
+        std::fprintf(stderr, "featscope-engine: %s\n", error.what());
+        return featscope::kExitUsage;
     }
     if (memoryLimitMb > 0)
         featscope::capAddressSpace(static_cast<std::size_t>(memoryLimitMb) << 20);
@@ -211,5 +205,5 @@ int main(int argc, char** argv)
         featscope::prepareModuleReader();
     }
     std::fclose(protocol);
-    return 0;
+    return featscope::kExitSuccess;
 }

@@ -4,6 +4,7 @@
 #include "OpsLibraryLoading.h"
 #include "ReaderProtocol.h"
 
+#include <featscope/AtomicFile.h>
 #include <featscope/Errors.h>
 #include <featscope/ModuleReader.h>
 #include <featscope/ProcessLimits.h>
@@ -436,49 +437,9 @@ torch::jit::Module loadModule(const std::string& path, const LoadLimits& limits)
     }
 }
 
-namespace {
-
-// A save killed before its rename leaves ".NAME.tmp-PID" behind; remove those whose process is gone.
-void removeAbandonedTemporaries(const fs::path& directory, const std::string& prefix)
-{
-    std::error_code error;
-    for (const auto& entry : fs::directory_iterator(directory, error)) {
-        const std::string name = entry.path().filename().string();
-        if (name.rfind(prefix, 0) != 0)
-            continue;
-        const std::string pidText = name.substr(prefix.size());
-        if (pidText.empty() || pidText.find_first_not_of("0123456789") != std::string::npos || pidText.size() > 9)
-            continue;
-        const pid_t pid = static_cast<pid_t>(std::stol(pidText));
-        if (pid != ::getpid() && ::kill(pid, 0) != 0 && errno == ESRCH)
-            fs::remove(entry.path(), error);
-    }
-}
-
-} // namespace
-
 void saveModuleAtomically(const torch::jit::Module& module, const std::string& path)
 {
-    const fs::path target(path);
-    const fs::path directory = target.has_parent_path() ? target.parent_path() : fs::path(".");
-    if (!fs::is_directory(directory))
-        throw Error("Cannot save " + quotedPath(path) + ": the folder " + quotedPath(directory.string()) + " does not exist.");
-    const std::string temporaryPrefix = "." + target.filename().string() + ".tmp-";
-    removeAbandonedTemporaries(directory, temporaryPrefix);
-    const fs::path temporary = directory / (temporaryPrefix + std::to_string(::getpid()));
-    try {
-        module.save(temporary.string());
-        std::FILE* file = std::fopen(temporary.c_str(), "rb");
-        if (file) {
-            ::fsync(fileno(file));
-            std::fclose(file);
-        }
-        fs::rename(temporary, target);
-    } catch (const std::exception& error) {
-        std::error_code ignored;
-        fs::remove(temporary, ignored);
-        throw Error("Cannot save " + quotedPath(path) + ": " + printableFirstLine(error.what()) + ". The previous file, if any, is unchanged.");
-    }
+    writeFileAtomically(path, [&module](const std::string& temporary) { module.save(temporary); });
 }
 
 } // namespace featscope

@@ -17,7 +17,7 @@ import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ENGINE = None
-EXIT_AFTER_TIME_CAP = 3  # docs/engine-protocol.md
+EXIT_AFTER_TIME_CAP = 3  # docs/engine-protocol.md, app/common/ExitCodes.h
 # Set by EngineTest.setUpClass from the engine's hello: False in AddressSanitizer builds, which cannot cap
 # address space (docs/engine-protocol.md#limits).
 ADDRESS_SPACE_CAPS = True
@@ -238,6 +238,28 @@ class EngineTest(unittest.TestCase):
         for output in response["outputs"]:
             self.assertEqual(os.path.dirname(output["file"]), outputs)
         self.assertEqual([f for f in os.listdir(os.path.dirname(outputs)) if f != "inner"], [])
+
+    def test_command_line_values_must_be_numbers(self):
+        """Every numeric option is read by the CLI's parser: a value that is not a whole number in range stops
+        the engine with the usage status (2) and names the option, instead of reading "foo" as 0 = no cap."""
+        for args, needle in [(["--run-memory-mb", "foo"], "--run-memory-mb needs a whole number from 0 to"),
+                             (["--run-memory-mb=12mb"], "not '12mb'"),
+                             (["--memory-limit-mb", "-5"], "--memory-limit-mb needs a whole number"),
+                             (["--load-seconds", ""], "--load-seconds needs a whole number"),
+                             (["--threads", "0"], "--threads needs a whole number from 1 to"),
+                             (["--run-seconds", "1e3"], "--run-seconds"),
+                             (["--run-seconds"], "--run-seconds needs a value"),
+                             (["--no-such-option"], "unknown option '--no-such-option'"),
+                             (["stray"], "unexpected argument 'stray'")]:
+            with self.subTest(args=args):
+                result = subprocess.run([ENGINE, *args], stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                                        timeout=60, env={**os.environ, **ENGINE_ENV})
+                self.assertEqual(result.returncode, 2, result.stderr)
+                self.assertIn(needle, result.stderr)
+                self.assertIn("featscope-engine:", result.stderr)
+                self.assertEqual(result.stdout, "")
+        # A well-formed value still starts the engine.
+        self.assertAlive(self.start("--run-memory-mb", "1024", "--threads=1"))
 
     def test_reader_missing(self):
         # The first reader is forked at start-up; once the engine has threads it must start featscope-reader.

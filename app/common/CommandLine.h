@@ -1,5 +1,8 @@
 #pragma once
 
+// The command-line parser of featscope-cli and featscope-engine: options, values and numbers are read
+// one way in both programs.
+
 #include <map>
 #include <string>
 #include <vector>
@@ -9,8 +12,17 @@ struct UsageError {
     std::string message;
 };
 
+/// The whole number `text` given for `option`, from `min` to `max`; else a UsageError naming the option
+/// and the range. Rejects what std::atoll would silently read as 0 or cut short ("foo", "12mb", "").
+long long wholeNumber(const std::string& text, const std::string& option, long long min, long long max);
+
 /// The whole number of `option` given as `text` (1 to 1,000,000); else a UsageError naming the option.
 int positiveInt(const std::string& text, const std::string& option);
+
+/// The decimal number `text` given for `option`, in the open interval (`above`, `below`) or, when
+/// `inclusive`, the closed one; else a UsageError saying `expected` ("a positive number").
+double decimalNumber(const std::string& text, const std::string& option, double above, double below, bool inclusive,
+                     const std::string& expected);
 
 /// A parsed command line: positional arguments and repeated --options, in order.
 class CommandLine {

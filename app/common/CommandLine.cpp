@@ -56,14 +56,38 @@ std::string CommandLine::value(const std::string& option, const std::string& fal
     return it->second.front();
 }
 
-int positiveInt(const std::string& text, const std::string& option)
+long long wholeNumber(const std::string& text, const std::string& option, long long min, long long max)
 {
     try {
         std::size_t used = 0;
-        const long value = std::stol(text, &used);
-        if (used == text.size() && value >= 1 && value <= 1000000)
-            return int(value);
+        const long long value = std::stoll(text, &used);
+        if (used == text.size() && value >= min && value <= max)
+            return value;
     } catch (const std::exception&) {
     }
-    throw UsageError{option + " needs a whole number of at least 1, not '" + text + "'"};
+    throw UsageError{option + " needs a whole number from " + std::to_string(min) + " to " + std::to_string(max)
+                     + ", not '" + text + "'"};
+}
+
+int positiveInt(const std::string& text, const std::string& option)
+{
+    try {
+        return int(wholeNumber(text, option, 1, 1000000));
+    } catch (const UsageError&) {
+        throw UsageError{option + " needs a whole number of at least 1, not '" + text + "'"};
+    }
+}
+
+double decimalNumber(const std::string& text, const std::string& option, double above, double below, bool inclusive,
+                     const std::string& expected)
+{
+    try {
+        std::size_t used = 0;
+        const double value = std::stod(text, &used);
+        const bool inside = inclusive ? value >= above && value <= below : value > above && value < below;
+        if (used == text.size() && inside)
+            return value;
+    } catch (const std::exception&) {
+    }
+    throw UsageError{option + " needs " + expected + ", not '" + text + "'"};
 }
