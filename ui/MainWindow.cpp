@@ -1,6 +1,8 @@
 #include "MainWindow.h"
 
+#include <featscope/Errors.h>
 #include <featscope/NodeNames.h>
+#include <featscope/ReturnNodes.h>
 
 #include "EngineClient.h"
 #include "GraphPanel.h"
@@ -391,8 +393,11 @@ QWidget* MainWindow::createSidePanel()
         const QString text = m_addNode->text().trimmed();
         if (text.isEmpty())
             return;
-        const int eq = text.indexOf(QLatin1Char('='));
-        addReturnNode(eq > 0 ? text.left(eq).trimmed() : text, eq > 0 ? text.mid(eq + 1).trimmed() : QString());
+        QString error;
+        if (!addReturnNodeSpec(text, &error)) {
+            statusBar()->showMessage(error, 8000);
+            return;
+        }
         m_addNode->clear();
     };
     connect(m_addNode, &QLineEdit::returnPressed, this, add);
@@ -645,7 +650,7 @@ QJsonObject MainWindow::runInputs() const
     return QJsonObject{{QStringLiteral("model"), m_model.file},
                        {QStringLiteral("mode"), modeName(m_mode)},
                        {QStringLiteral("image"), imagePath()},
-                       {QStringLiteral("preprocessing"), m_preprocessing->value().toJson()}};
+                       {QStringLiteral("preprocessing"), m_preprocessing->value().toRequest()}};
 }
 
 void MainWindow::updateResultsFreshness()
@@ -682,7 +687,8 @@ void MainWindow::restoreModelState(const QJsonObject& state)
     }
     m_returns->setMode(m_mode);
     if (state.contains(QStringLiteral("preprocessing")))
-        m_preprocessing->setValue(Preprocessing::fromJson(state.value(QStringLiteral("preprocessing")).toObject()));
+        m_preprocessing->setValue(preprocessingFromRequest(state.value(QStringLiteral("preprocessing")).toObject(),
+                                                           m_model.preprocessing));
     const QString image = state.value(QStringLiteral("image")).toString();
     if (!image.isEmpty() && imagePath().isEmpty())
         m_image->setText(image);
@@ -695,7 +701,7 @@ QJsonObject MainWindow::modelState() const
 {
     return QJsonObject{{QStringLiteral("returnNodes"), m_returns->saveState()},
                        {QStringLiteral("mode"), modeName(m_mode)},
-                       {QStringLiteral("preprocessing"), m_preprocessing->value().toJson()},
+                       {QStringLiteral("preprocessing"), m_preprocessing->value().toRequest()},
                        {QStringLiteral("image"), imagePath()},
                        {QStringLiteral("colourMap"), m_results->gradientName()},
                        {QStringLiteral("normalisation"), int(m_results->normalisation())}};
@@ -784,6 +790,19 @@ void MainWindow::addReturnNode(const QString& node, const QString& key)
 {
     if (!node.isEmpty())
         m_returns->addNode(node, key);
+}
+
+bool MainWindow::addReturnNodeSpec(const QString& spec, QString* error)
+{
+    try {
+        const featscope::ReturnNode node = featscope::parseReturnNodeSpec(spec.toStdString());
+        addReturnNode(QString::fromStdString(node.node), QString::fromStdString(node.key));
+        return true;
+    } catch (const featscope::Error& e) {
+        if (error)
+            *error = QString::fromStdString(e.what());
+        return false;
+    }
 }
 
 void MainWindow::removeSelectedReturnNodes()
@@ -992,7 +1011,7 @@ void MainWindow::run()
     QElapsedTimer timer;
     timer.start();
     const QJsonObject params{{QStringLiteral("image"), imagePath()},
-                             {QStringLiteral("preprocessing"), m_preprocessing->value().toJson()},
+                             {QStringLiteral("preprocessing"), m_preprocessing->value().toRequest()},
                              {QStringLiteral("mode"), modeName(m_mode)},
                              {QStringLiteral("returnNodes"), m_returns->toJson(m_mode)},
                              {QStringLiteral("outputDir"), m_outputDir.path()},
@@ -1038,7 +1057,7 @@ void MainWindow::run()
                                     .arg(QFileInfo(inputs.value(QStringLiteral("model")).toString()).fileName(),
                                          r.value(QStringLiteral("mode")).toString(),
                                          QFileInfo(inputs.value(QStringLiteral("image")).toString()).fileName(),
-                                         describe(Preprocessing::fromJson(inputs.value(QStringLiteral("preprocessing")).toObject())),
+                                         describe(preprocessingFromRequest(inputs.value(QStringLiteral("preprocessing")).toObject(), {})),
                                          inputShape.join(QChar(0x00D7)))
                                     .arg(qint64(r.value(QStringLiteral("elapsedMs")).toDouble()));
         const bool ok = m_results->setResults(outputs, summary);

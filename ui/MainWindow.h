@@ -47,6 +47,9 @@ public:
     void setMode(Mode mode);
     /// Adds a return node (a possibly truncated name) with an optional key.
     void addReturnNode(const QString& node, const QString& key = {});
+    /// Adds "NODE" or "NODE=KEY" (featscope::parseReturnNodeSpec, the CLI's rule); false with the reason
+    /// in `error` when the text is no such spec.
+    bool addReturnNodeSpec(const QString& spec, QString* error = nullptr);
     void run();
     void cancelRun();
     void exportExtractor(const QString& path);

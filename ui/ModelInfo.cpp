@@ -2,6 +2,8 @@
 
 #include <featscope/protocol/GraphJson.h>
 
+#include <featscope/Errors.h>
+
 #include <QJsonArray>
 
 namespace featscope::ui {
@@ -14,24 +16,6 @@ QStringList toStrings(const QJsonValue& value)
     for (const QJsonValue& v : value.toArray())
         out.append(v.toString());
     return out;
-}
-
-QVector<double> toDoubles(const QJsonValue& value, const QVector<double>& fallback)
-{
-    if (!value.isArray())
-        return fallback;
-    QVector<double> out;
-    for (const QJsonValue& v : value.toArray())
-        out.append(v.toDouble());
-    return out.isEmpty() ? fallback : out;
-}
-
-QJsonArray toArray(const QVector<double>& values)
-{
-    QJsonArray a;
-    for (double v : values)
-        a.append(v);
-    return a;
 }
 
 } // namespace
@@ -51,30 +35,13 @@ QString GraphNodeInfo::typeLabel() const
     return op.isEmpty() ? kind : op;
 }
 
-Preprocessing Preprocessing::fromJson(const QJsonObject& o)
+Preprocessing preprocessingFromRequest(const QJsonObject& object, const Preprocessing& fallback)
 {
-    Preprocessing p;
-    p.resize = o.value(QStringLiteral("resize")).toInt(p.resize);
-    p.centerCrop = o.value(QStringLiteral("centerCrop")).toInt(p.centerCrop);
-    p.channels = o.value(QStringLiteral("channels")).toInt(p.channels);
-    p.mean = toDoubles(o.value(QStringLiteral("mean")), p.mean);
-    p.std = toDoubles(o.value(QStringLiteral("std")), p.std);
-    return p;
-}
-
-QJsonObject Preprocessing::toJson() const
-{
-    return QJsonObject{{QStringLiteral("resize"), resize},
-                       {QStringLiteral("centerCrop"), centerCrop},
-                       {QStringLiteral("channels"), channels},
-                       {QStringLiteral("mean"), toArray(mean)},
-                       {QStringLiteral("std"), toArray(std)}};
-}
-
-bool Preprocessing::operator==(const Preprocessing& o) const
-{
-    return resize == o.resize && centerCrop == o.centerCrop && channels == o.channels && mean == o.mean
-        && std == o.std;
+    try {
+        return Preprocessing::fromRequest(object);
+    } catch (const featscope::Error&) {
+        return fallback;
+    }
 }
 
 ModelInfo ModelInfo::fromJson(const QJsonObject& r)
@@ -88,7 +55,7 @@ ModelInfo ModelInfo::fromJson(const QJsonObject& r)
     info.unsafeOps = toStrings(r.value(QStringLiteral("unsafeOps")));
     info.hasPreprocessing = r.contains(QStringLiteral("preprocessing"));
     if (info.hasPreprocessing)
-        info.preprocessing = Preprocessing::fromJson(r.value(QStringLiteral("preprocessing")).toObject());
+        info.preprocessing = preprocessingFromRequest(r.value(QStringLiteral("preprocessing")).toObject(), {});
     info.classes = toStrings(r.value(QStringLiteral("metadata")).toObject().value(QStringLiteral("classes")));
     const QJsonObject classes = r.value(QStringLiteral("moduleClasses")).toObject();
     for (auto it = classes.constBegin(); it != classes.constEnd(); ++it)

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <featscope/GraphDescription.h>
+#include <featscope/protocol/Preprocessing.h>
 
 #include <QHash>
 #include <QJsonObject>
@@ -44,18 +45,13 @@ struct ModeGraph {
     featscope::GraphDescription description;
 };
 
-/// Image preprocessing settings sent with each run.
-struct Preprocessing {
-    int resize = 256;
-    int centerCrop = 224;
-    int channels = 3;
-    QVector<double> mean{0.485, 0.456, 0.406};
-    QVector<double> std{0.229, 0.224, 0.225};
+/// Image preprocessing settings sent with each run: the protocol's, validated by the same rules as the
+/// engine's and the CLI's.
+using protocol::Preprocessing;
 
-    static Preprocessing fromJson(const QJsonObject& object);
-    QJsonObject toJson() const;
-    bool operator==(const Preprocessing& other) const;
-};
+/// A "preprocessing" object as the protocol spells it; `fallback` when it is missing or invalid (settings
+/// written by another version).
+Preprocessing preprocessingFromRequest(const QJsonObject& object, const Preprocessing& fallback);
 
 /// Everything the engine reports about a loaded model.
 struct ModelInfo {

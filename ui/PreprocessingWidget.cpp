@@ -2,6 +2,8 @@
 
 #include "WheelGuard.h"
 
+#include <featscope/Errors.h>
+
 #include <QComboBox>
 #include <QFormLayout>
 #include <QLineEdit>
@@ -11,7 +13,7 @@ namespace featscope::ui {
 
 namespace {
 
-QString join(const QVector<double>& values)
+QString join(const std::vector<double>& values)
 {
     QStringList parts;
     for (double v : values)
@@ -19,9 +21,9 @@ QString join(const QVector<double>& values)
     return parts.join(QStringLiteral(", "));
 }
 
-QVector<double> parse(const QString& text, bool* ok)
+std::vector<double> parse(const QString& text, bool* ok)
 {
-    QVector<double> out;
+    std::vector<double> out;
     *ok = true;
     for (const QString& part : text.split(QLatin1Char(','), Qt::SkipEmptyParts)) {
         bool valid = false;
@@ -30,9 +32,9 @@ QVector<double> parse(const QString& text, bool* ok)
             *ok = false;
             return {};
         }
-        out.append(v);
+        out.push_back(v);
     }
-    *ok = *ok && !out.isEmpty();
+    *ok = *ok && !out.empty();
     return out;
 }
 
@@ -79,10 +81,10 @@ Preprocessing PreprocessingWidget::value() const
     p.centerCrop = m_crop->value();
     p.channels = m_channels->currentData().toInt();
     bool ok = false;
-    const QVector<double> mean = parse(m_mean->text(), &ok);
+    const std::vector<double> mean = parse(m_mean->text(), &ok);
     if (ok)
         p.mean = mean;
-    const QVector<double> std = parse(m_std->text(), &ok);
+    const std::vector<double> std = parse(m_std->text(), &ok);
     if (ok)
         p.std = std;
     return p;
@@ -102,16 +104,19 @@ void PreprocessingWidget::setValue(const Preprocessing& p)
 bool PreprocessingWidget::isValid(QString* error) const
 {
     bool okMean = false, okStd = false;
-    const int channels = m_channels->currentData().toInt();
-    const QVector<double> mean = parse(m_mean->text(), &okMean);
-    const QVector<double> std = parse(m_std->text(), &okStd);
+    parse(m_mean->text(), &okMean);
+    parse(m_std->text(), &okStd);
     QString message;
-    if (!okMean || (mean.size() != 1 && mean.size() != channels))
-        message = tr("Mean needs one number or %1 comma-separated numbers.").arg(channels);
-    else if (!okStd || (std.size() != 1 && std.size() != channels))
-        message = tr("Std needs one number or %1 comma-separated numbers.").arg(channels);
-    else if (std.contains(0.0))
-        message = tr("Std values must not be zero.");
+    if (!okMean)
+        message = tr("Mean needs comma-separated numbers.");
+    else if (!okStd)
+        message = tr("Std needs comma-separated numbers.");
+    else
+        try {
+            value().validate(); // the rule the engine and the CLI apply
+        } catch (const featscope::Error& e) {
+            message = QString::fromStdString(e.what());
+        }
     if (error)
         *error = message;
     return message.isEmpty();

@@ -18,7 +18,8 @@ public:
 
     Preprocessing value() const;
     void setValue(const Preprocessing& value);
-    /// Whether mean/std parse (one value or one per channel).
+    /// Whether mean/std parse as numbers and the values pass Preprocessing::validate (the engine's and
+    /// the CLI's rule); `error` gets the reason.
     bool isValid(QString* error = nullptr) const;
 
 Q_SIGNALS:

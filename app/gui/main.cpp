@@ -7,6 +7,7 @@
 #include "ReturnNodesModel.h"
 
 #include <QApplication>
+#include <QDebug>
 #include <QCommandLineParser>
 #include <QFileInfo>
 #include <QSaveFile>
@@ -52,8 +53,12 @@ private:
         if (!m_selects.isEmpty()) {
             m_window->returnNodes()->clearAll();
             for (const QString& s : m_selects) {
-                const int eq = s.indexOf(QLatin1Char('='));
-                m_window->addReturnNode(eq > 0 ? s.left(eq) : s, eq > 0 ? s.mid(eq + 1) : QString());
+                QString error;
+                if (!m_window->addReturnNodeSpec(s, &error)) {
+                    fail(QStringLiteral("--select %1: %2").arg(s, error));
+                    finish();
+                    return;
+                }
             }
         }
         if (!m_image.isEmpty())
@@ -196,8 +201,9 @@ int main(int argc, char** argv)
                 if (!selects.isEmpty()) {
                     window.returnNodes()->clearAll();
                     for (const QString& s : selects) {
-                        const int eq = s.indexOf(QLatin1Char('='));
-                        window.addReturnNode(eq > 0 ? s.left(eq) : s, eq > 0 ? s.mid(eq + 1) : QString());
+                        QString error;
+                        if (!window.addReturnNodeSpec(s, &error))
+                            qWarning().noquote() << QStringLiteral("featscope: --select %1: %2").arg(s, error);
                     }
                 }
                 if (!img.isEmpty())

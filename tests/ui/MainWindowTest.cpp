@@ -66,6 +66,7 @@ private Q_SLOTS:
     void restartRestoresSelection();
     void separateTrainEvalExport();
     void unsafeModelAsksBeforeRunning();
+    void invalidPreprocessingIsRefusedByTheEnginesRule();
 
 private:
     void showNewWindow();
@@ -238,6 +239,12 @@ void MainWindowTest::typedTruncatedNameResolves()
     QCOMPARE(m_window->returnNodes()->entries().size(), 2);
     QCOMPARE(m_window->returnNodes()->entries().at(1).resolved, QStringLiteral("features.block2.pool"));
     QCOMPARE(m_window->returnNodes()->entries().at(1).key, QStringLiteral("block2"));
+    // NODE=KEY is parsed by the CLI's rule: a spec without a node adds nothing and keeps the text to fix.
+    QTest::keyClicks(add, QStringLiteral("=oops"));
+    QTest::keyClick(add, Qt::Key_Return);
+    QCOMPARE(m_window->returnNodes()->entries().size(), 2);
+    QCOMPARE(add->text(), QStringLiteral("=oops"));
+    add->clear();
     // A misspelt name is marked at once, with the closest names as fixes.
     m_window->addReturnNode(QStringLiteral("features.blok1.conv"));
     QCOMPARE(m_window->returnNodes()->entries().at(2).severity, 2);
@@ -505,7 +512,7 @@ void MainWindowTest::restartRestoresSelection()
     QCOMPARE(m_window->returnNodes()->entries().first().key, QStringLiteral("conv1"));
     QCOMPARE(m_window->imagePath(), kImage);
     QCOMPARE(m_window->preprocessing()->value().resize, 32);
-    QCOMPARE(m_window->preprocessing()->value().mean, QVector<double>{0.25});
+    QVERIFY(m_window->preprocessing()->value().mean == std::vector<double>{0.25});
     QTRY_VERIFY(graphItem(kNode) && graphItem(kNode)->isTicked());
 }
 
@@ -529,6 +536,23 @@ void MainWindowTest::separateTrainEvalExport()
     openAndWait(extractor);
     QVERIFY(m_window->model().graph(Mode::Train).names.contains(QStringLiteral("features.block3.pool")));
     QVERIFY(!m_window->model().graph(Mode::Eval).names.contains(QStringLiteral("features.block3.pool")));
+}
+
+
+// The window checks preprocessing with protocol::Preprocessing::validate, the rule the engine and the CLI
+// apply, so a value the engine would refuse never reaches it.
+void MainWindowTest::invalidPreprocessingIsRefusedByTheEnginesRule()
+{
+    chooseTwoOutputsAndImage();
+    Preprocessing p = m_window->preprocessing()->value();
+    p.std = {0.0};
+    m_window->preprocessing()->setValue(p);
+    QSignalSpy finished(m_window.get(), &MainWindow::runFinished);
+    m_window->run();
+    QCOMPARE(finished.count(), 1);
+    QCOMPARE(finished.first().first().toBool(), false);
+    QVERIFY2(m_window->lastError().contains(QStringLiteral("std values must be finite and non-zero")),
+             qPrintable(m_window->lastError()));
 }
 
 QTEST_MAIN(MainWindowTest)
