@@ -1,6 +1,7 @@
 #include "CommandLine.h"
 
 #include <algorithm>
+#include <cmath>
 #include <stdexcept>
 
 CommandLine::CommandLine(const std::vector<std::string>& args, const std::vector<std::string>& valueOptions,
@@ -66,4 +67,16 @@ int positiveInt(const std::string& text, const std::string& option)
     } catch (const std::exception&) {
     }
     throw UsageError{option + " needs a whole number of at least 1, not '" + text + "'"};
+}
+
+double nonNegativeNumber(const std::string& text, const std::string& option)
+{
+    try {
+        std::size_t used = 0;
+        const double value = std::stod(text, &used);
+        if (used == text.size() && std::isfinite(value) && value >= 0.0)
+            return value;
+    } catch (const std::exception&) {
+    }
+    throw UsageError{option + " needs a finite number of at least 0, not '" + text + "'"};
 }

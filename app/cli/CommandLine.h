@@ -12,6 +12,9 @@ struct UsageError {
 /// The whole number of `option` given as `text` (1 to 1,000,000); else a UsageError naming the option.
 int positiveInt(const std::string& text, const std::string& option);
 
+/// The finite number of at least 0 given as `text` for `option` (1e-5, 0.001, 0); else a UsageError naming the option.
+double nonNegativeNumber(const std::string& text, const std::string& option);
+
 /// A parsed command line: positional arguments and repeated --options, in order.
 class CommandLine {
 public:
