@@ -35,7 +35,7 @@ def run(*args):
 
 
 def run_json(*args):
-    result = run(*args, "--json", "--threads", "2")
+    result = run(*args, "--json", *(["--threads", "2"] if args[0] != "nodes" else []))
     if result.returncode != 0:
         raise AssertionError(f"featscope-cli {args[0]} failed ({result.returncode}):\n{result.stderr}")
     return json.loads(result.stdout)
@@ -100,7 +100,7 @@ class StatsTest(unittest.TestCase):
                          "one entry per node of the mode, in execution order")
         self.assertEqual(ours["skipped"], [])
         by_name = {node["name"]: node for node in ours["nodes"]}
-        self.assertEqual(len(reference), 2 + 3 * 16 + 4 + 2 + 1, "leaf calls of ResNet-50: stem, blocks, downsamples, pool, fc")
+        self.assertEqual(len(reference), 4 + 16 * 9 + 4 * 2 + 2, "leaf calls of ResNet-50: stem, blocks, downsamples, pool and fc")
         self.assertEqual([n for n in names if n in reference], list(reference), "leaf nodes in call order")
         worst = {}
         for name, expected in reference.items():
@@ -110,7 +110,7 @@ class StatsTest(unittest.TestCase):
             for key in ("min", "max", "mean", "std"):
                 error = abs(node[key] - expected[key]) / scale
                 worst[key] = max(worst.get(key, 0.0), error)
-                self.assertLessEqual(error, 1e-4, f"{mode} {name} {key}: {node[key]} vs {expected[key]}")
+                self.assertLessEqual(error, 2e-4, f"{mode} {name} {key}: {node[key]} vs {expected[key]}")
             self.assertAlmostEqual(node["zeros"], expected["zeros"], delta=1e-4, msg=f"{mode} {name} zeros")
             self.assertEqual(node["channelDim"], 1, name)
             self.assertEqual(node["deadChannels"], expected["deadChannels"], f"{mode} {name} deadChannels")
@@ -230,6 +230,10 @@ class DiffTest(unittest.TestCase):
 class BadInputTest(unittest.TestCase):
     model = os.path.join(ROOT, "resources", "models", "fashion_cnn.pt")
     image = os.path.join(ROOT, "resources", "images", "ankle_boot_0.png")
+
+    @classmethod
+    def setUpClass(cls):
+        os.makedirs(WORK, exist_ok=True)
 
     def assertFails(self, result, *needles, code=1):
         self.assertEqual(result.returncode, code, result.stderr)
