@@ -3,6 +3,11 @@
 #include "InsertNodeRecorders.h"
 #include "RealValues.h"
 
+#include <ATen/Dispatch.h>
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 
@@ -29,6 +34,97 @@ std::int64_t countDeadChannels(const torch::Tensor& values, int channelDim)
     // Every element 0 exactly when the largest and the smallest are 0 (NaN is neither).
     const torch::Tensor dead = values.amax(others).eq(0).logical_and_(values.amin(others).eq(0));
     return dead.sum().item<std::int64_t>();
+}
+
+// Elements per chunk of the two passes below. Partial results are per chunk, not per thread, so
+// the statistics do not depend on the thread count.
+constexpr std::int64_t kChunk = 1 << 16;
+
+template <typename Chunk, typename Visit>
+std::vector<Chunk> overChunks(std::int64_t count, const Visit& visit)
+{
+    std::vector<Chunk> chunks(std::size_t((count + kChunk - 1) / kChunk));
+    at::parallel_for(0, std::int64_t(chunks.size()), 1, [&](std::int64_t begin, std::int64_t end) {
+        for (std::int64_t chunk = begin; chunk < end; ++chunk)
+            visit(chunk * kChunk, std::min(count, (chunk + 1) * kChunk), chunks[std::size_t(chunk)]);
+    });
+    return chunks;
+}
+
+// Mean, std, zeros and histogram in two passes over the value (sum and zeros, then the centred
+// squares and the bins), in double precision: one ATen call per statistic (std_mean, count_nonzero,
+// histc) costs each about as much as both passes together. Needs min and max already set.
+template <typename Scalar>
+void accumulateMoments(const Scalar* data, std::int64_t count, NodeStatistics& statistics)
+{
+    struct Sums {
+        double sum = 0.0;
+        std::int64_t zeros = 0;
+    };
+    double sum = 0.0;
+    std::int64_t zeros = 0;
+    for (const Sums& chunk : overChunks<Sums>(count, [&](std::int64_t begin, std::int64_t end, Sums& out) {
+             // Four independent sums, so consecutive additions do not wait on each other.
+             double sums[4] = {};
+             std::int64_t chunkZeros = 0;
+             std::int64_t i = begin;
+             for (; i + 4 <= end; i += 4)
+                 for (int lane = 0; lane < 4; ++lane) {
+                     sums[lane] += double(data[i + lane]);
+                     chunkZeros += data[i + lane] == Scalar(0);
+                 }
+             for (; i < end; ++i) {
+                 sums[0] += double(data[i]);
+                 chunkZeros += data[i] == Scalar(0);
+             }
+             const double chunkSum = (sums[0] + sums[1]) + (sums[2] + sums[3]);
+             out = {chunkSum, chunkZeros};
+         })) {
+        sum += chunk.sum;
+        zeros += chunk.zeros;
+    }
+    statistics.mean = sum / double(count);
+    statistics.zeros = double(zeros) / double(count);
+
+    // torch.histc's bins: (x - min) / (max - min) * bins, max in the last bin; a constant value in the middle one.
+    const double minimum = statistics.min, mean = statistics.mean;
+    const bool binned = std::isfinite(statistics.min) && std::isfinite(statistics.max);
+    const bool constant = statistics.min == statistics.max;
+    const double scale = constant ? 0.0 : kStatisticsHistogramBins / (statistics.max - statistics.min);
+    struct Spread {
+        double squares = 0.0;
+        std::array<std::int64_t, kStatisticsHistogramBins> bins{};
+    };
+    double squares = 0.0;
+    for (const Spread& chunk : overChunks<Spread>(count, [&](std::int64_t begin, std::int64_t end, Spread& out) {
+             // Four lanes of sums and bins: runs of equal bins (a ReLU's zeros) would otherwise wait
+             // on each increment of one counter.
+             std::int64_t bins[4][kStatisticsHistogramBins] = {};
+             double squares[4] = {};
+             const auto visit = [&](std::int64_t i, int lane) {
+                 const double value = double(data[i]);
+                 squares[lane] += (value - mean) * (value - mean);
+                 if (binned)
+                     ++bins[lane][constant ? kStatisticsHistogramBins / 2
+                                           : std::min<std::int64_t>(std::int64_t((value - minimum) * scale),
+                                                                    kStatisticsHistogramBins - 1)];
+             };
+             std::int64_t i = begin;
+             for (; i + 4 <= end; i += 4)
+                 for (int lane = 0; lane < 4; ++lane)
+                     visit(i + lane, lane);
+             for (; i < end; ++i)
+                 visit(i, 0);
+             const double chunkSquares = (squares[0] + squares[1]) + (squares[2] + squares[3]);
+             out.squares = chunkSquares;
+             for (int bin = 0; bin < kStatisticsHistogramBins; ++bin)
+                 out.bins[std::size_t(bin)] = bins[0][bin] + bins[1][bin] + bins[2][bin] + bins[3][bin];
+         })) {
+        squares += chunk.squares;
+        for (int bin = 0; bin < kStatisticsHistogramBins; ++bin)
+            statistics.histogram[std::size_t(bin)] += chunk.bins[std::size_t(bin)];
+    }
+    statistics.std = std::sqrt(squares / double(count));
 }
 
 class StatisticsSink : public NodeValueSink {
@@ -86,17 +182,11 @@ NodeStatistics summarizeTensor(const torch::Tensor& value, std::optional<InputSi
     const auto [minimum, maximum] = at::aminmax(values);
     statistics.min = minimum.item<double>();
     statistics.max = maximum.item<double>();
-    const auto [deviation, mean] = at::std_mean(values, /*unbiased=*/false);
-    statistics.std = deviation.item<double>();
-    statistics.mean = mean.item<double>();
-    statistics.zeros = double(count - at::count_nonzero(values).item<std::int64_t>()) / double(count);
     statistics.deadChannels = countDeadChannels(values, statistics.channelDim);
-    if (std::isfinite(statistics.min) && std::isfinite(statistics.max)) {
-        const torch::Tensor counts = at::histc(values, kStatisticsHistogramBins, statistics.min, statistics.max)
-                                         .to(torch::kLong);
-        const std::int64_t* bins = counts.data_ptr<std::int64_t>();
-        statistics.histogram.assign(bins, bins + kStatisticsHistogramBins);
-    }
+    const torch::Tensor contiguous = values.contiguous();
+    AT_DISPATCH_FLOATING_TYPES(contiguous.scalar_type(), "summarizeTensor", [&] {
+        accumulateMoments(contiguous.data_ptr<scalar_t>(), count, statistics);
+    });
     return statistics;
 }
 

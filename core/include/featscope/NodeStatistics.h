@@ -19,8 +19,10 @@ namespace featscope {
 inline constexpr int kStatisticsHistogramBins = 16;
 
 /// The summary of one node's value. Statistics are over all its elements (every batch item);
-/// quantized values are dequantized first, complex values summarised by their magnitude. A value
-/// with no elements, or with NaN among them, has NaN min, max, mean and std and an all-zero histogram.
+/// quantized values are dequantized first, complex values summarised by their magnitude, and
+/// everything is accumulated in double precision. A value with no elements has NaN min, max, mean
+/// and std; one with NaN or infinite elements has non-finite statistics where they enter and an
+/// all-zero histogram.
 struct NodeStatistics {
     std::string name;                ///< torchvision node name, e.g. "layer1.0.relu_1"
     std::vector<std::int64_t> shape;
