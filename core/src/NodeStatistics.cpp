@@ -37,14 +37,17 @@ std::int64_t countDeadChannels(const torch::Tensor& values, int channelDim)
 }
 
 // Elements per chunk of the two passes below. Partial results are per chunk, not per thread, so
-// the statistics do not depend on the thread count.
+// the statistics do not depend on the thread count. Values under kParallelChunks chunks are
+// summed on the calling thread: waking the pool costs more than it saves on them (a ViT token
+// sequence, 151k elements, takes about 0.3 ms on one thread).
 constexpr std::int64_t kChunk = 1 << 16;
+constexpr std::int64_t kParallelChunks = 16;
 
 template <typename Chunk, typename Visit>
 std::vector<Chunk> overChunks(std::int64_t count, const Visit& visit)
 {
     std::vector<Chunk> chunks(std::size_t((count + kChunk - 1) / kChunk));
-    at::parallel_for(0, std::int64_t(chunks.size()), 1, [&](std::int64_t begin, std::int64_t end) {
+    at::parallel_for(0, std::int64_t(chunks.size()), kParallelChunks, [&](std::int64_t begin, std::int64_t end) {
         for (std::int64_t chunk = begin; chunk < end; ++chunk)
             visit(chunk * kChunk, std::min(count, (chunk + 1) * kChunk), chunks[std::size_t(chunk)]);
     });
