@@ -71,14 +71,6 @@ Exit status 0 whether or not the models differ; 1 for bad input.
 
 namespace {
 
-std::string shapeText(const std::vector<std::int64_t>& shape)
-{
-    std::string text = "[";
-    for (std::size_t i = 0; i < shape.size(); ++i)
-        text += (i ? ", " : "") + std::to_string(shape[i]);
-    return text + "]";
-}
-
 void printJson(const ModelDifference& difference)
 {
     std::cout << "{\"nodes\": [";
@@ -116,7 +108,7 @@ void printTable(const ModelDifference& difference)
     for (const NodeDifference& node : difference.nodes) {
         if (node.shapeA != node.shapeB)
             std::printf("%-*s  shape %s in A, %s in B  DIVERGES\n", nameWidth, node.name.c_str(),
-                        shapeText(node.shapeA).c_str(), shapeText(node.shapeB).c_str());
+                        jsonIntegerArray(node.shapeA).c_str(), jsonIntegerArray(node.shapeB).c_str());
         else
             std::printf("%-*s  %11.4g %11.4g%s\n", nameWidth, node.name.c_str(), node.maxAbs, node.maxRel,
                         node.divergent ? "  DIVERGES" : "");

@@ -102,14 +102,6 @@ std::vector<c10::IValue> imageAsInputs(const torch::jit::Module& model, const st
 
 namespace {
 
-std::string shapeText(const std::vector<std::int64_t>& shape)
-{
-    std::string text = "[";
-    for (std::size_t i = 0; i < shape.size(); ++i)
-        text += (i ? ", " : "") + std::to_string(shape[i]);
-    return text + "]";
-}
-
 // The histogram as one character per bin, from blank (empty) to '@' (the fullest bin).
 std::string histogramBar(const std::vector<std::int64_t>& counts)
 {
@@ -145,13 +137,13 @@ void printTable(const StatisticsRun& run)
     int nameWidth = 4, shapeWidth = 5;
     for (const NodeStatistics& node : run.nodes) {
         nameWidth = std::max(nameWidth, int(node.name.size()));
-        shapeWidth = std::max(shapeWidth, int(shapeText(node.shape).size()));
+        shapeWidth = std::max(shapeWidth, int(jsonIntegerArray(node.shape).size()));
     }
     std::printf("%-*s  %-*s  %11s %11s %11s %11s %7s %5s  %s\n", nameWidth, "node", shapeWidth, "shape", "min", "max",
                 "mean", "std", "zeros", "dead", "histogram (min to max)");
     for (const NodeStatistics& node : run.nodes)
         std::printf("%-*s  %-*s  %11.4g %11.4g %11.4g %11.4g %6.1f%% %5lld  |%s|\n", nameWidth, node.name.c_str(), shapeWidth,
-                    shapeText(node.shape).c_str(), node.min, node.max, node.mean, node.std, 100.0 * node.zeros,
+                    jsonIntegerArray(node.shape).c_str(), node.min, node.max, node.mean, node.std, 100.0 * node.zeros,
                     static_cast<long long>(node.deadChannels), histogramBar(node.histogram).c_str());
 }
 
