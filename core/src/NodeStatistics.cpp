@@ -10,6 +10,7 @@
 #include <array>
 #include <cmath>
 #include <limits>
+#include <tuple>
 
 namespace featscope {
 namespace {
@@ -23,17 +24,29 @@ int channelDimension(const std::vector<std::int64_t>& shape, std::optional<Input
     return kind == TensorLayoutKind::Nhwc || kind == TensorLayoutKind::Tokens ? rank - 1 : 1;
 }
 
-std::int64_t countDeadChannels(const torch::Tensor& values, int channelDim)
+// Min, max and dead channels together: each channel's extremes, then theirs. A channel is dead
+// when its largest and smallest elements are 0 (NaN is neither).
+void measureRange(const torch::Tensor& contiguous, int channelDim, NodeStatistics& statistics)
 {
-    if (channelDim < 0 || values.size(channelDim) == 0)
-        return 0;
-    std::vector<std::int64_t> others;
-    for (std::int64_t dim = 0; dim < values.dim(); ++dim)
-        if (dim != channelDim)
-            others.push_back(dim);
-    // Every element 0 exactly when the largest and the smallest are 0 (NaN is neither).
-    const torch::Tensor dead = values.amax(others).eq(0).logical_and_(values.amin(others).eq(0));
-    return dead.sum().item<std::int64_t>();
+    torch::Tensor minima, maxima;
+    if (channelDim < 0) {
+        std::tie(minima, maxima) = at::aminmax(contiguous);
+    } else {
+        const std::int64_t channels = contiguous.size(channelDim);
+        std::int64_t outer = 1;
+        for (int dim = 0; dim < channelDim; ++dim)
+            outer *= contiguous.size(dim);
+        const std::int64_t inner = contiguous.numel() / (outer * channels);
+        // Two vectorised reductions over the positions of each channel; aminmax over a dimension is
+        // not vectorised and takes longer than both.
+        // Channels last (inner == 1): one reduction over the rows.
+        const torch::Tensor rows = contiguous.view({outer, channels, inner});
+        minima = inner == 1 ? rows.select(2, 0).amin(0) : rows.amin(2).amin(0);
+        maxima = inner == 1 ? rows.select(2, 0).amax(0) : rows.amax(2).amax(0);
+        statistics.deadChannels = minima.eq(0).logical_and_(maxima.eq(0)).sum().item<std::int64_t>();
+    }
+    statistics.min = minima.min().item<double>();
+    statistics.max = maxima.max().item<double>();
 }
 
 // Elements per chunk of the two passes below. Partial results are per chunk, not per thread, so
@@ -182,24 +195,39 @@ NodeStatistics summarizeTensor(const torch::Tensor& value, std::optional<InputSi
         statistics.min = statistics.max = statistics.mean = statistics.std = nan;
         return statistics;
     }
-    const auto [minimum, maximum] = at::aminmax(values);
-    statistics.min = minimum.item<double>();
-    statistics.max = maximum.item<double>();
-    statistics.deadChannels = countDeadChannels(values, statistics.channelDim);
     const torch::Tensor contiguous = values.contiguous();
+    measureRange(contiguous, statistics.channelDim, statistics);
     AT_DISPATCH_FLOATING_TYPES(contiguous.scalar_type(), "summarizeTensor", [&] {
         accumulateMoments(contiguous.data_ptr<scalar_t>(), count, statistics);
     });
     return statistics;
 }
 
+struct NodeStatisticsRecorder::Recording {
+    RecordingModule module;
+};
+
+NodeStatisticsRecorder::NodeStatisticsRecorder(const torch::jit::Module& module, Mode mode,
+                                               const FeatureExtractionOptions& options)
+    : recording_(std::make_unique<Recording>(Recording{createRecordingModule(module, mode, options)}))
+{
+}
+
+NodeStatisticsRecorder::~NodeStatisticsRecorder() = default;
+NodeStatisticsRecorder::NodeStatisticsRecorder(NodeStatisticsRecorder&&) noexcept = default;
+NodeStatisticsRecorder& NodeStatisticsRecorder::operator=(NodeStatisticsRecorder&&) noexcept = default;
+
+StatisticsRun NodeStatisticsRecorder::run(const std::vector<c10::IValue>& inputs, std::optional<InputSize> inputSize)
+{
+    StatisticsSink sink(recording_->module.nodes.recorded, inputSize);
+    runRecording(recording_->module, inputs, sink);
+    return {std::move(sink.nodes), recording_->module.nodes.skipped};
+}
+
 StatisticsRun computeNodeStatistics(const torch::jit::Module& module, Mode mode, const std::vector<c10::IValue>& inputs,
                                     const FeatureExtractionOptions& options, std::optional<InputSize> inputSize)
 {
-    RecordingModule recording = createRecordingModule(module, mode, options);
-    StatisticsSink sink(recording.nodes.recorded, inputSize);
-    runRecording(recording, inputs, sink);
-    return {std::move(sink.nodes), std::move(recording.nodes.skipped)};
+    return NodeStatisticsRecorder(module, mode, options).run(inputs, inputSize);
 }
 
 } // namespace featscope

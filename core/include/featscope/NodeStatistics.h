@@ -9,6 +9,7 @@
 #include <torch/script.h>
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -49,6 +50,27 @@ struct StatisticsRun {
     std::vector<std::string> skipped;
 };
 
+/// A model prepared for statistics runs: named and instrumented once, then run on any number of
+/// inputs. A new TorchScript graph pays its executor's set-up on its first run (here one to a few
+/// warm forwards' time, as a freshly loaded model's first forward does); later runs only pay for
+/// the summaries.
+class NodeStatisticsRecorder {
+public:
+    /// Names `module`'s graph in `mode` and inserts the recorders (see core/src/InsertNodeRecorders.h).
+    /// The module's submodules are switched to `mode` and shared, not copied.
+    NodeStatisticsRecorder(const torch::jit::Module& module, Mode mode, const FeatureExtractionOptions& options = {});
+    ~NodeStatisticsRecorder();
+    NodeStatisticsRecorder(NodeStatisticsRecorder&&) noexcept;
+    NodeStatisticsRecorder& operator=(NodeStatisticsRecorder&&) noexcept;
+
+    /// One run on `inputs`, as computeNodeStatistics describes.
+    StatisticsRun run(const std::vector<c10::IValue>& inputs, std::optional<InputSize> inputSize = std::nullopt);
+
+private:
+    struct Recording;
+    std::unique_ptr<Recording> recording_;
+};
+
 /// Summarises one value as a statistics run does (`inputSize` helps read its layout; see channelDim).
 NodeStatistics summarizeTensor(const torch::Tensor& value, std::optional<InputSize> inputSize = std::nullopt);
 
@@ -58,7 +80,7 @@ NodeStatistics summarizeTensor(const torch::Tensor& value, std::optional<InputSi
 /// released as the model runs (see core/src/InsertNodeRecorders.h). The module's submodules are
 /// left in `mode`; a train-mode run updates batch-norm running statistics as a forward does.
 /// `inputSize` is the input image's size, for reading node layouts. Throws c10::Error when the
-/// model fails on the inputs.
+/// model fails on the inputs. For several inputs, a NodeStatisticsRecorder prepares the model once.
 StatisticsRun computeNodeStatistics(const torch::jit::Module& module, Mode mode, const std::vector<c10::IValue>& inputs,
                                     const FeatureExtractionOptions& options = {},
                                     std::optional<InputSize> inputSize = std::nullopt);
