@@ -1,6 +1,6 @@
 // Model loading inside the engine, limits on: each input becomes a .pt file that Engine::handle loads
 // ({"cmd": "load"}: featscope::loadModule's memory- and time-capped reader process, then naming, graph
-// description and featscope.json), followed by a resolve request on what loaded.
+// description and featscope.json), followed by an export of an extractor of what loaded.
 //
 // An input starting with "PK" is a whole archive. Any other input replaces one record of the fixture model:
 // the first byte picks the record (tiny_cnn.pt's records sorted by name, without "version"), the rest is its
@@ -100,16 +100,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     load.insert(QStringLiteral("path"), QString::fromStdString(path));
     const QJsonObject loaded = engine.handle(load);
     if (loaded.value(QStringLiteral("ok")).toBool()) {
-        // Resolve every eval name by its first path component, as a user typing a truncated name would.
-        QJsonArray nodes;
-        for (const QJsonValue& name : loaded.value(QStringLiteral("graphs")).toObject()
-                                          .value(QStringLiteral("eval")).toObject()
-                                          .value(QStringLiteral("names")).toArray())
-            nodes.append(QJsonObject{{QStringLiteral("node"), name.toString().section(QLatin1Char('.'), 0, 0)}});
-        QJsonObject resolve = request("resolve");
-        resolve.insert(QStringLiteral("modes"), QJsonObject{{QStringLiteral("eval"), nodes}, {QStringLiteral("train"), nodes}});
-        if (!engine.handle(resolve).contains(QStringLiteral("ok")))
-            std::abort();
+        // Export an extractor of the last eval node, named by its first path component as a user typing a
+        // truncated name would: naming, validation and extractor building on what loaded.
+        const QJsonArray names = loaded.value(QStringLiteral("graphs")).toObject()
+                                     .value(QStringLiteral("eval")).toObject()
+                                     .value(QStringLiteral("names")).toArray();
+        if (!names.isEmpty()) {
+            QJsonObject exportRequest = request("export");
+            exportRequest.insert(QStringLiteral("path"), QString::fromStdString(fuzz::scratchFolder() + "/extractor.pt"));
+            exportRequest.insert(QStringLiteral("returnNodes"),
+                                 QJsonArray{QJsonObject{{QStringLiteral("node"), names.last().toString().section(QLatin1Char('.'), 0, 0)}}});
+            if (!engine.handle(exportRequest).contains(QStringLiteral("ok")))
+                std::abort();
+        }
     }
     fuzz::clearFolder(fuzz::scratchFolder());
     // The next input's reader process starts up (LibTorch) while libFuzzer mutates.

@@ -7,7 +7,7 @@
 
 #include <featscope/Errors.h>
 #include <featscope/FeatureExtraction.h>
-#include <featscope/ReturnNodeSpec.h>
+#include <featscope/ReturnNodes.h>
 
 #include <algorithm>
 #include <cstdint>

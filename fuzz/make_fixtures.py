@@ -110,8 +110,8 @@ def write_seeds(seeds):
     pre = {"resize": 8, "centerCrop": 8, "channels": 1, "mean": [0.5], "std": [0.5]}
     sessions = [
         [{"id": 1, "cmd": "hello"}],
-        [{"id": 2, "cmd": "resolve", "modes": {"eval": [{"node": "features.0", "key": "a"}, {"node": "feat"}],
-                                                 "train": [{"node": "classifier", "key": "a"}, {"node": ""}]}}],
+        [{"id": 2, "cmd": "run", "mode": "eval", "image": "tiny_image.png", "preprocessing": pre,
+          "returnNodes": [{"node": "features.0", "key": "a"}, {"node": "feat"}, {"node": "classifier", "key": "a"}, {"node": ""}]}],
         [{"id": 3, "cmd": "run", "mode": "eval", "image": "tiny_image.png",
           "returnNodes": [{"node": "features", "key": "f"}, {"node": "classifier"}], "preprocessing": pre}],
         [{"id": "t", "cmd": "run", "mode": "train", "image": "tiny_image.png", "outputDir": "out",
@@ -119,7 +119,7 @@ def write_seeds(seeds):
         [{"id": 4, "cmd": "export", "path": "extractor.pt", "trainReturnNodes": [{"node": "features.1"}],
           "evalReturnNodes": [{"node": "flatten", "key": "x"}]},
          {"id": 5, "cmd": "load", "path": "extractor.pt", "leafModules": ["torch.nn.modules.conv.Conv2d"]},
-         {"id": 6, "cmd": "resolve", "modes": {"eval": [{"node": "x"}]}}],
+         {"id": 6, "cmd": "run", "image": "tiny_image.png", "preprocessing": pre, "returnNodes": [{"node": "x"}]}],
         [{"id": 7, "cmd": "load", "path": "tiny_cnn.pt"}, {"id": 8, "cmd": "quit"}, {"id": 9, "cmd": "hello"}],
     ]
     for i, session in enumerate(sessions):

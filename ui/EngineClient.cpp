@@ -9,10 +9,12 @@ namespace featscope::ui {
 
 namespace {
 
-QJsonObject failure(const QString& message, const QString& type)
+using protocol::ErrorKind;
+
+QJsonObject failure(const QString& message, ErrorKind kind)
 {
     return QJsonObject{{QStringLiteral("ok"), false}, {QStringLiteral("error"), message},
-                       {QStringLiteral("errorType"), type}};
+                       {QStringLiteral("errorType"), protocol::toString(kind)}};
 }
 
 QString describeCommand(const QString& command)
@@ -87,12 +89,12 @@ void EngineClient::cancel(int id)
         if (m_queue[i].id == id) {
             Request r = m_queue.takeAt(i);
             if (r.callback)
-                r.callback(failure(QStringLiteral("Cancelled."), QStringLiteral("cancelled")));
+                r.callback(failure(QStringLiteral("Cancelled."), ErrorKind::Cancelled));
             return;
         }
     }
     if (m_current.id == id)
-        killEngine(QStringLiteral("Cancelled."));
+        killEngine(QStringLiteral("Cancelled."), ErrorKind::Cancelled);
 }
 
 void EngineClient::ensureStarted()
@@ -146,9 +148,8 @@ void EngineClient::finishCurrent(const QJsonObject& response)
         // A failed user load keeps the previous model (the engine still holds it). A replay that the engine
         // refused (the file changed or went away) forgets the model and says so; a replay cut short by a crash,
         // kill or timeout keeps it, to be replayed by the next restart.
-        const QString errorType = response.value(QStringLiteral("errorType")).toString();
-        const bool engineGone = errorType == QLatin1String("crash") || errorType == QLatin1String("timeout")
-            || errorType == QLatin1String("cancelled") || errorType == QLatin1String("start");
+        const bool engineGone =
+            protocol::engineIsGone(protocol::errorKindFromString(response.value(QStringLiteral("errorType")).toString()));
         if (ok && !done.internal) {
             m_session = done;
             m_session.callback = nullptr;
@@ -156,7 +157,8 @@ void EngineClient::finishCurrent(const QJsonObject& response)
             m_session = {};
             Q_EMIT engineStopped(QStringLiteral("The engine restarted but could not reopen %1: %2 Open the model again.")
                                      .arg(done.params.value(QStringLiteral("path")).toString(),
-                                          response.value(QStringLiteral("error")).toString()));
+                                          response.value(QStringLiteral("error")).toString()),
+                                 protocol::errorKindFromString(response.value(QStringLiteral("errorType")).toString()));
         }
     }
     if (done.callback)
@@ -184,7 +186,7 @@ void EngineClient::onReadyRead()
     }
 }
 
-void EngineClient::killEngine(const QString& reason)
+void EngineClient::killEngine(const QString& reason, ErrorKind kind)
 {
     if (!m_process)
         return;
@@ -194,9 +196,8 @@ void EngineClient::killEngine(const QString& reason)
     connect(dying, &QProcess::finished, dying, &QObject::deleteLater);
     dying->kill();
     if (m_current.id != 0)
-        finishCurrent(failure(reason, reason.startsWith(QLatin1String("Cancelled")) ? QStringLiteral("cancelled")
-                                                                                    : QStringLiteral("timeout")));
-    Q_EMIT engineStopped(reason);
+        finishCurrent(failure(reason, kind));
+    Q_EMIT engineStopped(reason, kind);
 }
 
 void EngineClient::onTimeout()
@@ -205,7 +206,8 @@ void EngineClient::onTimeout()
         return;
     killEngine(QStringLiteral("The engine did not answer within %1 s while %2; it was stopped and will restart.")
                    .arg(m_current.timeoutMs / 1000.0, 0, 'f', 1)
-                   .arg(describeCommand(m_current.command)));
+                   .arg(describeCommand(m_current.command)),
+               ErrorKind::Timeout);
 }
 
 QString EngineClient::stderrTail() const
@@ -239,8 +241,8 @@ void EngineClient::onFinished(int exitCode, QProcess::ExitStatus status)
     if (!tail.isEmpty())
         message += QStringLiteral("\nEngine output: ") + tail;
     if (m_current.id != 0)
-        finishCurrent(failure(message, QStringLiteral("crash")));
-    Q_EMIT engineStopped(message);
+        finishCurrent(failure(message, ErrorKind::Crash));
+    Q_EMIT engineStopped(message, ErrorKind::Crash);
 }
 
 void EngineClient::onError(QProcess::ProcessError error)
@@ -258,11 +260,11 @@ void EngineClient::onError(QProcess::ProcessError error)
     QList<Request> pending = m_queue;
     m_queue.clear();
     if (m_current.id != 0)
-        finishCurrent(failure(message, QStringLiteral("start")));
+        finishCurrent(failure(message, ErrorKind::Start));
     for (const Request& r : pending)
         if (r.callback)
-            r.callback(failure(message, QStringLiteral("start")));
-    Q_EMIT engineStopped(message);
+            r.callback(failure(message, ErrorKind::Start));
+    Q_EMIT engineStopped(message, ErrorKind::Start);
 }
 
 } // namespace featscope::ui

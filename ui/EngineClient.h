@@ -1,5 +1,7 @@
 #pragma once
 
+#include <featscope/protocol/ErrorKind.h>
+
 #include <QJsonObject>
 #include <QObject>
 #include <QProcess>
@@ -46,8 +48,9 @@ public:
 
 Q_SIGNALS:
     void busyChanged(bool busy);
-    /// The engine died or was killed; `message` explains why (it restarts on the next request).
-    void engineStopped(const QString& message);
+    /// The engine died or was killed; `message` explains why and `kind` says which of those it was
+    /// (Cancelled when the user asked for it). It restarts on the next request.
+    void engineStopped(const QString& message, featscope::protocol::ErrorKind kind);
 
 private:
     struct Request {
@@ -66,7 +69,7 @@ private:
     void onFinished(int exitCode, QProcess::ExitStatus status);
     void onError(QProcess::ProcessError error);
     void onTimeout();
-    void killEngine(const QString& reason);
+    void killEngine(const QString& reason, featscope::protocol::ErrorKind kind);
     QString stderrTail() const;
 
     QString m_program;

@@ -1,5 +1,7 @@
 #include "MainWindow.h"
 
+#include <featscope/NodeNames.h>
+
 #include "EngineClient.h"
 #include "GraphPanel.h"
 #include "GraphScene.h"
@@ -88,8 +90,7 @@ QString errorText(const QJsonObject& response)
     static const QRegularExpression cliAdvice(QStringLiteral("\\s*[^.]*`featscope-cli[^`]*`[^.]*\\."));
     message.remove(cliAdvice);
     const QJsonArray suggestions = response.value(QStringLiteral("suggestions")).toArray();
-    if (!suggestions.isEmpty() && !message.contains(QLatin1String("Did you mean"))
-        && !message.contains(QLatin1String("closest names"), Qt::CaseInsensitive)) {
+    if (!suggestions.isEmpty() && !message.contains(QLatin1String("closest names"), Qt::CaseInsensitive)) {
         QStringList names;
         for (const QJsonValue& s : suggestions)
             names.append(s.toString());
@@ -244,7 +245,6 @@ MainWindow::MainWindow(QWidget* parent)
             [this](const QModelIndex& current) { onTreeCurrentChanged(current); });
     connect(m_returns, &ReturnNodesModel::selectionEdited, this, [this] {
         updateTicks();
-        scheduleResolve();
         updateActions();
     });
     connect(m_returns, &QAbstractItemModel::dataChanged, this, [this] {
@@ -276,14 +276,10 @@ MainWindow::MainWindow(QWidget* parent)
     m_searchTimer.setSingleShot(true);
     m_searchTimer.setInterval(200);
     connect(&m_searchTimer, &QTimer::timeout, this, &MainWindow::showMatch);
-    connect(m_engine, &EngineClient::engineStopped, this, [this](const QString& message) {
-        if (!message.startsWith(QLatin1String("Cancelled")))
+    connect(m_engine, &EngineClient::engineStopped, this, [this](const QString& message, protocol::ErrorKind kind) {
+        if (kind != protocol::ErrorKind::Cancelled)
             showError(message);
     });
-
-    m_resolveTimer.setSingleShot(true);
-    m_resolveTimer.setInterval(120);
-    connect(&m_resolveTimer, &QTimer::timeout, this, &MainWindow::resolveNow);
 
     // Start the engine now: loading LibTorch takes most of a second, better spent before the user opens a model.
     m_engine->send(QStringLiteral("hello"), {}, nullptr, 30000);
@@ -607,6 +603,7 @@ void MainWindow::onModelLoaded(const QJsonObject& response, const QString& path)
     forgetModel();
     m_model = ModelInfo::fromJson(response);
     m_hasModel = true;
+    m_returns->setGraphs(m_model.graph(Mode::Train).description, m_model.graph(Mode::Eval).description);
     m_unsafeOpsAllowed = m_model.unsafeOps.isEmpty();
     m_settings.addRecentFile(m_model.file);
     updateRecentMenu();
@@ -622,7 +619,6 @@ void MainWindow::onModelLoaded(const QJsonObject& response, const QString& path)
     m_timingOpen = true;
     showModeGraph();
     updateModelPanel();
-    scheduleResolve();
     updateActions();
     m_guiLoadMs = guiTimer.elapsed();
     Q_EMIT modelLoaded(true);
@@ -635,6 +631,7 @@ void MainWindow::forgetModel()
 {
     ++m_modelGeneration; // answers to requests about the previous model are dropped
     m_returns->clearAll();
+    m_returns->clearGraphs();
     m_search->clear();
     m_addNode->clear();
     m_shapes.clear();
@@ -772,10 +769,8 @@ void MainWindow::setMode(Mode mode)
     m_mode = mode;
     m_returns->setMode(mode);
     updateResultsFreshness();
-    if (m_hasModel) {
+    if (m_hasModel)
         showModeGraph();
-        scheduleResolve();
-    }
 }
 
 QString MainWindow::imagePath() const { return m_image->text().trimmed(); }
@@ -818,8 +813,6 @@ void MainWindow::updateTicks()
     m_treeModel->setChecked(names);
 }
 
-void MainWindow::scheduleResolve() { m_resolveTimer.start(); }
-
 void MainWindow::updateValidation()
 {
     // A row's error lives in the row (status, colour, tooltip); here are only its fixes, as links.
@@ -840,26 +833,6 @@ void MainWindow::updateValidation()
     else
         m_validation->setText(lines.join(QStringLiteral("<br>")));
     updateActions();
-}
-
-void MainWindow::resolveNow()
-{
-    if (!m_hasModel)
-        return;
-    QJsonObject modes;
-    for (Mode mode : {Mode::Train, Mode::Eval})
-        if (m_returns->separateModes() || mode == m_mode)
-            modes.insert(modeName(mode), m_returns->toJson(mode));
-    m_engine->send(QStringLiteral("resolve"), QJsonObject{{QStringLiteral("modes"), modes}},
-                   [this, generation = m_modelGeneration](const QJsonObject& r) {
-                       if (!r.value(QStringLiteral("ok")).toBool() || generation != m_modelGeneration)
-                           return;
-                       for (Mode mode : {Mode::Train, Mode::Eval})
-                           if (r.contains(modeName(mode)))
-                               m_returns->applyResolution(mode, r.value(modeName(mode)).toArray());
-                       updateTicks();
-                   },
-                   kLoadTimeoutMs);
 }
 
 void MainWindow::onGraphItemClicked(const QString& name)
@@ -915,29 +888,22 @@ QString MainWindow::preferredMatch(const QString& text) const
 {
     if (text.isEmpty())
         return {};
-    const QStringList& names = m_model.graph(m_mode).names;
-    // An exact or truncated name selects the node it resolves to (the last one at or below the prefix).
-    QString target;
-    for (const QString& name : names)
-        if (name == text || name.startsWith(text + QLatin1Char('.')))
-            target = name;
-    if (!target.isEmpty())
-        return target;
+    std::vector<std::string> names;
+    for (const QString& name : m_model.graph(m_mode).names)
+        names.push_back(name.toStdString());
+    // An exact or truncated name selects the node it resolves to, as a return node would.
+    if (const auto target = featscope::resolveNodeName(names, text.toStdString()))
+        return QString::fromStdString(*target);
     // A trailing part of a path ("block3" for "features.block3") selects like the full prefix.
-    QString prefix;
-    for (const QString& name : names) {
+    for (const QString& name : m_model.graph(m_mode).names) {
         const QString dotted = QLatin1Char('.') + name + QLatin1Char('.');
         const int at = int(dotted.indexOf(QLatin1Char('.') + text + QLatin1Char('.')));
         if (at >= 0) {
-            prefix = name.left(at + text.size());
-            break;
+            const auto target = featscope::resolveNodeName(names, name.left(at + text.size()).toStdString());
+            return target ? QString::fromStdString(*target) : QString();
         }
     }
-    if (!prefix.isEmpty())
-        for (const QString& name : names)
-            if (name == prefix || name.startsWith(prefix + QLatin1Char('.')))
-                target = name;
-    return target;
+    return {};
 }
 
 void MainWindow::findNext(int step)
@@ -1047,7 +1013,8 @@ void MainWindow::run()
             return;
         }
         if (!r.value(QStringLiteral("ok")).toBool()) {
-            const bool cancelled = r.value(QStringLiteral("errorType")).toString() == QLatin1String("cancelled");
+            const bool cancelled = protocol::errorKindFromString(r.value(QStringLiteral("errorType")).toString())
+                == protocol::ErrorKind::Cancelled;
             setIdle(cancelled ? tr("Run cancelled.") : tr("Run failed."));
             m_results->showMessage(cancelled ? tr("Run cancelled.") : tr("Run failed: %1").arg(errorText(r)), !cancelled);
             if (!cancelled) {
@@ -1108,6 +1075,7 @@ void MainWindow::exportExtractor(const QString& path)
         return;
     }
     QJsonObject params{{QStringLiteral("path"), QFileInfo(path).absoluteFilePath()},
+                       {QStringLiteral("mode"), modeName(m_mode)},
                        {QStringLiteral("allowUnsafeOps"), m_unsafeOpsAllowed}};
     if (m_returns->separateModes()) {
         params.insert(QStringLiteral("trainReturnNodes"), m_returns->toJson(Mode::Train));

@@ -119,9 +119,7 @@ private:
     void showModeGraph();
     void updateModelPanel();
     void updateTicks();
-    void scheduleResolve();
     void updateValidation();
-    void resolveNow();
     void toggleReturnNode(const QString& name);
     void removeSelectedReturnNodes();
     void onGraphItemClicked(const QString& name);
@@ -159,7 +157,6 @@ private:
     qint64 m_guiLoadMs = 0;
     bool m_timingOpen = false;
     bool m_syncing = false;
-    QTimer m_resolveTimer;
     QTimer m_searchTimer;        ///< jumps to the first match once typing pauses
     QStringList m_searchMatches; ///< in graph order
     int m_searchIndex = -1;

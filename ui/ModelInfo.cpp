@@ -1,5 +1,7 @@
 #include "ModelInfo.h"
 
+#include <featscope/protocol/GraphJson.h>
+
 #include <QJsonArray>
 
 namespace featscope::ui {
@@ -34,9 +36,9 @@ QJsonArray toArray(const QVector<double>& values)
 
 } // namespace
 
-QString modeName(Mode mode) { return mode == Mode::Train ? QStringLiteral("train") : QStringLiteral("eval"); }
+QString modeName(Mode mode) { return QString::fromLatin1(featscope::toString(mode)); }
 
-Mode modeFromName(const QString& name) { return name == QLatin1String("train") ? Mode::Train : Mode::Eval; }
+Mode modeFromName(const QString& name) { return featscope::modeFromString(name.toStdString()).value_or(Mode::Eval); }
 
 QString GraphNodeInfo::typeLabel() const
 {
@@ -93,36 +95,39 @@ ModelInfo ModelInfo::fromJson(const QJsonObject& r)
         info.moduleClasses.insert(it.key(), it.value().toString());
     const QJsonObject graphs = r.value(QStringLiteral("graphs")).toObject();
     for (Mode mode : {Mode::Train, Mode::Eval}) {
-        const QJsonObject g = graphs.value(modeName(mode)).toObject();
+        featscope::protocol::ModeGraphMessage message =
+            featscope::protocol::modeGraphFromJson(graphs.value(modeName(mode)).toObject(), mode);
         ModeGraph& graph = info.graphs[int(mode)];
         graph.moduleClasses = info.moduleClasses;
-        graph.names = toStrings(g.value(QStringLiteral("names")));
-        graph.error = g.value(QStringLiteral("error")).toString();
-        for (const QJsonValue& v : g.value(QStringLiteral("nodes")).toArray()) {
-            const QJsonObject n = v.toObject();
-            GraphNodeInfo node;
-            node.name = n.value(QStringLiteral("name")).toString();
-            node.kind = n.value(QStringLiteral("kind")).toString();
-            node.modulePath = n.value(QStringLiteral("modulePath")).toString();
-            node.moduleClass = n.value(QStringLiteral("moduleClass")).toString();
-            node.op = n.value(QStringLiteral("op")).toString();
-            node.valueType = n.value(QStringLiteral("valueType")).toString();
-            node.controlFlow = n.value(QStringLiteral("controlFlow")).toBool();
-            for (const QJsonValue& i : n.value(QStringLiteral("inputs")).toArray())
-                node.inputs.append(i.toInt());
-            graph.nodes.append(node);
-        }
-        // Without a description (engine error) still show the names, as a chain.
-        if (graph.nodes.isEmpty()) {
-            for (int i = 0; i < graph.names.size(); ++i) {
-                GraphNodeInfo node;
-                node.name = graph.names[i];
-                node.kind = i == 0 ? QStringLiteral("input") : QStringLiteral("op");
+        graph.error = message.error;
+        for (const std::string& name : message.names)
+            graph.names.append(QString::fromStdString(name));
+        // Without a description (engine error) still show the names, as a chain, and check return nodes by name.
+        if (message.graph.nodes.empty()) {
+            for (std::size_t i = 0; i < message.names.size(); ++i) {
+                featscope::GraphNode node;
+                node.name = message.names[i];
+                node.kind = i == 0 ? featscope::NodeKind::Input : featscope::NodeKind::Op;
                 if (i > 0)
-                    node.inputs.append(i - 1);
-                graph.nodes.append(node);
+                    node.inputs.push_back(i - 1);
+                message.graph.nodes.push_back(std::move(node));
             }
         }
+        for (const featscope::GraphNode& n : message.graph.nodes) {
+            GraphNodeInfo node;
+            node.name = QString::fromStdString(n.name);
+            node.kind = QString::fromLatin1(featscope::toString(n.kind));
+            node.modulePath = QString::fromStdString(n.modulePath);
+            node.moduleClass = QString::fromStdString(n.moduleClass);
+            node.op = QString::fromStdString(n.op);
+            node.valueType = QString::fromStdString(n.valueType);
+            node.controlFlow = n.insideControlFlow;
+            node.singleValue = n.singleValue;
+            for (std::size_t input : n.inputs)
+                node.inputs.append(int(input));
+            graph.nodes.append(node);
+        }
+        graph.description = std::move(message.graph);
     }
     return info;
 }

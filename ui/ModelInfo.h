@@ -1,5 +1,7 @@
 #pragma once
 
+#include <featscope/GraphDescription.h>
+
 #include <QHash>
 #include <QJsonObject>
 #include <QString>
@@ -8,8 +10,8 @@
 
 namespace featscope::ui {
 
-/// Training or evaluation mode, as the engine names them ("train" / "eval").
-enum class Mode { Train = 0, Eval = 1 };
+/// Training or evaluation mode (featscope::Mode); also the index of a mode's graph in ModelInfo.
+using featscope::Mode;
 
 /// "train" or "eval".
 QString modeName(Mode mode);
@@ -25,6 +27,7 @@ struct GraphNodeInfo {
     QString op;          ///< op or function name
     QString valueType;   ///< TorchScript type of the value
     bool controlFlow = false;
+    bool singleValue = true; ///< false when the node has several outputs
     QVector<int> inputs; ///< indices of the named nodes this node reads
 
     /// Short label for the second line of a graph box: module class for leaf modules, op otherwise.
@@ -37,6 +40,8 @@ struct ModeGraph {
     QStringList names;              ///< getGraphNodeNames order
     QVector<GraphNodeInfo> nodes;   ///< describeGraph nodes (with edges)
     QString error;                  ///< set when the engine could not describe this mode
+    /// The same graph in the model layer's type, for its rules (return-node validation).
+    featscope::GraphDescription description;
 };
 
 /// Image preprocessing settings sent with each run.

@@ -1,5 +1,7 @@
 #include "ReturnNodesModel.h"
 
+#include <featscope/ReturnNodeValidation.h>
+
 #include <QBrush>
 #include <QJsonObject>
 
@@ -26,7 +28,7 @@ QVariant ReturnNodesModel::data(const QModelIndex& index, int role) const
         case NodeColumn: return e.node;
         case KeyColumn: return e.key;
         case ResolvedColumn: return e.resolved;
-        case StatusColumn: return e.severity == 1 ? tr("checking…") : e.severity == 2 ? tr("error") : tr("OK");
+        case StatusColumn: return e.severity == 1 ? tr("no model") : e.severity == 2 ? tr("error") : tr("OK");
         }
     }
     if (role == Qt::ToolTipRole) {
@@ -82,10 +84,7 @@ bool ReturnNodesModel::setData(const QModelIndex& index, const QVariant& value, 
     } else {
         return false;
     }
-    e.severity = 1;
-    e.message.clear();
-    e.suggestions.clear();
-    Q_EMIT dataChanged(this->index(index.row(), 0), this->index(index.row(), ColumnCount - 1));
+    revalidate();
     Q_EMIT selectionEdited();
     return true;
 }
@@ -99,6 +98,7 @@ void ReturnNodesModel::setMode(Mode mode)
     m_mode = mode;
     if (m_separate)
         endResetModel();
+    revalidate();
 }
 
 void ReturnNodesModel::setSeparateModes(bool separate)
@@ -115,6 +115,7 @@ void ReturnNodesModel::setSeparateModes(bool separate)
     }
     m_separate = separate;
     endResetModel();
+    revalidate();
     Q_EMIT selectionEdited();
 }
 
@@ -130,6 +131,7 @@ bool ReturnNodesModel::addNode(const QString& node, const QString& key)
     e.key = key.isEmpty() ? node : key;
     m_lists[listIndex()].append(e);
     endInsertRows();
+    revalidate();
     Q_EMIT selectionEdited();
     return true;
 }
@@ -146,8 +148,10 @@ void ReturnNodesModel::removeNode(const QString& name)
             removed = true;
         }
     }
-    if (removed)
-        Q_EMIT selectionEdited();
+    if (!removed)
+        return;
+    revalidate();
+    Q_EMIT selectionEdited();
 }
 
 void ReturnNodesModel::removeRowAt(int row)
@@ -157,6 +161,7 @@ void ReturnNodesModel::removeRowAt(int row)
     beginRemoveRows({}, row, row);
     m_lists[listIndex()].removeAt(row);
     endRemoveRows();
+    revalidate();
     Q_EMIT selectionEdited();
 }
 
@@ -206,27 +211,64 @@ QJsonArray ReturnNodesModel::toJson(Mode mode) const
     return out;
 }
 
-void ReturnNodesModel::applyResolution(Mode mode, const QJsonArray& results)
+void ReturnNodesModel::setGraphs(featscope::GraphDescription train, featscope::GraphDescription eval)
 {
-    const int list = m_separate ? int(mode) : 0;
-    if (!m_separate && mode != m_mode)
-        return; // a shared list shows the resolution of the current mode
-    QVector<Entry>& entries = m_lists[list];
-    for (int i = 0; i < entries.size() && i < results.size(); ++i) {
-        const QJsonObject r = results[i].toObject();
-        if (r.value(QStringLiteral("node")).toString() != entries[i].node)
-            continue; // edited since the request was sent
-        entries[i].resolved = r.value(QStringLiteral("resolved")).toString();
-        entries[i].message = r.value(QStringLiteral("error")).toString();
-        entries[i].suggestions.clear();
-        for (const QJsonValue& s : r.value(QStringLiteral("suggestions")).toArray())
-            entries[i].suggestions.append(s.toString());
-        entries[i].severity = entries[i].message.isEmpty() ? 0 : 2;
-        if (entries[i].severity == 0 && entries[i].resolved != entries[i].node)
-            entries[i].message = tr("Truncated name: selects %1, the last node at or below it.").arg(entries[i].resolved);
+    m_graphs[int(Mode::Train)] = std::move(train);
+    m_graphs[int(Mode::Eval)] = std::move(eval);
+    m_hasGraphs = true;
+    revalidate();
+}
+
+void ReturnNodesModel::clearGraphs()
+{
+    m_graphs[0] = {};
+    m_graphs[1] = {};
+    m_hasGraphs = false;
+    revalidate();
+}
+
+void ReturnNodesModel::revalidate()
+{
+    if (m_separate) {
+        validate(m_lists[int(Mode::Train)], Mode::Train);
+        validate(m_lists[int(Mode::Eval)], Mode::Eval);
+    } else {
+        validate(m_lists[0], m_mode);
     }
-    if (list == listIndex() && !entries.isEmpty())
-        Q_EMIT dataChanged(index(0, 0), index(int(entries.size()) - 1, ColumnCount - 1));
+    if (!entries().isEmpty())
+        Q_EMIT dataChanged(index(0, 0), index(int(entries().size()) - 1, ColumnCount - 1));
+}
+
+void ReturnNodesModel::validate(QVector<Entry>& list, Mode mode) const
+{
+    featscope::ReturnNodes requests;
+    for (const Entry& e : list)
+        requests.push_back({e.node.toStdString(), e.key.toStdString()});
+    // A run draws maps, so the rows ask for tensors.
+    const std::vector<featscope::ReturnNodeCheck> verdicts =
+        m_hasGraphs ? featscope::checkReturnNodes(m_graphs[int(mode)], requests, featscope::OutputValues::TensorsOnly)
+                    : std::vector<featscope::ReturnNodeCheck>();
+    for (int i = 0; i < list.size(); ++i) {
+        Entry& e = list[i];
+        e.suggestions.clear();
+        if (!m_hasGraphs) {
+            e.resolved.clear();
+            e.message.clear();
+            e.severity = 1;
+            continue;
+        }
+        const featscope::ReturnNodeCheck& verdict = verdicts[std::size_t(i)];
+        e.resolved = QString::fromStdString(verdict.resolved);
+        for (const std::string& name : verdict.suggestions)
+            e.suggestions.append(QString::fromStdString(name));
+        e.severity = verdict.ok() ? 0 : 2;
+        if (!verdict.ok())
+            e.message = QString::fromStdString(verdict.message);
+        else if (e.resolved != e.node)
+            e.message = tr("Truncated name: selects %1, the last node at or below it.").arg(e.resolved);
+        else
+            e.message.clear();
+    }
 }
 
 QJsonObject ReturnNodesModel::saveState() const
@@ -268,6 +310,7 @@ void ReturnNodesModel::restoreState(const QJsonObject& state)
         m_lists[1].clear();
     }
     endResetModel();
+    revalidate();
     Q_EMIT selectionEdited();
 }
 

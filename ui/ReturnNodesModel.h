@@ -2,6 +2,8 @@
 
 #include "ModelInfo.h"
 
+#include <featscope/GraphDescription.h>
+
 #include <QAbstractTableModel>
 #include <QJsonArray>
 #include <QSet>
@@ -11,11 +13,13 @@ namespace featscope::ui {
 
 /// The chosen return nodes: node (possibly truncated), output key, the node it resolves to and a status.
 /// Holds one list for both modes, or separate train and eval lists when the user asks for them.
+/// Every edit is checked at once against the model's graphs, by the model layer's rule
+/// (featscope::checkReturnNodes); without graphs (no model yet) rows wait.
 class ReturnNodesModel : public QAbstractTableModel {
     Q_OBJECT
 public:
     enum Columns { NodeColumn, KeyColumn, ResolvedColumn, StatusColumn, ColumnCount };
-    enum Roles { SeverityRole = Qt::UserRole + 1 }; ///< 0 ok, 1 pending, 2 error
+    enum Roles { SeverityRole = Qt::UserRole + 1 }; ///< 0 ok, 1 waiting for a model, 2 error
 
     struct Entry {
         QString node;
@@ -58,26 +62,34 @@ public:
     /// Replaces the node of row `row` of the shown list (a suggestion taken); the key follows a default key.
     void replaceNode(int row, const QString& node);
 
+    /// The graphs of the loaded model, indexed by Mode; every row is checked against them again.
+    void setGraphs(featscope::GraphDescription train, featscope::GraphDescription eval);
+    /// No model: rows wait (and keep their names) until the next setGraphs.
+    void clearGraphs();
+
     /// Protocol arrays [{node, key}] for a mode.
     QJsonArray toJson(Mode mode) const;
-    /// Applies the engine's "resolve" answer for `mode`.
-    void applyResolution(Mode mode, const QJsonArray& results);
 
     /// Everything, for QSettings: {"separate", "train": [...], "eval": [...]}.
     QJsonObject saveState() const;
     void restoreState(const QJsonObject& state);
 
 Q_SIGNALS:
-    /// Entries were added, removed or edited (not emitted for resolution updates).
+    /// Entries were added, removed or edited (not emitted when only the graphs changed).
     void selectionEdited();
 
 private:
     int listIndex() const { return m_separate ? int(m_mode) : 0; }
     void setList(int list, QVector<Entry> entries);
+    /// Checks every list against the graph of its mode and tells the views.
+    void revalidate();
+    void validate(QVector<Entry>& list, Mode mode) const;
 
     QVector<Entry> m_lists[2];
     bool m_separate = false;
     Mode m_mode = Mode::Eval;
+    featscope::GraphDescription m_graphs[2]; ///< indexed by Mode
+    bool m_hasGraphs = false;
 };
 
 } // namespace featscope::ui

@@ -10,7 +10,7 @@
 #include <featscope/ImageInputs.h>
 #include <featscope/InferenceExport.h>
 #include <featscope/ModuleLoader.h>
-#include <featscope/ReturnNodeSpec.h>
+#include <featscope/ReturnNodes.h>
 #include <featscope/Runtime.h>
 #include <featscope/TensorLayout.h>
 #include <featscope/UnsafeOps.h>

@@ -12,7 +12,7 @@
 #include <featscope/FeatureExtraction.h>
 #include <featscope/InferenceExport.h>
 #include <featscope/ModuleLoader.h>
-#include <featscope/ReturnNodeSpec.h>
+#include <featscope/ReturnNodes.h>
 #include <featscope/Runtime.h>
 #include <featscope/UnsafeOps.h>
 

@@ -7,8 +7,11 @@
 #include <featscope/ModuleLoader.h>
 #include <featscope/OpsLibraries.h>
 #include <featscope/ProcessLimits.h>
+#include <featscope/ReturnNodeValidation.h>
 #include <featscope/Runtime.h>
 #include <featscope/UnsafeOps.h>
+#include <featscope/protocol/ErrorKind.h>
+#include <featscope/protocol/GraphJson.h>
 
 #include <caffe2/serialize/inline_container.h>
 
@@ -25,8 +28,11 @@
 #include <set>
 
 using featscope::Mode;
+using featscope::protocol::ErrorKind;
 
 namespace {
+
+QString errorType(ErrorKind kind) { return featscope::protocol::toString(kind); }
 
 QString qs(const std::string& s) { return QString::fromStdString(s); }
 
@@ -49,19 +55,9 @@ QJsonArray toJson(const std::vector<int64_t>& values)
 Mode parseMode(const QJsonValue& value)
 {
     const QString m = value.toString(QStringLiteral("eval"));
-    if (m == QLatin1String("train"))
-        return Mode::Train;
-    if (m == QLatin1String("eval"))
-        return Mode::Eval;
+    if (const auto mode = featscope::modeFromString(m.toStdString()))
+        return *mode;
     throw featscope::Error("Unknown mode '" + m.toStdString() + "'; use \"train\" or \"eval\".");
-}
-
-// Longer names cannot exist in a model and would only make error messages unreadable.
-constexpr std::size_t kMaxNameLength = 4096;
-
-std::string shortened(const std::string& text)
-{
-    return text.size() <= 80 ? text : text.substr(0, 64) + "... (" + std::to_string(text.size()) + " characters)";
 }
 
 std::string lastLine(const std::string& text)
@@ -96,75 +92,12 @@ featscope::ReturnNodes parseReturnNodes(const QJsonValue& value)
     return nodes;
 }
 
-/// The return nodes of a run or export; resolve reports bad entries one by one instead.
-featscope::ReturnNodes parseRequestedReturnNodes(const QJsonValue& value)
-{
-    featscope::ReturnNodes nodes = parseReturnNodes(value);
-    for (const auto& node : nodes)
-        if (node.node.size() > kMaxNameLength || node.key.size() > kMaxNameLength)
-            throw featscope::Error("The return node '" + shortened(node.node) + "' (key '" + shortened(node.key)
-                                   + "') is longer than 4096 characters: no node has such a name.");
-    return nodes;
-}
-
 std::string serialise(const featscope::ReturnNodes& nodes)
 {
     std::string out;
     for (const auto& n : nodes)
         out += n.node + '\x1f' + n.key + '\x1e';
     return out;
-}
-
-std::size_t editDistance(const std::string& a, const std::string& b)
-{
-    std::vector<std::size_t> prev(b.size() + 1), cur(b.size() + 1);
-    for (std::size_t j = 0; j <= b.size(); ++j)
-        prev[j] = j;
-    for (std::size_t i = 1; i <= a.size(); ++i) {
-        cur[0] = i;
-        for (std::size_t j = 1; j <= b.size(); ++j)
-            cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
-        std::swap(prev, cur);
-    }
-    return prev[b.size()];
-}
-
-/// Up to three existing names closest to `query`.
-std::vector<std::string> suggest(const std::vector<std::string>& names, const std::string& query)
-{
-    if (query.size() > 1000)
-        return {};
-    std::vector<std::pair<std::size_t, std::string>> scored;
-    for (const auto& n : names)
-        scored.emplace_back(editDistance(query, n), n);
-    std::stable_sort(scored.begin(), scored.end(),
-                     [](const auto& l, const auto& r) { return l.first < r.first; });
-    std::vector<std::string> out;
-    for (const auto& s : scored) {
-        if (out.size() == 3 || s.first > std::max<std::size_t>(3, query.size() / 2))
-            break;
-        out.push_back(s.second);
-    }
-    return out;
-}
-
-QJsonObject graphToJson(const featscope::GraphDescription& graph, const std::vector<std::string>& names)
-{
-    QJsonArray nodes;
-    for (const auto& n : graph.nodes) {
-        QJsonArray inputs;
-        for (auto i : n.inputs)
-            inputs.append(int(i));
-        nodes.append(QJsonObject{{QStringLiteral("name"), qs(n.name)},
-                                 {QStringLiteral("kind"), QString::fromLatin1(featscope::toString(n.kind))},
-                                 {QStringLiteral("modulePath"), qs(n.modulePath)},
-                                 {QStringLiteral("moduleClass"), qs(n.moduleClass)},
-                                 {QStringLiteral("op"), qs(n.op)},
-                                 {QStringLiteral("valueType"), qs(n.valueType)},
-                                 {QStringLiteral("controlFlow"), n.insideControlFlow},
-                                 {QStringLiteral("inputs"), inputs}});
-    }
-    return QJsonObject{{QStringLiteral("names"), toJson(names)}, {QStringLiteral("nodes"), nodes}};
 }
 
 std::string className(const torch::jit::Module& module)
@@ -233,38 +166,36 @@ QJsonObject Engine::handle(const QJsonObject& request)
                                    {QStringLiteral("blas"), qs(featscope::describeBlas())}};
         else if (cmd == QLatin1String("load"))
             response = load(request);
-        else if (cmd == QLatin1String("resolve"))
-            response = resolve(request);
         else if (cmd == QLatin1String("run") || cmd == QLatin1String("export"))
             response = runCapped(request);
         else
             throw featscope::Error("Unknown request '" + cmd.toStdString()
-                                   + "'; the engine understands hello, load, resolve, run, export and quit.");
+                                   + "'; the engine understands hello, load, run, export and quit.");
         response.insert(QStringLiteral("ok"), true);
     } catch (const featscope::OutOfMemoryError& e) {
         response = QJsonObject{{QStringLiteral("ok"), false}, {QStringLiteral("error"), qs(e.what())},
-                               {QStringLiteral("errorType"), QStringLiteral("memory")}};
+                               {QStringLiteral("errorType"), errorType(ErrorKind::Memory)}};
     } catch (const featscope::UnknownNodeError& e) {
         response = QJsonObject{{QStringLiteral("ok"), false},
                                {QStringLiteral("error"), qs(e.what())},
-                               {QStringLiteral("errorType"), QStringLiteral("unknown_node")},
+                               {QStringLiteral("errorType"), errorType(ErrorKind::UnknownNode)},
                                {QStringLiteral("suggestions"), toJson(e.suggestions())}};
     } catch (const featscope::Error& e) {
         response = QJsonObject{{QStringLiteral("ok"), false}, {QStringLiteral("error"), qs(e.what())},
-                               {QStringLiteral("errorType"), QStringLiteral("error")}};
+                               {QStringLiteral("errorType"), errorType(ErrorKind::Error)}};
     } catch (const c10::Error& e) {
         const bool memory = featscope::isOutOfMemoryMessage(e.what_without_backtrace());
         response = QJsonObject{{QStringLiteral("ok"), false},
                                {QStringLiteral("error"), memory ? QStringLiteral("The engine ran out of memory (its memory cap was reached).")
                                                                 : qs(std::string("LibTorch: ") + e.what_without_backtrace())},
-                               {QStringLiteral("errorType"), memory ? QStringLiteral("memory") : QStringLiteral("torch")}};
+                               {QStringLiteral("errorType"), errorType(memory ? ErrorKind::Memory : ErrorKind::Torch)}};
     } catch (const std::bad_alloc&) {
         response = QJsonObject{{QStringLiteral("ok"), false},
                                {QStringLiteral("error"), QStringLiteral("The engine ran out of memory (its memory cap was reached).")},
-                               {QStringLiteral("errorType"), QStringLiteral("memory")}};
+                               {QStringLiteral("errorType"), errorType(ErrorKind::Memory)}};
     } catch (const std::exception& e) {
         response = QJsonObject{{QStringLiteral("ok"), false}, {QStringLiteral("error"), qs(e.what())},
-                               {QStringLiteral("errorType"), QStringLiteral("internal")}};
+                               {QStringLiteral("errorType"), errorType(ErrorKind::Internal)}};
     }
     response.insert(QStringLiteral("id"), id);
     return response;
@@ -297,21 +228,18 @@ QJsonObject Engine::load(const QJsonObject& request)
     featscope::GraphNodeNames names = overview ? overview->names : featscope::getGraphNodeNames(module, extraction);
 
     QJsonObject graphs;
-    std::map<std::string, std::string> valueTypes[2];
+    featscope::GraphDescription descriptions[2];
     for (Mode mode : {Mode::Train, Mode::Eval}) {
-        const auto& modeNames = mode == Mode::Train ? names.train : names.eval;
-        auto& types = valueTypes[mode == Mode::Train ? 0 : 1];
+        featscope::protocol::ModeGraphMessage message;
+        message.names = mode == Mode::Train ? names.train : names.eval;
         try {
-            const featscope::GraphDescription graph = overview ? (mode == Mode::Train ? overview->train : overview->eval)
-                                                               : featscope::describeGraph(module, mode, extraction);
-            for (const auto& n : graph.nodes)
-                types[n.name] = n.valueType;
-            graphs.insert(QString::fromLatin1(featscope::toString(mode)), graphToJson(graph, modeNames));
+            message.graph = overview ? (mode == Mode::Train ? overview->train : overview->eval)
+                                     : featscope::describeGraph(module, mode, extraction);
         } catch (const featscope::Error& e) {
-            QJsonObject g = graphToJson({}, modeNames);
-            g.insert(QStringLiteral("error"), qs(e.what()));
-            graphs.insert(QString::fromLatin1(featscope::toString(mode)), g);
+            message.error = qs(e.what());
         }
+        graphs.insert(QString::fromLatin1(featscope::toString(mode)), featscope::protocol::toJson(message));
+        descriptions[int(mode)] = std::move(message.graph);
     }
 
     int64_t parameters = 0;
@@ -352,59 +280,12 @@ QJsonObject Engine::load(const QJsonObject& request)
     extractorKey_.clear();
     module_ = std::move(module);
     names_ = std::move(names);
-    valueTypes_[0] = std::move(valueTypes[0]);
-    valueTypes_[1] = std::move(valueTypes[1]);
+    descriptions_[0] = std::move(descriptions[0]);
+    descriptions_[1] = std::move(descriptions[1]);
     path_ = path;
     unsafeOps_ = std::move(unsafeOps);
     extractionOptions_ = extraction;
     response.insert(QStringLiteral("elapsedMs"), double(timer.elapsed()));
-    return response;
-}
-
-QJsonObject Engine::resolve(const QJsonObject& request)
-{
-    requireModel();
-    QJsonObject response;
-    const QJsonObject modes = request.value(QStringLiteral("modes")).toObject();
-    for (Mode mode : {Mode::Train, Mode::Eval}) {
-        const QString modeName = QString::fromLatin1(featscope::toString(mode));
-        if (!modes.contains(modeName))
-            continue;
-        const featscope::ReturnNodes nodes = parseReturnNodes(modes.value(modeName));
-        const auto& modeNames = names(mode);
-        const auto& types = valueTypes_[mode == Mode::Train ? 0 : 1];
-        std::map<std::string, int> keyCount;
-        for (const auto& n : nodes)
-            ++keyCount[n.key];
-        QJsonArray results;
-        for (const auto& n : nodes) {
-            QJsonObject r{{QStringLiteral("node"), qs(n.node)}, {QStringLiteral("key"), qs(n.key)}};
-            std::optional<std::string> resolved;
-            if (!n.node.empty())
-                resolved = featscope::resolveNodeName(modeNames, n.node);
-            if (n.node.empty()) {
-                r.insert(QStringLiteral("error"), QStringLiteral("Type a node name."));
-            } else if (!resolved) {
-                const auto suggestions = suggest(modeNames, n.node);
-                QString message = QStringLiteral("No node '%1' in %2 mode.").arg(qs(shortened(n.node)), modeName);
-                if (!suggestions.empty())
-                    message += QStringLiteral(" Did you mean %1?").arg(qs(suggestions.front()));
-                r.insert(QStringLiteral("error"), message);
-                r.insert(QStringLiteral("suggestions"), toJson(suggestions));
-            } else {
-                r.insert(QStringLiteral("resolved"), qs(*resolved));
-                const auto type = types.find(*resolved);
-                if (type != types.end() && !type->second.empty() && type->second.find("Tensor") != 0)
-                    r.insert(QStringLiteral("error"),
-                             QStringLiteral("Node '%1' has type %2, not Tensor; pick a node that produces a tensor.")
-                                 .arg(qs(*resolved), qs(type->second)));
-                else if (keyCount[n.key] > 1)
-                    r.insert(QStringLiteral("error"), QStringLiteral("Output key '%1' is used more than once.").arg(qs(n.key)));
-            }
-            results.append(r);
-        }
-        response.insert(modeName, results);
-    }
     return response;
 }
 
@@ -453,9 +334,13 @@ QJsonObject Engine::run(const QJsonObject& request)
     QElapsedTimer timer;
     timer.start();
     const Mode mode = parseMode(request.value(QStringLiteral("mode")));
-    const featscope::ReturnNodes nodes = parseRequestedReturnNodes(request.value(QStringLiteral("returnNodes")));
+    const featscope::ReturnNodes nodes = parseReturnNodes(request.value(QStringLiteral("returnNodes")));
     if (nodes.empty())
         throw featscope::Error("No return nodes chosen; tick at least one node.");
+    // A run shows maps, so only tensors will do; say so before any work. (Without a description of this
+    // mode, the extractor's own check decides.)
+    if (!descriptions_[int(mode)].nodes.empty())
+        featscope::requireValidReturnNodes(descriptions_[int(mode)], nodes, featscope::OutputValues::TensorsOnly);
     requireUnsafeOpsAllowed(request, "confirm that you trust it");
     const ImagePreprocessing preprocessing =
         ImagePreprocessing::fromJson(request.value(QStringLiteral("preprocessing")).toObject());
@@ -481,9 +366,12 @@ QJsonObject Engine::run(const QJsonObject& request)
     // The extractor needs a valid selection in both modes; the other mode keeps what resolves there.
     const Mode other = mode == Mode::Train ? Mode::Eval : Mode::Train;
     featscope::ReturnNodes otherNodes;
-    for (const auto& n : nodes)
-        if (featscope::resolveNodeName(names(other), n.node))
-            otherNodes.push_back(n);
+    const std::vector<featscope::ReturnNodeCheck> otherVerdicts =
+        featscope::checkReturnNodes(descriptions_[int(other)], nodes);
+    for (std::size_t i = 0; i < nodes.size(); ++i)
+        if (descriptions_[int(other)].nodes.empty() ? featscope::resolveNodeName(names(other), nodes[i].node).has_value()
+                                                    : otherVerdicts[i].ok())
+            otherNodes.push_back(nodes[i]);
     if (otherNodes.empty() && !names(other).empty())
         otherNodes.push_back({names(other).back(), names(other).back()});
     torch::jit::Module& extractor =
@@ -569,15 +457,19 @@ QJsonObject Engine::exportExtractor(const QJsonObject& request)
         throw featscope::Error("Export needs a \"path\" to write the extractor to.");
     featscope::ReturnNodes train, eval;
     if (request.contains(QStringLiteral("returnNodes"))) {
-        train = eval = parseRequestedReturnNodes(request.value(QStringLiteral("returnNodes")));
+        train = eval = parseReturnNodes(request.value(QStringLiteral("returnNodes")));
     } else {
-        train = parseRequestedReturnNodes(request.value(QStringLiteral("trainReturnNodes")));
-        eval = parseRequestedReturnNodes(request.value(QStringLiteral("evalReturnNodes")));
+        train = parseReturnNodes(request.value(QStringLiteral("trainReturnNodes")));
+        eval = parseReturnNodes(request.value(QStringLiteral("evalReturnNodes")));
     }
     if (train.empty() && eval.empty())
         throw featscope::Error("No return nodes chosen; tick at least one node before exporting.");
     torch::jit::Module extractor = featscope::createFeatureExtractor(*module_, train, eval, extractionOptions_);
-    extractor.eval();
+    // Saved in the mode the user works in, as torchvision's extractor keeps its source's training flag.
+    if (parseMode(request.value(QStringLiteral("mode"))) == Mode::Train)
+        extractor.train();
+    else
+        extractor.eval();
     featscope::saveModuleAtomically(extractor, path.toStdString());
     return QJsonObject{{QStringLiteral("path"), QFileInfo(path).absoluteFilePath()}};
 }

@@ -30,7 +30,6 @@ public:
 
 private:
     QJsonObject load(const QJsonObject& request);
-    QJsonObject resolve(const QJsonObject& request);
     QJsonObject run(const QJsonObject& request);
     QJsonObject exportExtractor(const QJsonObject& request);
 
@@ -46,7 +45,7 @@ private:
     std::vector<featscope::UnsafeOp> unsafeOps_;
     featscope::FeatureExtractionOptions extractionOptions_;
     featscope::GraphNodeNames names_;
-    std::map<std::string, std::string> valueTypes_[2]; ///< node name -> TorchScript type, per mode
+    featscope::GraphDescription descriptions_[2]; ///< per Mode; empty when a mode could not be described
     std::string extractorKey_;
     std::optional<torch::jit::Module> extractor_;
 };

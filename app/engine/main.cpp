@@ -10,6 +10,7 @@
 #include <featscope/OpsLibraries.h>
 #include <featscope/ProcessLimits.h>
 #include <featscope/Runtime.h>
+#include <featscope/protocol/ErrorKind.h>
 
 #include <QCoreApplication>
 #include <QJsonDocument>
@@ -69,7 +70,7 @@ QJsonObject timeoutResponse(const QJsonObject& request, double seconds, const QS
     return QJsonObject{
         {QStringLiteral("id"), request.value(QStringLiteral("id"))},
         {QStringLiteral("ok"), false},
-        {QStringLiteral("errorType"), QStringLiteral("timeout")},
+        {QStringLiteral("errorType"), featscope::protocol::toString(featscope::protocol::ErrorKind::Timeout)},
         {QStringLiteral("error"),
          QStringLiteral("%1 took longer than the engine's %2 s limit, so the engine stopped it (and restarts). If the "
                         "model is trusted and just slow, raise the limit with %3.")
@@ -176,7 +177,7 @@ int main(int argc, char** argv)
         QJsonObject response;
         if (!doc.isObject()) {
             response = QJsonObject{{QStringLiteral("ok"), false},
-                                   {QStringLiteral("errorType"), QStringLiteral("protocol")},
+                                   {QStringLiteral("errorType"), featscope::protocol::toString(featscope::protocol::ErrorKind::Protocol)},
                                    {QStringLiteral("error"), QStringLiteral("Request is not a JSON object: %1")
                                                                  .arg(error.errorString())}};
         } else if (doc.object().value(QStringLiteral("cmd")).toString() == QLatin1String("quit")) {

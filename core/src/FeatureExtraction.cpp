@@ -3,10 +3,10 @@
 #include "BuildFeatureExtractor.h"
 #include "InsertGradientProbe.h"
 #include "NameGraphNodes.h"
-#include "NameSuggestions.h"
 
 #include <featscope/Errors.h>
 #include <featscope/GradientCam.h>
+#include <featscope/ReturnNodeValidation.h>
 
 #include <algorithm>
 #include <numeric>
@@ -52,20 +52,6 @@ GraphDescription describe(const NamedGraph& graph, Mode mode)
     return description;
 }
 
-bool isAtOrBelow(const std::string& name, const std::string& prefix)
-{
-    return name.compare(0, prefix.size(), prefix) == 0
-        && (name.size() == prefix.size() || name[prefix.size()] == '.');
-}
-
-std::optional<std::size_t> resolveIndex(const std::vector<std::string>& names, const std::string& query)
-{
-    for (std::size_t i = names.size(); i-- > 0;)
-        if (isAtOrBelow(names[i], query))
-            return i;
-    return std::nullopt;
-}
-
 bool isSubsequence(const std::vector<std::string>& needle, const std::vector<std::string>& haystack)
 {
     std::size_t found = 0;
@@ -75,55 +61,12 @@ bool isSubsequence(const std::vector<std::string>& needle, const std::vector<std
     return found == needle.size();
 }
 
-std::string joined(const std::vector<std::string>& names)
-{
-    std::string result;
-    for (const std::string& name : names)
-        result += (result.empty() ? "'" : ", '") + name + "'";
-    return result;
-}
-
-void checkKeys(const ReturnNodes& returnNodes, const char* which)
-{
-    if (returnNodes.empty())
-        throw Error(std::string("No ") + which + "return nodes were given: choose at least one node.");
-    std::set<std::string> keys;
-    for (const ReturnNode& node : returnNodes) {
-        if (node.node.empty())
-            throw Error("A return node name is empty: give a node name such as 'layer1' or 'features.3'.");
-        if (node.key.empty())
-            throw Error("The output key for node '" + node.node + "' is empty: give a non-empty key.");
-        if (!keys.insert(node.key).second)
-            throw Error("The output key '" + node.key + "' is used twice: every output needs its own key.");
-    }
-}
-
 ExtractorOutputs resolveOutputs(const NamedGraph& graph, Mode graphMode, const ReturnNodes& returnNodes)
 {
-    const std::vector<std::string> names = graph.names();
-    const char* mode = toString(graphMode);
+    const std::vector<ReturnNodeCheck> verdicts = requireValidReturnNodes(describe(graph, graphMode), returnNodes);
     std::vector<std::pair<std::size_t, std::size_t>> order; // (node index, request index)
-    for (std::size_t request = 0; request < returnNodes.size(); ++request) {
-        const std::string& query = returnNodes[request].node;
-        const auto index = resolveIndex(names, query);
-        if (!index) {
-            auto suggestions = closestNames(names, query);
-            const std::string message = "There is no node '" + query + "' in " + mode + " mode"
-                + (suggestions.empty() ? std::string(".") : "; closest names: " + joined(suggestions) + ".")
-                + " List the nodes with `featscope-cli nodes MODEL.pt`.";
-            throw UnknownNodeError(message, std::move(suggestions));
-        }
-        const NamedNode& node = graph.nodes[*index];
-        const std::string selected = query == node.description.name ? "'" + query + "'"
-                                                                     : "'" + query + "' (selects '" + node.description.name + "')";
-        if (!node.value)
-            throw Error("Node " + selected + " produces several values (" + node.description.valueType
-                        + "), not one, so it cannot be an output; choose a node that reads one of them.");
-        if (node.description.insideControlFlow)
-            throw Error("Node " + selected + " is computed inside a loop or a data-dependent branch in " + mode
-                        + " mode, so it has no single value to return; choose a node before or after that block.");
-        order.emplace_back(*index, request);
-    }
+    for (std::size_t request = 0; request < returnNodes.size(); ++request)
+        order.emplace_back(*verdicts[request].index, request);
     std::sort(order.begin(), order.end());
     ExtractorOutputs outputs;
     outputs.graph = &graph;
@@ -158,14 +101,6 @@ GraphNodeNames getGraphNodeNames(const torch::jit::Module& module, const Feature
     return nodeNamesOf(NamedModeGraphs(module, policy));
 }
 
-std::optional<std::string> resolveNodeName(const std::vector<std::string>& names, const std::string& query)
-{
-    const auto index = resolveIndex(names, query);
-    if (!index)
-        return std::nullopt;
-    return names[*index];
-}
-
 GraphDescription describeGraph(const torch::jit::Module& module, Mode mode, const FeatureExtractionOptions& options)
 {
     const LeafPolicy policy(options.leafModules, options.leafFunctions);
@@ -188,9 +123,6 @@ torch::jit::Module createFeatureExtractor(const torch::jit::Module& module, cons
 torch::jit::Module createFeatureExtractor(const torch::jit::Module& module, const ReturnNodes& trainReturnNodes,
                                           const ReturnNodes& evalReturnNodes, const FeatureExtractionOptions& options)
 {
-    checkKeys(trainReturnNodes, &trainReturnNodes == &evalReturnNodes ? "" : "train-mode ");
-    if (&trainReturnNodes != &evalReturnNodes)
-        checkKeys(evalReturnNodes, "eval-mode ");
     const LeafPolicy policy(options.leafModules, options.leafFunctions);
     const NamedModeGraphs graphs(module, policy);
     return buildFeatureExtractor(module, resolveOutputs(graphs.train(), Mode::Train, trainReturnNodes),

@@ -422,6 +422,7 @@ private:
             if (origin != result_.nodes.size() - 1)
                 addUnique(named.description.inputs, origin);
         named.value = node->outputs().size() == 1 ? node->output() : nullptr;
+        named.description.singleValue = named.value != nullptr;
         markOutputs(node, {result_.nodes.size() - 1});
         openSubscript_ = node;
         return true;
@@ -482,6 +483,7 @@ private:
     void record(GraphNode description, Value* value, const Origins& inputs)
     {
         description.inputs = inputs;
+        description.singleValue = value != nullptr;
         if (value)
             description.valueType = value->type()->annotation_str();
         else

@@ -189,14 +189,29 @@ class EngineTest(unittest.TestCase):
         image = os.path.join(self.dir, "gray.png")
         for name in ["", "x" * 10_000, "conv\u00e9\u4e2d\U0001F600", "conv\n", "conv.weight.", "\u0000"]:
             with self.subTest(name=name[:20]):
-                resolved = engine.request("resolve", modes={"eval": [{"node": name, "key": "out"}]})
-                self.assertTrue(resolved["ok"], resolved)
-                self.assertIn("error", resolved["eval"][0])
                 run = engine.request("run", image=image, returnNodes=[{"node": name, "key": "out"}])
                 self.assertFalse(run["ok"], run)
                 self.assertIn(run["errorType"], ("error", "unknown_node"))
                 self.assertLess(len(run["error"]), 2000, "the message quotes a 10,000-character name whole")
         self.assertAlive(engine)
+
+    def test_export_keeps_the_mode_it_was_made_in(self):
+        """torchvision's extractor keeps its source's training flag; the GUI exports in the mode it shows
+        (an extractor exported in train mode once loaded with training=False)."""
+        import torch
+        engine = self.start()
+        self.assertTrue(engine.request("load", path=self.good)["ok"])
+        for mode, training in [(None, False), ("eval", False), ("train", True)]:
+            with self.subTest(mode=mode):
+                path = os.path.join(self.dir, f"extractor-{mode}.pt")
+                fields = {"mode": mode} if mode else {}
+                response = engine.request("export", path=path, returnNodes=[{"node": "conv"}], **fields)
+                self.assertTrue(response["ok"], response)
+                self.assertEqual(torch.jit.load(path).training, training)
+        response = engine.request("export", path=os.path.join(self.dir, "x.pt"), mode="test",
+                                  returnNodes=[{"node": "conv"}])
+        self.assertFalse(response["ok"], response)
+        self.assertIn("Unknown mode 'test'", response["error"])
 
     def test_protocol_garbage(self):
         engine = self.start()

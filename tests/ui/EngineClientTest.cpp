@@ -10,6 +10,7 @@
 #include <QJsonObject>
 #include <QProcess>
 #include <QSignalSpy>
+#include <QTemporaryDir>
 #include <QTest>
 
 using namespace featscope::ui;
@@ -25,7 +26,19 @@ private Q_SLOTS:
 
 private:
     static QJsonObject wait(EngineClient& client, const QString& command, const QJsonObject& params, int timeoutMs = 0);
+    /// A run of the bundled model on one image, asking for `node`: it needs the model to be loaded.
+    static QJsonObject runParams(const QString& node, const QJsonObject& loaded, const QTemporaryDir& outputDir);
+
+    const QString m_model = QDir::cleanPath(QStringLiteral(FEATSCOPE_SOURCE_DIR "/resources/models/fashion_cnn.pt"));
 };
+
+QJsonObject EngineClientTest::runParams(const QString& node, const QJsonObject& loaded, const QTemporaryDir& outputDir)
+{
+    return {{QStringLiteral("image"), QDir::cleanPath(QStringLiteral(FEATSCOPE_SOURCE_DIR "/resources/images/bag_18.png"))},
+            {QStringLiteral("preprocessing"), loaded.value(QStringLiteral("preprocessing"))},
+            {QStringLiteral("outputDir"), outputDir.path()},
+            {QStringLiteral("returnNodes"), QJsonArray{QJsonObject{{QStringLiteral("node"), node}}}}};
+}
 
 QJsonObject EngineClientTest::wait(EngineClient& client, const QString& command, const QJsonObject& params, int timeoutMs)
 {
@@ -54,6 +67,7 @@ void EngineClientTest::crashWhileLoadingIsReported()
     QVERIFY(r.value(QStringLiteral("error")).toString().contains(QStringLiteral("crashed while loading the model")));
     QVERIFY(r.value(QStringLiteral("error")).toString().contains(QStringLiteral("segfault in unpickler")));
     QCOMPARE(stopped.count(), 1);
+    QVERIFY(stopped.first().at(1).value<featscope::protocol::ErrorKind>() == featscope::protocol::ErrorKind::Crash);
     QVERIFY(!client.isBusy());
 }
 
@@ -84,18 +98,17 @@ void EngineClientTest::realEngineRestartsAndReplaysModel()
     EngineClient client; // the featscope-engine beside this test
     QVERIFY2(QFile::exists(client.program()), qPrintable(client.program()));
     QCOMPARE(wait(client, QStringLiteral("hello"), {}).value(QStringLiteral("protocol")).toInt(), 1);
-    const QString model = QDir::cleanPath(QStringLiteral(FEATSCOPE_SOURCE_DIR "/resources/models/fashion_cnn.pt"));
-    QVERIFY(wait(client, QStringLiteral("load"), {{QStringLiteral("path"), model}}).value(QStringLiteral("ok")).toBool());
-    const QJsonObject bad = wait(client, QStringLiteral("resolve"),
-                                 {{QStringLiteral("modes"), QJsonObject{{QStringLiteral("eval"), QJsonArray{QJsonObject{{QStringLiteral("node"), QStringLiteral("nope")}}}}}}});
-    QVERIFY(bad.value(QStringLiteral("eval")).toArray().first().toObject().contains(QStringLiteral("error")));
+    const QJsonObject loaded = wait(client, QStringLiteral("load"), {{QStringLiteral("path"), m_model}});
+    QVERIFY(loaded.value(QStringLiteral("ok")).toBool());
+    QTemporaryDir outputDir;
+    const QJsonObject bad = wait(client, QStringLiteral("run"), runParams(QStringLiteral("nope"), loaded, outputDir));
+    QCOMPARE(bad.value(QStringLiteral("errorType")).toString(), QStringLiteral("unknown_node"));
     // Kill it: the next request finds a fresh engine with the model loaded again.
     QProcess::execute(QStringLiteral("kill"), {QStringLiteral("-9"), QString::number(client.processId())});
     QTRY_COMPARE(client.processId(), qint64(0));
-    const QJsonObject again = wait(client, QStringLiteral("resolve"),
-                                   {{QStringLiteral("modes"), QJsonObject{{QStringLiteral("eval"), QJsonArray{QJsonObject{{QStringLiteral("node"), QStringLiteral("features.block1")}}}}}}});
+    const QJsonObject again = wait(client, QStringLiteral("run"), runParams(QStringLiteral("features.block1"), loaded, outputDir));
     QVERIFY2(again.value(QStringLiteral("ok")).toBool(), qPrintable(again.value(QStringLiteral("error")).toString()));
-    QCOMPARE(again.value(QStringLiteral("eval")).toArray().first().toObject().value(QStringLiteral("resolved")).toString(),
+    QCOMPARE(again.value(QStringLiteral("outputs")).toArray().first().toObject().value(QStringLiteral("node")).toString(),
              QStringLiteral("features.block1.pool"));
 }
 
@@ -104,27 +117,27 @@ void EngineClientTest::realEngineRestartsAndReplaysModel()
 void EngineClientTest::killDuringReplayKeepsModel()
 {
     EngineClient client;
-    const QString model = QDir::cleanPath(QStringLiteral(FEATSCOPE_SOURCE_DIR "/resources/models/fashion_cnn.pt"));
-    QVERIFY(wait(client, QStringLiteral("load"), {{QStringLiteral("path"), model}}).value(QStringLiteral("ok")).toBool());
+    const QJsonObject loaded = wait(client, QStringLiteral("load"), {{QStringLiteral("path"), m_model}});
+    QVERIFY(loaded.value(QStringLiteral("ok")).toBool());
     QProcess::execute(QStringLiteral("kill"), {QStringLiteral("-9"), QString::number(client.processId())});
     QTRY_COMPARE(client.processId(), qint64(0));
 
-    const QJsonObject resolveParams{{QStringLiteral("modes"), QJsonObject{{QStringLiteral("eval"),
-        QJsonArray{QJsonObject{{QStringLiteral("node"), QStringLiteral("features.block1")}}}}}}};
+    QTemporaryDir outputDir;
+    const QJsonObject params = runParams(QStringLiteral("features.block1"), loaded, outputDir);
     QJsonObject first;
     bool firstDone = false;
-    const int resolveId = client.send(QStringLiteral("resolve"), resolveParams, [&](const QJsonObject& r) {
+    const int runId = client.send(QStringLiteral("run"), params, [&](const QJsonObject& r) {
         first = r;
         firstDone = true;
     });
-    // The restarted engine is replaying the load (the resolve waits behind it): kill it there.
-    QTRY_VERIFY(client.processId() != 0 && client.currentRequest() != 0 && client.currentRequest() != resolveId);
+    // The restarted engine is replaying the load (the run waits behind it): kill it there.
+    QTRY_VERIFY(client.processId() != 0 && client.currentRequest() != 0 && client.currentRequest() != runId);
     QProcess::execute(QStringLiteral("kill"), {QStringLiteral("-9"), QString::number(client.processId())});
     QTRY_VERIFY_WITH_TIMEOUT(firstDone, 30000);
 
-    const QJsonObject again = wait(client, QStringLiteral("resolve"), resolveParams);
+    const QJsonObject again = wait(client, QStringLiteral("run"), params);
     QVERIFY2(again.value(QStringLiteral("ok")).toBool(), qPrintable(again.value(QStringLiteral("error")).toString()));
-    QCOMPARE(again.value(QStringLiteral("eval")).toArray().first().toObject().value(QStringLiteral("resolved")).toString(),
+    QCOMPARE(again.value(QStringLiteral("outputs")).toArray().first().toObject().value(QStringLiteral("node")).toString(),
              QStringLiteral("features.block1.pool"));
 }
 

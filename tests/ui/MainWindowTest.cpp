@@ -1,4 +1,6 @@
-// GUI tests: drive the real main window (offscreen) against the real featscope-engine.
+// GUI tests: drive the real main window (offscreen) against the real featscope-engine. Every test gets a
+// fresh window with the bundled model open and settings of its own, so each one runs alone
+// (featscope_ui_mainwindow_test NAME) and none depends on what another left behind.
 
 #include "EngineClient.h"
 #include "FeatureMapView.h"
@@ -46,6 +48,8 @@ class MainWindowTest : public QObject {
 
 private Q_SLOTS:
     void initTestCase();
+    void init();
+    void cleanup();
     void openModelDrawsGraphAndTree();
     void clickGraphNodeAddsReturnNode();
     void treeAndGraphSelectionFollowEachOther();
@@ -62,25 +66,76 @@ private Q_SLOTS:
     void restartRestoresSelection();
     void separateTrainEvalExport();
     void unsafeModelAsksBeforeRunning();
-    void cleanupTestCase();
 
 private:
+    void showNewWindow();
     void openAndWait(const QString& path);
     GraphNodeItem* graphItem(const QString& name);
+    /// The selection most tests work on: block1's conv as "conv1" and block2 (truncated) as "block2", and an image.
+    void chooseTwoOutputsAndImage();
+    void runAndWait();
+    /// Kills the engine so that the next request starts one with `arguments`.
+    void restartEngineWith(const QStringList& arguments);
 
-    QTemporaryDir m_dir;
+    std::unique_ptr<QTemporaryDir> m_dirHolder;
+    QDir m_dir;
     std::unique_ptr<MainWindow> m_window;
 };
 
 void MainWindowTest::initTestCase()
 {
-    // Never touch the user's settings.
     QStandardPaths::setTestModeEnabled(true);
-    QSettings::setPath(QSettings::IniFormat, QSettings::UserScope, m_dir.filePath(QStringLiteral("settings")));
     QVERIFY2(QFile::exists(kModel), qPrintable(kModel));
+}
+
+void MainWindowTest::init()
+{
+    // Never touch the user's settings, nor another test's.
+    m_dirHolder = std::make_unique<QTemporaryDir>();
+    QVERIFY(m_dirHolder->isValid());
+    m_dir = QDir(m_dirHolder->path());
+    QSettings::setPath(QSettings::IniFormat, QSettings::UserScope, m_dir.filePath(QStringLiteral("settings")));
+    showNewWindow();
+    openAndWait(kModel);
+}
+
+void MainWindowTest::cleanup()
+{
+    m_window.reset();
+    m_dirHolder.reset();
+}
+
+void MainWindowTest::showNewWindow()
+{
     m_window = std::make_unique<MainWindow>();
     m_window->show();
     QVERIFY(QTest::qWaitForWindowExposed(m_window.get()));
+}
+
+void MainWindowTest::chooseTwoOutputsAndImage()
+{
+    m_window->addReturnNode(kNode, QStringLiteral("conv1"));
+    m_window->addReturnNode(QStringLiteral("features.block2"), QStringLiteral("block2"));
+    QCOMPARE(m_window->returnNodes()->entries().size(), 2);
+    QVERIFY(!m_window->returnNodes()->hasErrors());
+    m_window->setImage(kImage);
+}
+
+void MainWindowTest::runAndWait()
+{
+    QSignalSpy finished(m_window.get(), &MainWindow::runFinished);
+    m_window->run();
+    QTRY_VERIFY_WITH_TIMEOUT(finished.count() == 1, 60000);
+    QVERIFY2(finished.first().first().toBool(), qPrintable(m_window->lastError()));
+}
+
+void MainWindowTest::restartEngineWith(const QStringList& arguments)
+{
+    EngineClient* engine = m_window->engine();
+    engine->setArguments(arguments);
+    if (engine->processId() != 0)
+        ::kill(pid_t(engine->processId()), SIGKILL);
+    QTRY_COMPARE(engine->processId(), qint64(0));
 }
 
 void MainWindowTest::openAndWait(const QString& path)
@@ -103,7 +158,6 @@ GraphNodeItem* MainWindowTest::graphItem(const QString& name)
 
 void MainWindowTest::openModelDrawsGraphAndTree()
 {
-    openAndWait(kModel);
     QVERIFY(m_window->hasModel());
     QCOMPARE(m_window->model().className, QStringLiteral("FashionCNN"));
     QVERIFY(m_window->model().hasPreprocessing);
@@ -116,7 +170,6 @@ void MainWindowTest::openModelDrawsGraphAndTree()
 
 void MainWindowTest::clickGraphNodeAddsReturnNode()
 {
-    m_window->returnNodes()->clearAll();
     GraphNodeItem* item = graphItem(kNode);
     QVERIFY(item);
     GraphView* view = m_window->graphPanel()->view();
@@ -127,7 +180,9 @@ void MainWindowTest::clickGraphNodeAddsReturnNode()
     QVERIFY(item->isTicked());
     const QModelIndex index = m_window->nodeTreeModel()->indexForName(kNode);
     QCOMPARE(index.data(Qt::CheckStateRole).toInt(), int(Qt::Checked));
-    QTRY_COMPARE(m_window->returnNodes()->entries().first().resolved, kNode); // validated by the engine
+    // Checked in the window, at once: no round trip to the engine.
+    QCOMPARE(m_window->returnNodes()->entries().first().resolved, kNode);
+    QCOMPARE(m_window->returnNodes()->entries().first().severity, 0);
 
     // Clicking the tick box again removes it.
     QTest::mouseClick(view->viewport(), Qt::LeftButton, {}, view->mapFromScene(graphItem(kNode)->checkBoxRect().center()));
@@ -154,6 +209,7 @@ void MainWindowTest::treeAndGraphSelectionFollowEachOther()
 
 void MainWindowTest::editKey()
 {
+    m_window->addReturnNode(kNode);
     QTableView* table = m_window->returnNodesView();
     const QModelIndex key = m_window->returnNodes()->index(0, ReturnNodesModel::KeyColumn);
     const QList<QLineEdit*> before = table->viewport()->findChildren<QLineEdit*>();
@@ -172,19 +228,24 @@ void MainWindowTest::editKey()
 
 void MainWindowTest::typedTruncatedNameResolves()
 {
+    m_window->addReturnNode(kNode);
+    m_window->setImage(kImage);
     auto* add = m_window->findChild<QLineEdit*>(QStringLiteral("addNode"));
     QVERIFY(add);
     add->setFocus();
     QTest::keyClicks(add, QStringLiteral("features.block2=block2"));
     QTest::keyClick(add, Qt::Key_Return);
     QCOMPARE(m_window->returnNodes()->entries().size(), 2);
-    QTRY_COMPARE(m_window->returnNodes()->entries().at(1).resolved, QStringLiteral("features.block2.pool"));
+    QCOMPARE(m_window->returnNodes()->entries().at(1).resolved, QStringLiteral("features.block2.pool"));
     QCOMPARE(m_window->returnNodes()->entries().at(1).key, QStringLiteral("block2"));
-    // A misspelt name gets the engine's suggestion.
+    // A misspelt name is marked at once, with the closest names as fixes.
     m_window->addReturnNode(QStringLiteral("features.blok1.conv"));
-    QTRY_COMPARE(m_window->returnNodes()->entries().at(2).severity, 2);
+    QCOMPARE(m_window->returnNodes()->entries().at(2).severity, 2);
     QVERIFY(m_window->returnNodes()->entries().at(2).message.contains(kNode));
+    QCOMPARE(m_window->returnNodes()->entries().at(2).suggestions.first(), kNode);
+    QVERIFY(!m_window->runButton()->isEnabled());
     m_window->returnNodes()->removeRowAt(2);
+    QVERIFY(m_window->runButton()->isEnabled());
 }
 
 void MainWindowTest::searchFiltersAndJumps()
@@ -206,7 +267,7 @@ void MainWindowTest::searchFiltersAndJumps()
 
 void MainWindowTest::runShowsHeatmaps()
 {
-    m_window->setImage(kImage);
+    chooseTwoOutputsAndImage();
     QSignalSpy finished(m_window.get(), &MainWindow::runFinished);
     QTest::mouseClick(m_window->runButton(), Qt::LeftButton);
     QTRY_VERIFY_WITH_TIMEOUT(finished.count() == 1, 60000);
@@ -229,6 +290,8 @@ void MainWindowTest::runShowsHeatmaps()
 
 void MainWindowTest::exportAndLoadBack()
 {
+    chooseTwoOutputsAndImage();
+    runAndWait();
     const QString png = m_dir.filePath(QStringLiteral("maps.png"));
     QVERIFY(m_window->exportMapsPng(png));
     QVERIFY(!QImage(png).isNull());
@@ -258,11 +321,9 @@ void MainWindowTest::exportAndLoadBack()
 
 void MainWindowTest::engineKilledMidRunKeepsWindow()
 {
+    chooseTwoOutputsAndImage();
     EngineClient* engine = m_window->engine();
-    engine->setArguments({QStringLiteral("--debug-run-delay-ms"), QStringLiteral("20000")});
-    if (engine->processId() != 0)
-        ::kill(pid_t(engine->processId()), SIGKILL); // next start uses the slow engine
-    QTRY_COMPARE(engine->processId(), qint64(0));
+    restartEngineWith({QStringLiteral("--debug-run-delay-ms"), QStringLiteral("20000")});
     const int nodesBefore = int(m_window->graphPanel()->scene()->nodeItems().size());
     QSignalSpy finished(m_window.get(), &MainWindow::runFinished);
     m_window->run();
@@ -292,11 +353,9 @@ void MainWindowTest::engineKilledMidRunKeepsWindow()
 
 void MainWindowTest::cancelStopsRunWithinASecond()
 {
+    chooseTwoOutputsAndImage();
     EngineClient* engine = m_window->engine();
-    engine->setArguments({QStringLiteral("--debug-run-delay-ms"), QStringLiteral("20000")});
-    if (engine->processId() != 0)
-        ::kill(pid_t(engine->processId()), SIGKILL);
-    QTRY_COMPARE(engine->processId(), qint64(0));
+    restartEngineWith({QStringLiteral("--debug-run-delay-ms"), QStringLiteral("20000")});
     QSignalSpy finished(m_window.get(), &MainWindow::runFinished);
     m_window->run();
     QTRY_VERIFY_WITH_TIMEOUT(m_window->cancelButton()->isEnabled() && engine->processId() != 0
@@ -310,31 +369,26 @@ void MainWindowTest::cancelStopsRunWithinASecond()
     QCOMPARE(finished.first().first().toBool(), false);
     QVERIFY(!m_window->isRunning());
     QVERIFY(m_window->runButton()->isEnabled());
-    engine->setArguments({});
 }
 
 void MainWindowTest::hungRunTimesOut()
 {
-    EngineClient* engine = m_window->engine();
-    engine->setArguments({QStringLiteral("--debug-run-delay-ms"), QStringLiteral("20000")});
+    chooseTwoOutputsAndImage();
+    restartEngineWith({QStringLiteral("--debug-run-delay-ms"), QStringLiteral("20000")});
     m_window->setRunTimeout(3000);
     QSignalSpy finished(m_window.get(), &MainWindow::runFinished);
     m_window->run();
     QTRY_VERIFY_WITH_TIMEOUT(finished.count() == 1, 15000);
     QCOMPARE(finished.first().first().toBool(), false);
     QVERIFY2(m_window->lastError().contains(QStringLiteral("did not answer")), qPrintable(m_window->lastError()));
-    m_window->setRunTimeout(300000);
-    engine->setArguments({});
 }
 
 void MainWindowTest::engineTimeCapAnswersOnceAndRecovers()
 {
+    chooseTwoOutputsAndImage();
     EngineClient* engine = m_window->engine();
-    engine->setArguments({QStringLiteral("--debug-run-delay-ms"), QStringLiteral("20000"), QStringLiteral("--run-seconds"),
-                          QStringLiteral("2")});
-    if (engine->processId() != 0)
-        ::kill(pid_t(engine->processId()), SIGKILL); // next start uses the capped engine
-    QTRY_COMPARE(engine->processId(), qint64(0));
+    restartEngineWith({QStringLiteral("--debug-run-delay-ms"), QStringLiteral("20000"), QStringLiteral("--run-seconds"),
+                       QStringLiteral("2")});
     QSignalSpy finished(m_window.get(), &MainWindow::runFinished);
     m_window->run();
     QTRY_VERIFY_WITH_TIMEOUT(finished.count() == 1, 30000);
@@ -356,6 +410,7 @@ void MainWindowTest::engineTimeCapAnswersOnceAndRecovers()
 
 void MainWindowTest::brokenModelFileGivesError()
 {
+    chooseTwoOutputsAndImage();
     const QString broken = m_dir.filePath(QStringLiteral("broken.pt"));
     QFile f(broken);
     QVERIFY(f.open(QIODevice::WriteOnly));
@@ -425,6 +480,7 @@ void MainWindowTest::unsafeModelAsksBeforeRunning()
 
 void MainWindowTest::restartRestoresSelection()
 {
+    chooseTwoOutputsAndImage();
     const auto before = m_window->returnNodes()->entries();
     m_window->preprocessing()->setValue([] {
         Preprocessing p;
@@ -438,9 +494,7 @@ void MainWindowTest::restartRestoresSelection()
     m_window->close(); // saves the settings, like a user quitting
     m_window.reset();
 
-    m_window = std::make_unique<MainWindow>();
-    m_window->show();
-    QVERIFY(QTest::qWaitForWindowExposed(m_window.get()));
+    showNewWindow();
     openAndWait(kModel);
     const auto after = m_window->returnNodes()->entries();
     QCOMPARE(after.size(), before.size());
@@ -458,7 +512,6 @@ void MainWindowTest::restartRestoresSelection()
 void MainWindowTest::separateTrainEvalExport()
 {
     // Separate selections: eval keeps block1's conv, train gets block3; the export carries both.
-    m_window->returnNodes()->clearAll();
     m_window->addReturnNode(kNode, QStringLiteral("early"));
     m_window->findChild<QCheckBox*>()->setChecked(true);
     QVERIFY(m_window->returnNodes()->separateModes());
@@ -477,8 +530,6 @@ void MainWindowTest::separateTrainEvalExport()
     QVERIFY(m_window->model().graph(Mode::Train).names.contains(QStringLiteral("features.block3.pool")));
     QVERIFY(!m_window->model().graph(Mode::Eval).names.contains(QStringLiteral("features.block3.pool")));
 }
-
-void MainWindowTest::cleanupTestCase() { m_window.reset(); }
 
 QTEST_MAIN(MainWindowTest)
 #include "MainWindowTest.moc"

@@ -1,6 +1,8 @@
 #pragma once
 
 #include <featscope/GraphDescription.h>
+#include <featscope/NodeNames.h>
+#include <featscope/ReturnNodes.h>
 
 #include <torch/script.h>
 
@@ -33,13 +35,6 @@ struct GraphNodeNames {
 GraphNodeNames getGraphNodeNames(const torch::jit::Module& module,
                                  const FeatureExtractionOptions& options = {});
 
-/// One requested output: a (possibly truncated) node name and the key it gets in the output dict.
-struct ReturnNode {
-    std::string node;
-    std::string key;
-};
-using ReturnNodes = std::vector<ReturnNode>;
-
 /// Builds a module whose forward returns a dict of the chosen nodes, in both modes: Dict[str, Tensor]
 /// when every chosen node is a tensor, as torchvision's; else Dict[str, T] with T the most specific
 /// TorchScript type holding them (Optional[Tensor], Tuple[Tensor, Optional[Tensor]], a Union, ...).
@@ -66,9 +61,5 @@ struct GraphOverview {
 
 /// getGraphNodeNames and describeGraph for both modes at once, naming each mode's graph only once.
 GraphOverview describeGraphs(const torch::jit::Module& module, const FeatureExtractionOptions& options = {});
-
-/// The node a (possibly truncated) name selects in `names`: the last one at or below that prefix.
-std::optional<std::string> resolveNodeName(const std::vector<std::string>& names,
-                                           const std::string& query);
 
 } // namespace featscope

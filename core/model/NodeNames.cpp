@@ -1,4 +1,4 @@
-#include "NameSuggestions.h"
+#include <featscope/NodeNames.h>
 
 #include <algorithm>
 #include <numeric>
@@ -25,9 +25,35 @@ std::size_t editDistance(const std::string& a, const std::string& b)
 
 } // namespace
 
+bool isAtOrBelow(const std::string& name, const std::string& prefix)
+{
+    return name.compare(0, prefix.size(), prefix) == 0
+        && (name.size() == prefix.size() || name[prefix.size()] == '.');
+}
+
+std::optional<std::size_t> resolveNodeIndex(const std::vector<std::string>& names, const std::string& query)
+{
+    for (std::size_t i = names.size(); i-- > 0;)
+        if (isAtOrBelow(names[i], query))
+            return i;
+    return std::nullopt;
+}
+
+std::optional<std::string> resolveNodeName(const std::vector<std::string>& names, const std::string& query)
+{
+    const auto index = resolveNodeIndex(names, query);
+    if (!index)
+        return std::nullopt;
+    return names[*index];
+}
+
 std::vector<std::string> closestNames(const std::vector<std::string>& names, const std::string& query,
                                       std::size_t count)
 {
+    // A query this long is no typo of a node name, and its edit distances would cost seconds.
+    constexpr std::size_t kLongestQueryToSuggestFor = 256;
+    if (query.size() > kLongestQueryToSuggestFor)
+        return {};
     std::vector<std::pair<std::size_t, std::string>> scored;
     std::set<std::string> seen;
     for (const std::string& name : names) {

@@ -1,6 +1,10 @@
 #pragma once
 
+// The named graph of a model as the inspector, the engine and the CLI see it. Plain C++ (no
+// LibTorch, no Qt), so every layer shares one definition.
+
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,6 +31,7 @@ struct GraphNode {
     std::string op;            ///< op or function name ("conv2d", "add", "relu", ...)
     std::string valueType;     ///< TorchScript type of the node's value, e.g. "Tensor"
     bool insideControlFlow = false; ///< inside a loop or data-dependent branch
+    bool singleValue = true;   ///< false when the node has several outputs, so no one value to return
     std::vector<std::size_t> inputs; ///< indices of the named nodes this node reads
 };
 
@@ -38,7 +43,11 @@ struct GraphDescription {
 
 /// "train" or "eval".
 const char* toString(Mode mode);
+/// Parses "train" or "eval".
+std::optional<Mode> modeFromString(const std::string& text);
 /// "input", "attribute", "leaf_module", "function" or "op".
 const char* toString(NodeKind kind);
+/// Parses what toString(NodeKind) prints.
+std::optional<NodeKind> nodeKindFromString(const std::string& text);
 
 } // namespace featscope

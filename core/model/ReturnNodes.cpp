@@ -1,4 +1,4 @@
-#include <featscope/ReturnNodeSpec.h>
+#include <featscope/ReturnNodes.h>
 
 #include <featscope/Errors.h>
 
@@ -14,8 +14,9 @@ ReturnNode parseReturnNodeSpec(const std::string& spec)
         throw Error("The return node '" + spec + "' has no node name: write NODE or NODE=KEY, e.g. layer1=stage1.");
     if (node.key.empty())
         throw Error("The return node '" + spec + "' has an empty key after '=': write NODE or NODE=KEY, e.g. layer1=stage1.");
-    if (node.node.size() > 4096 || node.key.size() > 4096)
-        throw Error("The return node '" + spec.substr(0, 64) + "...' is longer than 4096 characters: no node has such a name.");
+    if (node.node.size() > kMaxReturnNodeNameLength || node.key.size() > kMaxReturnNodeNameLength)
+        throw Error("The return node '" + spec.substr(0, 64) + "...' is longer than "
+                    + std::to_string(kMaxReturnNodeNameLength) + " characters: no node has such a name.");
     return node;
 }
 

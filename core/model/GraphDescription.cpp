@@ -7,6 +7,15 @@ const char* toString(Mode mode)
     return mode == Mode::Train ? "train" : "eval";
 }
 
+std::optional<Mode> modeFromString(const std::string& text)
+{
+    if (text == "train")
+        return Mode::Train;
+    if (text == "eval")
+        return Mode::Eval;
+    return std::nullopt;
+}
+
 const char* toString(NodeKind kind)
 {
     switch (kind) {
@@ -22,6 +31,14 @@ const char* toString(NodeKind kind)
         return "op";
     }
     return "op";
+}
+
+std::optional<NodeKind> nodeKindFromString(const std::string& text)
+{
+    for (NodeKind kind : {NodeKind::Input, NodeKind::Attribute, NodeKind::LeafModule, NodeKind::Function, NodeKind::Op})
+        if (text == toString(kind))
+            return kind;
+    return std::nullopt;
 }
 
 } // namespace featscope
