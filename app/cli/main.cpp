@@ -2,10 +2,12 @@
 
 #include "CamCommand.h"
 #include "CommandLine.h"
+#include "DiffCommand.h"
 #include "ExitCodes.h"
 #include "FeaturesCommand.h"
 #include "JsonWriter.h"
 #include "ModelLoading.h"
+#include "StatsCommand.h"
 
 #include <featscope/Errors.h>
 #include <featscope/FeatureExtraction.h>
@@ -36,6 +38,10 @@ Commands:
             ('features-join' joins the outputs of 'features --shard I/N' runs)
   cam       Where the model looks: Grad-CAM, Grad-CAM++ or gradient x activation
             at a node, for one image, as .npy or an overlay .png
+  stats     What flows through every node for one image: shape, min, max,
+            mean, std, zeros, dead channels and a histogram per node
+  diff      Two models on the same image, node by node: the largest
+            differences and the first node where they part
 
 Run 'featscope-cli COMMAND --help' for a command's options, and
 'featscope-cli --version' for the versions, threads and BLAS library in use.
@@ -223,6 +229,8 @@ int main(int argc, char** argv)
         {"features", {featscope::cli::featuresUsage, featscope::cli::runFeatures}},
         {"features-join", {featscope::cli::featuresJoinUsage, featscope::cli::runFeaturesJoin}},
         {"cam", {featscope::cli::camUsage, featscope::cli::runCam}},
+        {"stats", {featscope::cli::statsUsage, featscope::cli::runStats}},
+        {"diff", {featscope::cli::diffUsage, featscope::cli::runDiff}},
     };
     const auto command = commands.find(all.front());
     if (command == commands.end()) {

@@ -1,6 +1,8 @@
 #include "CommandLine.h"
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <stdexcept>
 
 CommandLine::CommandLine(const std::vector<std::string>& args, const std::vector<std::string>& valueOptions,
@@ -90,4 +92,9 @@ double decimalNumber(const std::string& text, const std::string& option, double 
     } catch (const std::exception&) {
     }
     throw UsageError{option + " needs " + expected + ", not '" + text + "'"};
+}
+
+double nonNegativeNumber(const std::string& text, const std::string& option)
+{
+    return decimalNumber(text, option, 0.0, std::numeric_limits<double>::max(), true, "a finite number of at least 0");
 }

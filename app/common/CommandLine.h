@@ -23,6 +23,8 @@ int positiveInt(const std::string& text, const std::string& option);
 /// `inclusive`, the closed one; else a UsageError saying `expected` ("a positive number").
 double decimalNumber(const std::string& text, const std::string& option, double above, double below, bool inclusive,
                      const std::string& expected);
+/// The finite number of at least 0 given as `text` for `option` (1e-5, 0.001, 0); else a UsageError naming the option.
+double nonNegativeNumber(const std::string& text, const std::string& option);
 
 /// A parsed command line: positional arguments and repeated --options, in order.
 class CommandLine {
