@@ -90,7 +90,7 @@ LayoutResult computeLayout(const LayoutInput& input)
         const auto& n = input.nodes[i];
         Agnode_t* node = agnode(g, QByteArray("n" + QByteArray::number(i)).data(), 1);
         set(node, width, QByteArray::number(n.size.width() / 72.0, 'f', 4));
-        set(node, height, QByteArray::number(n.size.height() / 72.0, 'f', 4));
+        set(node, height, QByteArray::number((n.size.height() + input.roomBelowNodes) / 72.0, 'f', 4));
         if (n.cluster >= 0 && n.cluster < clusters.size())
             agsubnode(clusters[n.cluster], node, 1);
         nodes[i] = node;
@@ -124,7 +124,8 @@ LayoutResult computeLayout(const LayoutInput& input)
     for (int i = 0; i < nodes.size(); ++i) {
         const QPointF centre = toScene(ND_coord(nodes[i]));
         const QSizeF size = input.nodes[i].size;
-        result.nodeRects[i] = QRectF(centre.x() - size.width() / 2, centre.y() - size.height() / 2,
+        const qreal slotHeight = size.height() + input.roomBelowNodes;
+        result.nodeRects[i] = QRectF(centre.x() - size.width() / 2, centre.y() - slotHeight / 2,
                                      size.width(), size.height());
     }
     result.clusterRects.resize(clusters.size());
@@ -143,7 +144,15 @@ LayoutResult computeLayout(const LayoutInput& input)
             const bezier& bz = spl->list[b];
             if (bz.size == 0)
                 continue;
-            path.moveTo(toScene(bz.list[0]));
+            const QPointF start = toScene(bz.list[0]);
+            // An edge leaving through the room under its box starts at the box, straight down to the spline.
+            const QRectF& from = result.nodeRects[input.edges[i].from];
+            if (b == 0 && input.roomBelowNodes > 0 && start.y() > from.bottom()) {
+                path.moveTo(start.x(), from.bottom());
+                path.lineTo(start);
+            } else {
+                path.moveTo(start);
+            }
             for (int p = 1; p + 2 < bz.size; p += 3)
                 path.cubicTo(toScene(bz.list[p]), toScene(bz.list[p + 1]), toScene(bz.list[p + 2]));
             if (bz.eflag) {

@@ -23,6 +23,9 @@ struct LayoutInput {
         int to = 0;
     };
     QVector<Node> nodes;
+    /// Free space kept under every box, inside its slot (the shape badge drawn there after a run), so no
+    /// cluster title or box of the next rank is laid out under it. Edges still start at the box.
+    qreal roomBelowNodes = 0;
     QVector<Cluster> clusters; ///< parents come before their children
     QVector<Edge> edges;
 };

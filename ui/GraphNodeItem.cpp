@@ -55,6 +55,8 @@ QSizeF GraphNodeItem::preferredSize(const QString& name, const QString& subtitle
     return QSizeF(std::min<qreal>(360, text + kBox + 3 * kPad + 2), 2 * kLine + 2 * kPad - 2);
 }
 
+qreal GraphNodeItem::badgeRoom() { return 2 + kLine - 1 + 2; }
+
 QString GraphNodeItem::belowText() const
 {
     if (m_modeMark.isEmpty())

@@ -40,6 +40,8 @@ public:
 
     /// Box size that fits `label` and `subtitle`.
     static QSizeF preferredSize(const QString& label, const QString& subtitle);
+    /// Height of the shape badge drawn under a box, with its gap: what a layout keeps free below boxes.
+    static qreal badgeRoom();
     /// `name` without the `frame` module prefix ("layer1.0.conv1" in "layer1.0" -> "conv1").
     static QString relativeLabel(const QString& name, const QString& frame);
 

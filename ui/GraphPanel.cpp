@@ -83,6 +83,7 @@ void GraphPanel::relayout()
     }
     m_pendingVisible = VisibleGraph::build(m_graph, m_tree, m_collapsed);
     LayoutInput input;
+    input.roomBelowNodes = GraphNodeItem::badgeRoom();
     input.nodes.reserve(m_pendingVisible.items.size());
     for (const auto& item : m_pendingVisible.items)
         input.nodes.append({sizeFor(m_pendingVisible, item, m_graph, m_tree), item.cluster});

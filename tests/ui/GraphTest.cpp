@@ -1,6 +1,7 @@
 // Graph drawing on generated graphs: collapsing, background layout, big graphs stay responsive.
 
 #include "FeatureTensor.h"
+#include "GraphLayout.h"
 #include "GraphNodeItem.h"
 #include "GraphPanel.h"
 #include "GraphScene.h"
@@ -62,6 +63,7 @@ private Q_SLOTS:
     void bigGraphOpensCollapsedWithoutBlocking();
     void expandAndCollapse();
     void npyHeader();
+    void shapeBadgesHaveRoomAboveTheNextClusterTitle();
 };
 
 void GraphTest::moduleTreeFromNames()
@@ -156,6 +158,25 @@ void GraphTest::expandAndCollapse()
     panel.collapseModule(QStringLiteral("stage0"));
     QTRY_VERIFY_WITH_TIMEOUT(done.count() == 3, 20000);
     QVERIFY(panel.scene()->itemForModule(QStringLiteral("stage0")));
+}
+
+// A shape badge under the last box before a cluster once covered that cluster's title: the layout keeps
+// room under every box, and an edge still starts at its box.
+void GraphTest::shapeBadgesHaveRoomAboveTheNextClusterTitle()
+{
+    LayoutInput input;
+    input.roomBelowNodes = GraphNodeItem::badgeRoom();
+    input.clusters.append({-1, QStringLiteral("layer1 : Sequential")});
+    input.nodes.append({QSizeF(90, 36), -1});
+    input.nodes.append({QSizeF(90, 36), 0});
+    input.edges.append({0, 1});
+    const LayoutResult layout = computeLayout(input);
+    QVERIFY2(layout.error.isEmpty(), qPrintable(layout.error));
+    const QRectF box = layout.nodeRects[0];
+    QCOMPARE(box.height(), 36.0);
+    QVERIFY2(layout.clusterRects[0].top() >= box.bottom() + GraphNodeItem::badgeRoom(),
+             qPrintable(QStringLiteral("cluster top %1, box bottom %2").arg(layout.clusterRects[0].top()).arg(box.bottom())));
+    QCOMPARE(layout.edgePaths[0].elementAt(0).y, box.bottom());
 }
 
 void GraphTest::npyHeader()
