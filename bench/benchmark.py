@@ -1128,6 +1128,10 @@ def main():
         merged = {k: v for k, v in previous.items() if k in kept}
         merged.update(results)
         merged["figures"] = kept + figures
+        # Each kept figure keeps the load average it was measured at.
+        merged["machine"]["figure_load"] = dict(
+            {f: load for f, load in previous["machine"].get("figure_load", {}).items() if f in kept},
+            **results["machine"].get("figure_load", {}))
         merged["machine"]["earlier_runs"] = previous["machine"].get("earlier_runs", []) + [
             dict({k: previous["machine"][k] for k in ("git", "date", "load_before", "load_after") if k in previous["machine"]},
                  figures=[f for f in kept if not any(f in run.get("figures", []) for run in
