@@ -1,5 +1,7 @@
 #include "FeatureMapView.h"
 
+#include <algorithm>
+
 #include "WheelGuard.h"
 
 #include <QCheckBox>
@@ -133,18 +135,26 @@ FeatureMapView::FeatureMapView(const RunOutput& output, FeatureTensor tensor, QW
             }
     });
 
-    // Square pixels in the large view: after each layout, widen whichever axis has room to spare.
+    // Square cells in the large view, with axes that span the map only: after each layout, the axis rect's
+    // spare width or height becomes extra margin. The extra is computed from the room the layout gave
+    // (margins without our extra), so applying it does not change it again on the next layout.
     connect(m_large, &QCustomPlot::afterLayout, this, [this] {
-        const QRect r = m_large->axisRect()->rect();
-        if (r.width() <= 0 || r.height() <= 0)
+        QCPAxisRect* rect = m_large->axisRect();
+        const QMargins base = rect->margins() - m_largeExtraMargins;
+        const QRect outer = rect->outerRect();
+        const int roomW = outer.width() - base.left() - base.right();
+        const int roomH = outer.height() - base.top() - base.bottom();
+        if (roomW <= 0 || roomH <= 0 || m_tensor.width() <= 0 || m_tensor.height() <= 0)
             return;
-        m_large->xAxis->setRange(-0.5, m_tensor.width() - 0.5);
-        m_large->yAxis->setRange(-0.5, m_tensor.height() - 0.5);
-        const double sx = r.width() / double(m_tensor.width()), sy = r.height() / double(m_tensor.height());
-        if (sx > sy)
-            m_large->xAxis->setScaleRatio(m_large->yAxis, 1.0);
-        else
-            m_large->yAxis->setScaleRatio(m_large->xAxis, 1.0);
+        const double cell = std::min(roomW / double(m_tensor.width()), roomH / double(m_tensor.height()));
+        const int spareW = roomW - int(cell * m_tensor.width());
+        const int spareH = roomH - int(cell * m_tensor.height());
+        const QMargins extra(spareW / 2, spareH / 2, spareW - spareW / 2, spareH - spareH / 2);
+        if (extra == m_largeExtraMargins)
+            return;
+        m_largeExtraMargins = extra;
+        rect->setMinimumMargins(base + extra);
+        m_large->replot(QCustomPlot::rpQueuedReplot);
     });
 
     buildGrid();

@@ -60,6 +60,7 @@ private:
     FeatureTensor m_tensor;
     QCustomPlot* m_grid;
     QCustomPlot* m_large;
+    QMargins m_largeExtraMargins; ///< added around the large map's axis rect to keep its cells square
     QCPColorMap* m_largeMap = nullptr;
     QCPColorScale* m_scale = nullptr;
     QScrollArea* m_gridArea;

@@ -30,6 +30,9 @@
 #include <QTest>
 #include <QTreeView>
 
+#include <qcustomplot.h>
+
+#include <cmath>
 #include <csignal>
 #include <memory>
 
@@ -289,6 +292,15 @@ void MainWindowTest::runShowsHeatmaps()
     QCOMPARE(results->view(1)->output().node, QStringLiteral("features.block2.pool"));
     // Output shapes appear on the graph.
     QCOMPARE(graphItem(kNode)->shapeText(), QStringLiteral("1×32×28×28"));
+    // The enlarged map has square cells and axes that span the map only (it was stretched, then padded
+    // with an axis running past the map).
+    QCustomPlot* large = conv->largePlot();
+    QTRY_VERIFY_WITH_TIMEOUT(large->axisRect()->rect().width() > 0
+                                 && std::abs(large->axisRect()->rect().width() - large->axisRect()->rect().height()) <= 2,
+                             5000);
+    QCOMPARE(large->xAxis->range().lower, -0.5);
+    QCOMPARE(large->xAxis->range().upper, 27.5);
+    QCOMPARE(large->yAxis->range().upper, 27.5);
     // Normalisation and channel views work on the shown maps.
     results->setNormalisation(Normalisation::Global);
     conv->setLargeChannel(-1);
