@@ -166,7 +166,7 @@ namespace featscope {
 torch::jit::Module createNodeGradientModule(const torch::jit::Module& module, const std::string& node,
                                             const FeatureExtractionOptions& options)
 {
-    const LeafPolicy policy(options.leafModules);
+    const LeafPolicy policy(options.leafModules, options.leafFunctions);
     NamedGraph graph = namedGraph(module, Mode::Eval, policy);
     const ExtractorOutputs resolved = resolveOutputs(graph, Mode::Eval, {{node, kGradientActivationKey}});
     torch::jit::Graph& flat = *graph.flat.graph;

@@ -11,6 +11,7 @@ import tempfile
 import unittest
 import warnings
 
+import numpy as np
 import torch
 import torchvision
 from torchvision.models.feature_extraction import create_feature_extractor, get_graph_node_names
@@ -55,6 +56,18 @@ class WithHelper(torch.nn.Module):
 
     def forward(self, x):
         return torch.relu(scaled_sum(self.conv(x), 2.0))
+
+
+class HelperClassifier(torch.nn.Module):
+    """Class scores through a plain Python function, for cam at a --leaf-function node."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 4, 3, padding=1)
+        self.fc = torch.nn.Linear(1, 3)
+
+    def forward(self, x):
+        return self.fc(torch.relu(scaled_sum(self.conv(x), 2.0)).mean((2, 3)))
 
 
 def run(*args):
@@ -225,6 +238,15 @@ class CliTest(unittest.TestCase):
         x = torch.randn(2, 3, 8, 8)
         with torch.no_grad():
             self.assertTrue(torch.equal(torch.jit.load(out)(x)["scaled_sum"], scaled_sum(model.conv(x), 2.0)))
+        # cam names the graph with the same options: the function's node is there too (it was not).
+        torch.jit.script(HelperClassifier().eval()).save(self.path("helper_classifier.pt"))
+        image = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "resources", "images",
+                             "ankle_boot_0_rgb224.png")
+        cam_out = self.path("helper_cam.npy")
+        result = run("cam", self.path("helper_classifier.pt"), image, "--node", "scaled_sum", "--leaf-function",
+                     "scaled_sum", "-o", cam_out)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(np.load(cam_out).shape, (224, 224))
 
     def test_resnet50_body_matches_torchvision_and_trains(self):
         torch.manual_seed(0)
