@@ -9,8 +9,6 @@
 #include <featscope/AtomicFile.h>
 #include <featscope/Errors.h>
 #include <featscope/GradientCam.h>
-#include <featscope/Runtime.h>
-#include <featscope/UnsafeOps.h>
 
 #include <torch/script.h>
 
@@ -211,15 +209,8 @@ int runCam(const std::vector<std::string>& args)
     const double alpha = line.has("--alpha")
         ? decimalNumber(line.value("--alpha"), "--alpha", 0.0, 1.0, true, "a number from 0 to 1")
         : 0.5;
-    const int requestedThreads = line.has("--threads") ? positiveInt(line.value("--threads"), "--threads") : 0;
 
-    const torch::jit::Module model = loadModel(line, modelPath, "cam");
-    // After the load, whose reader is a fork only while this process has one thread.
-    configureThreads(requestedThreads);
-    warnIfReferenceBlas("featscope-cli cam");
-    const auto unsafeOps = findUnsafeOps(model);
-    if (!unsafeOps.empty() && !line.has("--allow-unsafe-ops"))
-        throw Error(describeUnsafeOps(unsafeOps, modelPath, "run again with --allow-unsafe-ops"));
+    const torch::jit::Module model = loadModelsToRun(line, {modelPath}, "cam").front();
     const Preprocessing prep = modelPreprocessing(modelPath);
     if (line.has("--class"))
         request.classIndex = parseClass(line.value("--class"), prep);

@@ -4,7 +4,6 @@
 #include "ImageInput.h"
 #include "JsonWriter.h"
 #include "ModelLoading.h"
-#include "StatsCommand.h"
 
 #include <featscope/ModelDiff.h>
 

@@ -3,6 +3,7 @@
 #include "CliText.h"
 
 #include <featscope/Errors.h>
+#include <featscope/ImageInputs.h>
 
 #include <QByteArray>
 #include <QImageReader>
@@ -76,6 +77,15 @@ std::vector<std::string> collectImages(const std::vector<std::string>& inputs)
         if (path.find('\n') != std::string::npos || path.find('\r') != std::string::npos)
             throw Error("Cannot index " + quote(path) + ": the path contains a line break. Rename the file.");
     return out;
+}
+
+std::vector<c10::IValue> imageAsInputs(const torch::jit::Module& model, const std::string& preprocessingModelPath,
+                                       const std::string& imagePath, InputSize& inputSize)
+{
+    const Preprocessing preprocessing = modelPreprocessing(preprocessingModelPath);
+    const torch::Tensor image = loadImage(imagePath, preprocessing);
+    inputSize = InputSize{image.size(1), image.size(2)};
+    return ImageInputs(model.get_method("forward").function().getSchema())({image});
 }
 
 } // namespace featscope::cli

@@ -4,6 +4,9 @@
 
 #include <featscope/imaging/ImageLoading.h>
 #include <featscope/imaging/Preprocessing.h>
+#include <featscope/TensorLayout.h>
+
+#include <torch/script.h>
 
 #include <string>
 #include <vector>
@@ -14,6 +17,11 @@ namespace featscope::cli {
 using imaging::loadImage;
 using imaging::modelPreprocessing;
 using imaging::Preprocessing;
+
+/// One image as forward's arguments for `model`, preprocessed as `preprocessingModelPath`'s
+/// featscope.json says (ImageNet's defaults without one); `inputSize` gets the image's size.
+std::vector<c10::IValue> imageAsInputs(const torch::jit::Module& model, const std::string& preprocessingModelPath,
+                                       const std::string& imagePath, InputSize& inputSize);
 
 /// Expands files and folders (recursively, by image extension, hidden entries skipped) into a
 /// sorted, de-duplicated list of paths. Throws featscope::Error for paths that do not exist.

@@ -5,10 +5,7 @@
 #include "ModelLoading.h"
 
 #include <featscope/Errors.h>
-#include <featscope/ImageInputs.h>
 #include <featscope/NodeStatistics.h>
-#include <featscope/Runtime.h>
-#include <featscope/UnsafeOps.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -64,41 +61,6 @@ Options:
                      talks to the network or uses unknown custom ops
   -h, --help         show this help
 )";
-
-Mode runMode(const CommandLine& line)
-{
-    const std::string mode = line.value("--mode", "eval");
-    if (mode == "train")
-        return Mode::Train;
-    if (mode != "eval")
-        throw UsageError{"--mode must be train or eval, not '" + mode + "'"};
-    return Mode::Eval;
-}
-
-std::vector<torch::jit::Module> loadModelsToRun(const CommandLine& line, const std::vector<std::string>& paths,
-                                                const std::string& command)
-{
-    const int requestedThreads = line.has("--threads") ? positiveInt(line.value("--threads"), "--threads") : 0;
-    std::vector<torch::jit::Module> models;
-    for (const std::string& path : paths) {
-        models.push_back(loadModel(line, path, command));
-        const auto unsafeOps = findUnsafeOps(models.back());
-        if (!unsafeOps.empty() && !line.has("--allow-unsafe-ops"))
-            throw Error(describeUnsafeOps(unsafeOps, path, "run again with --allow-unsafe-ops"));
-    }
-    configureThreads(requestedThreads);
-    warnIfReferenceBlas(("featscope-cli " + command).c_str());
-    return models;
-}
-
-std::vector<c10::IValue> imageAsInputs(const torch::jit::Module& model, const std::string& preprocessingModelPath,
-                                       const std::string& imagePath, InputSize& inputSize)
-{
-    const Preprocessing preprocessing = modelPreprocessing(preprocessingModelPath);
-    const torch::Tensor image = loadImage(imagePath, preprocessing);
-    inputSize = InputSize{image.size(1), image.size(2)};
-    return ImageInputs(model.get_method("forward").function().getSchema())({image});
-}
 
 namespace {
 

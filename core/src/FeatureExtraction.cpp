@@ -95,11 +95,6 @@ GraphNodeNames nodeNamesOf(const NamedModeGraphs& graphs)
 
 } // namespace
 
-GraphNodeNames getGraphNodeNames(const torch::jit::Module& module, const FeatureExtractionOptions& options)
-{
-    const LeafPolicy policy(options.leafModules, options.leafFunctions);
-    return nodeNamesOf(NamedModeGraphs(module, policy));
-}
 
 GraphDescription describeGraph(const torch::jit::Module& module, Mode mode, const FeatureExtractionOptions& options)
 {
@@ -139,6 +134,11 @@ torch::jit::Module AnalysedModel::createFeatureExtractor(const ReturnNodes& trai
 {
     return buildFeatureExtractor(state_->module, resolveOutputs(state_->graphs.train(), Mode::Train, trainReturnNodes),
                                  resolveOutputs(state_->graphs.eval(), Mode::Eval, evalReturnNodes));
+}
+
+GraphNodeNames getGraphNodeNames(const torch::jit::Module& module, const FeatureExtractionOptions& options)
+{
+    return AnalysedModel(module, options).names();
 }
 
 GraphOverview describeGraphs(const torch::jit::Module& module, const FeatureExtractionOptions& options)
