@@ -102,25 +102,30 @@ def default_thread_env():
 
 
 class EngineProcess:
-    """featscope-engine as the inspector starts it (default options), spoken to over its JSON-lines protocol."""
+    """featscope-engine as the inspector starts it (default options), spoken to over its protocol
+    (docs/engine-protocol.md: a JSON line, then the payload bytes it declares)."""
 
     def __init__(self, exe):
         self.proc = subprocess.Popen([exe], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                     text=True, bufsize=1, env=default_thread_env())
+                                     env=default_thread_env())
         self.next_id = 1
 
     def request(self, cmd, **fields):
-        """Sends one request; returns (response, wall ms from writing the request to reading the answer)."""
+        """Sends one request; returns (response, wall ms from writing the request to reading the whole answer,
+        a run's tensors included)."""
         line = json.dumps({"id": self.next_id, "cmd": cmd, **fields})
         self.next_id += 1
         start = time.perf_counter()
-        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.write((line + "\n").encode())
         self.proc.stdin.flush()
         reply = self.proc.stdout.readline()
-        ms = (time.perf_counter() - start) * 1000.0
         if not reply:
             raise RuntimeError(f"featscope-engine died on {cmd} (exit {self.proc.wait()})")
         data = json.loads(reply)
+        payload = sum(len(self.proc.stdout.read(size)) for size in data.get("payload", []))
+        ms = (time.perf_counter() - start) * 1000.0
+        if payload != sum(data.get("payload", [])):
+            raise RuntimeError(f"featscope-engine {cmd}: the answer ended inside its payload")
         if not data.get("ok"):
             raise RuntimeError(f"featscope-engine {cmd}: {data.get('error')}")
         return data, ms
@@ -652,14 +657,12 @@ def figure_user(torch, models, work, bin_dir, bench_exe, smoke):
                 loaded, _ = engine.request("load", path=path)
                 # As the inspector does: the model's own preprocessing (featscope.json) when it has one.
                 preprocessing = {"preprocessing": loaded["preprocessing"]} if "preprocessing" in loaded else {}
-                with tempfile.TemporaryDirectory() as out:
-                    def run(node):
-                        data, ms = engine.request("run", image=os.path.abspath(image), mode="eval", outputDir=out,
-                                                  returnNodes=[{"node": node, "key": "f"}], **preprocessing)
-                        return data, ms
-                    first, first_ms = run(first_node)
-                    repeated = [run(first_node)[1] for _ in range(repeats)]
-                    _, new_ms = run(new_node)
+                def run(node):
+                    return engine.request("run", image=os.path.abspath(image), mode="eval",
+                                          returnNodes=[{"node": node, "key": "f"}], **preprocessing)
+                first, first_ms = run(first_node)
+                repeated = [run(first_node)[1] for _ in range(repeats)]
+                _, new_ms = run(new_node)
             finally:
                 engine.close()
             # The same extractors, run bare in C++ on an input of the same shape, warm.

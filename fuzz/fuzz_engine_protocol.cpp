@@ -1,10 +1,14 @@
 // The GUI-engine protocol (docs/engine-protocol.md): each input is a session of request lines, parsed and
 // dispatched as featscope-engine's main loop does (QJsonDocument, then Engine::handle), against an engine that
-// already loaded the tiny fixture model. Every file name a request carries ("path", "image", "outputDir") is
-// mapped into a scratch folder, so the fuzzer can load, run and export but never touch other files.
+// already loaded the tiny fixture model. Every file name a request carries ("path", "image") is mapped into a
+// scratch folder, so the fuzzer can load, run and export but never touch other files. Each response is
+// framed as the engine sends it and read back as the GUI reads it (protocol::FrameDecoder, RunResult).
 
 #include "Engine.h"
 #include "FuzzSupport.h"
+
+#include <featscope/protocol/Framing.h>
+#include <featscope/protocol/Messages.h>
 
 #include <QCoreApplication>
 #include <QJsonArray>
@@ -49,15 +53,9 @@ QJsonValue intoScratchFolder(const QJsonValue& value)
 /// Confines a request to the scratch folder and skips ones too slow to be worth fuzzing.
 bool confine(QJsonObject& request)
 {
-    for (const char* key : {"path", "image", "outputDir"})
+    for (const char* key : {"path", "image"})
         if (request.contains(QLatin1String(key)))
             request.insert(QLatin1String(key), intoScratchFolder(request.value(QLatin1String(key))));
-    if (request.value(QStringLiteral("outputDir")).isUndefined())
-        request.insert(QStringLiteral("outputDir"), QString::fromStdString(fuzz::scratchFolder() + "/out"));
-    // run names its output files after the id; the protocol's ids are integers, a '/' would leave the folder.
-    const QJsonValue id = request.value(QStringLiteral("id"));
-    if (id.isString())
-        request.insert(QStringLiteral("id"), id.toString().replace(QLatin1Char('/'), QLatin1Char('_')));
     const QJsonObject preprocessing = request.value(QStringLiteral("preprocessing")).toObject();
     for (const char* side : {"resize", "centerCrop"})
         if (preprocessing.value(QLatin1String(side)).toInt(0) > kMaxImageSide)
@@ -76,7 +74,7 @@ extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv)
     gLoadedEngine = std::make_unique<Engine>(Engine::Options{});
     const QJsonObject loaded = gLoadedEngine->handle(
         QJsonObject{{QStringLiteral("id"), 0}, {QStringLiteral("cmd"), QStringLiteral("load")},
-                    {QStringLiteral("path"), QString::fromStdString(fuzz::scratchFolder() + "/tiny_cnn.pt")}});
+                    {QStringLiteral("path"), QString::fromStdString(fuzz::scratchFolder() + "/tiny_cnn.pt")}}).header;
     if (!loaded.value(QStringLiteral("ok")).toBool()) {
         std::fprintf(stderr, "fuzz_engine_protocol: cannot load the fixture model: %s\n",
                      QJsonDocument(loaded).toJson().constData());
@@ -98,10 +96,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         // As featscope-engine's main loop: not an object is a protocol error, "quit" ends the session.
         QJsonParseError error{};
         const QJsonDocument document = QJsonDocument::fromJson(line, &error);
-        QJsonObject response;
+        featscope::protocol::Frame response;
         if (!document.isObject()) {
-            response = QJsonObject{{QStringLiteral("ok"), false},
-                                   {QStringLiteral("error"), error.errorString()}};
+            response.header = QJsonObject{{QStringLiteral("ok"), false},
+                                          {QStringLiteral("error"), error.errorString()}};
         } else if (document.object().value(QStringLiteral("cmd")).toString() == QLatin1String("quit")) {
             break;
         } else {
@@ -109,10 +107,22 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             if (!confine(request))
                 continue;
             response = engine.handle(request);
-            if (!response.contains(QStringLiteral("ok")) || response.value(QStringLiteral("id")) != request.value(QStringLiteral("id")))
+            const QJsonObject& header = response.header;
+            if (!header.contains(QStringLiteral("ok")) || header.value(QStringLiteral("id")) != request.value(QStringLiteral("id")))
                 std::abort(); // the protocol promises ok and the request's id in every response
         }
-        (void)QJsonDocument(response).toJson(QJsonDocument::Compact);
+        // What the GUI gets: the same frame, and for a successful run every output with its values.
+        featscope::protocol::FrameDecoder decoder;
+        if (!decoder.feed(featscope::protocol::encodeFrame(response)) || !decoder.hasFrame())
+            std::abort();
+        const featscope::protocol::Frame received = decoder.takeFrame();
+        if (received.header != response.header || received.payload != response.payload)
+            std::abort();
+        if (!response.payload.isEmpty()) {
+            const featscope::protocol::RunResult run = featscope::protocol::RunResult::fromFrame(received);
+            if (!run.status.ok || run.outputs.size() != response.payload.size())
+                std::abort();
+        }
     }
     fuzz::clearFolder(fuzz::scratchFolder());
     copyFixtures();

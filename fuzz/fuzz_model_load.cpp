@@ -98,7 +98,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     Engine engine(Engine::Options{});
     QJsonObject load = request("load");
     load.insert(QStringLiteral("path"), QString::fromStdString(path));
-    const QJsonObject loaded = engine.handle(load);
+    const QJsonObject loaded = engine.handle(load).header;
     if (loaded.value(QStringLiteral("ok")).toBool()) {
         // Export an extractor of the last eval node, named by its first path component as a user typing a
         // truncated name would: naming, validation and extractor building on what loaded.
@@ -110,7 +110,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             exportRequest.insert(QStringLiteral("path"), QString::fromStdString(fuzz::scratchFolder() + "/extractor.pt"));
             exportRequest.insert(QStringLiteral("returnNodes"),
                                  QJsonArray{QJsonObject{{QStringLiteral("node"), names.last().toString().section(QLatin1Char('.'), 0, 0)}}});
-            if (!engine.handle(exportRequest).contains(QStringLiteral("ok")))
+            if (!engine.handle(exportRequest).header.contains(QStringLiteral("ok")))
                 std::abort();
         }
     }

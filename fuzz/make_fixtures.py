@@ -114,7 +114,7 @@ def write_seeds(seeds):
           "returnNodes": [{"node": "features.0", "key": "a"}, {"node": "feat"}, {"node": "classifier", "key": "a"}, {"node": ""}]}],
         [{"id": 3, "cmd": "run", "mode": "eval", "image": "tiny_image.png",
           "returnNodes": [{"node": "features", "key": "f"}, {"node": "classifier"}], "preprocessing": pre}],
-        [{"id": "t", "cmd": "run", "mode": "train", "image": "tiny_image.png", "outputDir": "out",
+        [{"id": "t", "cmd": "run", "mode": "train", "image": "tiny_image.png",
           "returnNodes": [{"node": "dropout"}, {"node": "add"}], "preprocessing": pre}],
         [{"id": 4, "cmd": "export", "path": "extractor.pt", "trainReturnNodes": [{"node": "features.1"}],
           "evalReturnNodes": [{"node": "flatten", "key": "x"}]},
@@ -154,6 +154,29 @@ def write_seeds(seeds):
     joins = [shard(1, 1, 2, 3), shard(1, 2, 2, 3) + shard(2, 2, 1, 3), shard(2, 2, 0, 3) + shard(1, 2, 3, 3)]
     for i, sections in enumerate(joins):
         write(os.path.join(seeds, "fuzz_features_join"), "seed%d" % i, marker.join(sections))
+
+    # Engine stdout framing: a piece-size byte, then messages (a JSON line and the payload parts it declares).
+    def message(header, parts=()):
+        if parts:
+            header = {**header, "payload": [len(p) for p in parts]}
+        return json.dumps(header, separators=(",", ":")).encode() + b"\n" + b"".join(parts)
+
+    def output(key, shape):
+        return {"key": key, "node": key, "shape": shape, "dtype": "float32", "min": 0, "max": 1, "mean": 0.5, "std": 0.5}
+
+    values = struct.pack("<6f", 0, 1, 2, 3, 4, 5)
+    frames = [
+        message({"id": 1, "ok": True, "protocol": 1}),
+        message({"id": 2, "ok": True, "mode": "eval", "inputShape": [1, 1, 8, 8], "elapsedMs": 3,
+                 "outputs": [output("a", [1, 2, 3]), output("empty", [1, 0, 4]), output("s", [])]},
+                [values, b"", values[:4]]),
+        message({"id": 3, "ok": False, "error": "no", "errorType": "unknown_node", "suggestions": ["conv"]}),
+        message({"id": 4, "ok": True, "outputs": [output("a", [1, 2, 3])]}, [values[:20]]),
+        message({"id": 5, "ok": True, "payload": [16, 1e12]}) + values,
+        message({"event": "progress"}) + message({"id": 6, "ok": True, "path": "/x.pt"}),
+    ]
+    for i, frame in enumerate(frames):
+        write(os.path.join(seeds, "fuzz_frame_decoder"), "seed%d" % i, bytes([i * 7 + 1]) + frame)
 
     # Model loading: whole archives, and record replacements of tiny_cnn.pt (selector byte + payload).
     model = tiny_cnn_bytes()

@@ -12,10 +12,11 @@ namespace {
 
 using protocol::ErrorKind;
 
-QJsonObject failure(const QString& message, ErrorKind kind)
+protocol::Frame failure(const QString& message, ErrorKind kind)
 {
-    return QJsonObject{{QStringLiteral("ok"), false}, {QStringLiteral("error"), message},
-                       {QStringLiteral("errorType"), protocol::toString(kind)}};
+    return protocol::Frame{QJsonObject{{QStringLiteral("ok"), false}, {QStringLiteral("error"), message},
+                                       {QStringLiteral("errorType"), protocol::toString(kind)}},
+                           {}};
 }
 
 QString describeCommand(const QString& command)
@@ -73,6 +74,35 @@ qint64 EngineClient::processId() const
 
 int EngineClient::send(const QString& command, QJsonObject params, Callback callback, int timeoutMs)
 {
+    return sendForFrame(command, std::move(params), callback ? FrameCallback([callback](const protocol::Frame& response) {
+        callback(response.header);
+    }) : FrameCallback(), timeoutMs);
+}
+
+int EngineClient::load(const protocol::LoadRequest& request, std::function<void(const protocol::LoadResult&)> done, int timeoutMs)
+{
+    return sendForFrame(QStringLiteral("load"), request.toJson(), [done](const protocol::Frame& response) {
+        done(protocol::LoadResult::fromFrame(response));
+    }, timeoutMs);
+}
+
+int EngineClient::run(const protocol::RunRequest& request, std::function<void(const protocol::RunResult&)> done, int timeoutMs)
+{
+    return sendForFrame(QStringLiteral("run"), request.toJson(), [done](const protocol::Frame& response) {
+        done(protocol::RunResult::fromFrame(response));
+    }, timeoutMs);
+}
+
+int EngineClient::exportExtractor(const protocol::ExportRequest& request,
+                                  std::function<void(const protocol::ExportResult&)> done, int timeoutMs)
+{
+    return sendForFrame(QStringLiteral("export"), request.toJson(), [done](const protocol::Frame& response) {
+        done(protocol::ExportResult::fromFrame(response));
+    }, timeoutMs);
+}
+
+int EngineClient::sendForFrame(const QString& command, QJsonObject params, FrameCallback callback, int timeoutMs)
+{
     Request r;
     r.id = m_nextId++;
     r.command = command;
@@ -102,7 +132,7 @@ void EngineClient::ensureStarted()
 {
     if (m_process)
         return;
-    m_stdout.clear();
+    m_decoder = protocol::FrameDecoder();
     m_stderr.clear();
     m_process = new QProcess(this);
     connect(m_process, &QProcess::readyReadStandardOutput, this, &EngineClient::onReadyRead);
@@ -139,11 +169,12 @@ void EngineClient::startNext()
     Q_EMIT busyChanged(true);
 }
 
-void EngineClient::finishCurrent(const QJsonObject& response)
+void EngineClient::finishCurrent(const protocol::Frame& frame)
 {
     m_timer.stop();
     Request done = m_current;
     m_current = {};
+    const QJsonObject& response = frame.header;
     const bool ok = response.value(QStringLiteral("ok")).toBool();
     if (done.command == QLatin1String("load")) {
         // A failed user load keeps the previous model (the engine still holds it). A replay that the engine
@@ -163,7 +194,7 @@ void EngineClient::finishCurrent(const QJsonObject& response)
         }
     }
     if (done.callback)
-        done.callback(response);
+        done.callback(frame);
     if (m_queue.isEmpty())
         Q_EMIT busyChanged(false);
     else
@@ -172,17 +203,18 @@ void EngineClient::finishCurrent(const QJsonObject& response)
 
 void EngineClient::onReadyRead()
 {
-    m_stdout += m_process->readAllStandardOutput();
-    int newline;
-    while ((newline = m_stdout.indexOf('\n')) >= 0) {
-        const QByteArray line = m_stdout.left(newline);
-        m_stdout.remove(0, newline + 1);
-        const QJsonObject response = QJsonDocument::fromJson(line).object();
-        if (response.isEmpty())
-            continue;
-        if (response.contains(QStringLiteral("event")))
+    // Each piece goes into the frame it belongs to as it arrives: a run's tensors are never copied in one block.
+    if (!m_decoder.feed(m_process->readAllStandardOutput())) {
+        killEngine(QStringLiteral("The engine's answer could not be read (%1); it was stopped and will restart.")
+                       .arg(m_decoder.error()),
+                   ErrorKind::Protocol);
+        return;
+    }
+    while (m_process && m_decoder.hasFrame()) {
+        const protocol::Frame response = m_decoder.takeFrame();
+        if (response.header.contains(QStringLiteral("event")))
             continue; // progress events are optional and not shown yet
-        if (m_current.id != 0 && response.value(QStringLiteral("id")).toInt() == m_current.id)
+        if (m_current.id != 0 && response.header.value(QStringLiteral("id")).toInt() == m_current.id)
             finishCurrent(response);
     }
 }

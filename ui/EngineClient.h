@@ -1,6 +1,8 @@
 #pragma once
 
 #include <featscope/protocol/ErrorKind.h>
+#include <featscope/protocol/Framing.h>
+#include <featscope/protocol/Messages.h>
 
 #include <QJsonObject>
 #include <QObject>
@@ -14,11 +16,15 @@ namespace featscope::ui {
 
 /// Talks to the featscope-engine process (docs/engine-protocol.md): queues requests, restarts the engine
 /// after a crash, kill or timeout, and replays the last successful "load" so the next request finds the model.
+/// The engine's answers are decoded as they arrive (protocol::FrameDecoder), a run's tensors included, so
+/// a big result never blocks the window in one piece.
 class EngineClient : public QObject {
     Q_OBJECT
 public:
     /// Receives the response object; on failure it has "ok": false and "error".
     using Callback = std::function<void(const QJsonObject& response)>;
+    /// Receives the whole response, payload included.
+    using FrameCallback = std::function<void(const protocol::Frame& response)>;
 
     explicit EngineClient(QObject* parent = nullptr);
     ~EngineClient() override;
@@ -32,6 +38,13 @@ public:
 
     /// Queues `command` with `params`; `timeoutMs` (0 = none) kills a hung engine. Returns the request id.
     int send(const QString& command, QJsonObject params, Callback callback, int timeoutMs = 0);
+    int sendForFrame(const QString& command, QJsonObject params, FrameCallback callback, int timeoutMs = 0);
+
+    /// Typed requests (docs/engine-protocol.md); each returns the request id, for cancel().
+    int load(const protocol::LoadRequest& request, std::function<void(const protocol::LoadResult&)> done, int timeoutMs = 0);
+    int run(const protocol::RunRequest& request, std::function<void(const protocol::RunResult&)> done, int timeoutMs = 0);
+    int exportExtractor(const protocol::ExportRequest& request, std::function<void(const protocol::ExportResult&)> done,
+                        int timeoutMs = 0);
     /// Stops request `id`: drops it if queued, kills the engine if it is running (callback gets "Cancelled").
     void cancel(int id);
     /// Forgets the model to replay after a restart.
@@ -54,14 +67,14 @@ private:
         int id = 0;
         QString command;
         QJsonObject params;
-        Callback callback;
+        FrameCallback callback;
         int timeoutMs = 0;
         bool internal = false; ///< a replayed load
     };
 
     void ensureStarted();
     void startNext();
-    void finishCurrent(const QJsonObject& response);
+    void finishCurrent(const protocol::Frame& response);
     void onReadyRead();
     void onFinished(int exitCode, QProcess::ExitStatus status);
     void onError(QProcess::ProcessError error);
@@ -76,7 +89,7 @@ private:
     Request m_current;
     Request m_session; ///< last successful load, replayed after a restart
     QTimer m_timer;
-    QByteArray m_stdout;
+    protocol::FrameDecoder m_decoder;
     QByteArray m_stderr;
     QString m_killReason;
     int m_nextId = 1;

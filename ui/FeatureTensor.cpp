@@ -1,6 +1,5 @@
 #include "FeatureTensor.h"
 
-#include <QFile>
 #include <QSaveFile>
 #include <QtEndian>
 
@@ -9,29 +8,16 @@
 
 namespace featscope::ui {
 
-FeatureTensor FeatureTensor::load(const RunOutput& output, QString* error)
+FeatureTensor FeatureTensor::fromOutput(const RunOutput& output, QString* error)
 {
     FeatureTensor t;
-    qint64 count = 1;
-    for (qint64 d : output.shape) {
-        if (d < 0 || (d > 0 && count > (qint64(1) << 31) / d)) {
-            *error = QObject::tr("Output '%1' is too large to show (%2).").arg(output.key, output.shapeText());
-            return t;
-        }
-        count *= d;
-    }
-    QFile file(output.file);
-    if (!file.open(QIODevice::ReadOnly)) {
-        *error = QObject::tr("Cannot read the values of '%1' from %2: %3").arg(output.key, output.file, file.errorString());
-        return t;
-    }
-    if (file.size() != count * qint64(sizeof(float))) {
-        *error = QObject::tr("The value file of '%1' has %2 bytes, expected %3.").arg(output.key).arg(file.size()).arg(count * 4);
+    const qint64 count = output.values.size() / qint64(sizeof(float));
+    // The protocol checked that the values match the shape; what is left is what a plane can index.
+    if (count != output.count() || count > (qint64(1) << 31)) {
+        *error = QObject::tr("Output '%1' is too large to show (%2).").arg(output.key, output.shapeText());
         return t;
     }
     t.m_shape = output.shape;
-    t.m_data.resize(count);
-    file.read(reinterpret_cast<char*>(t.m_data.data()), count * qint64(sizeof(float)));
     const auto& s = t.m_shape;
     if (s.size() >= 3) {
         t.m_channels = int(s[1]);
@@ -46,9 +32,10 @@ FeatureTensor FeatureTensor::load(const RunOutput& output, QString* error)
         t.m_width = s.isEmpty() ? 1 : int(s.last());
     }
     if (qint64(t.m_channels) * t.m_height * t.m_width > count || t.m_channels == 0 || t.m_height == 0 || t.m_width == 0) {
-        t.m_data.clear();
         *error = QObject::tr("Output '%1' has no values (%2).").arg(output.key, output.shapeText());
+        return t;
     }
+    t.m_values = output.values;
     return t;
 }
 

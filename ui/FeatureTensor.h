@@ -2,27 +2,31 @@
 
 #include "ModelInfo.h"
 
+#include <QByteArray>
 #include <QString>
 #include <QVector>
 
 namespace featscope::ui {
 
-/// One run output read back from the engine's raw float32 file, viewed as channels of 2-D planes
+/// One run output's values as the engine sent them, viewed as channels of 2-D planes
 /// (batch item 0; [N, C, H, W...] -> C planes of H x W; lower ranks give one plane).
+/// It shares the output's bytes (no copy).
 class FeatureTensor {
 public:
-    /// Reads `output.file`; on failure returns an empty tensor and sets `error`.
-    static FeatureTensor load(const RunOutput& output, QString* error);
+    /// Views `output.values`; when there is nothing to show returns an empty tensor and sets `error`.
+    static FeatureTensor fromOutput(const RunOutput& output, QString* error);
 
-    bool isEmpty() const { return m_data.isEmpty(); }
+    bool isEmpty() const { return m_values.isEmpty(); }
     const QVector<qint64>& shape() const { return m_shape; }
-    const QVector<float>& data() const { return m_data; }
+    /// All values, batch included (count() of them).
+    const float* values() const { return reinterpret_cast<const float*>(m_values.constData()); }
+    qint64 count() const { return m_values.size() / qint64(sizeof(float)); }
 
     int channels() const { return m_channels; }
     int height() const { return m_height; }
     int width() const { return m_width; }
     /// First value of channel `c` of batch item 0 (height() * width() values).
-    const float* plane(int c) const { return m_data.constData() + qsizetype(c) * m_height * m_width; }
+    const float* plane(int c) const { return values() + qsizetype(c) * m_height * m_width; }
     /// Min and max of channel `c`.
     QPair<float, float> channelRange(int c) const;
     /// Min and max of batch item 0.
@@ -32,7 +36,7 @@ public:
 
 private:
     QVector<qint64> m_shape;
-    QVector<float> m_data;
+    QByteArray m_values; ///< float32, shared with the RunOutput
     int m_channels = 0, m_height = 0, m_width = 0;
 };
 

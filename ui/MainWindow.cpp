@@ -85,19 +85,14 @@ QString describe(const Preprocessing& p)
     return parts.join(QStringLiteral(", "));
 }
 
-QString errorText(const QJsonObject& response)
+QString errorText(const protocol::Status& status)
 {
-    QString message = response.value(QStringLiteral("error")).toString();
+    QString message = status.error;
     // The engine's messages also serve the command line; advice to run featscope-cli does not help in the window.
     static const QRegularExpression cliAdvice(QStringLiteral("\\s*[^.]*`featscope-cli[^`]*`[^.]*\\."));
     message.remove(cliAdvice);
-    const QJsonArray suggestions = response.value(QStringLiteral("suggestions")).toArray();
-    if (!suggestions.isEmpty() && !message.contains(QLatin1String("closest names"), Qt::CaseInsensitive)) {
-        QStringList names;
-        for (const QJsonValue& s : suggestions)
-            names.append(s.toString());
-        message += QObject::tr(" Closest names: %1.").arg(names.join(QStringLiteral(", ")));
-    }
+    if (!status.suggestions.isEmpty() && !message.contains(QLatin1String("closest names"), Qt::CaseInsensitive))
+        message += QObject::tr(" Closest names: %1.").arg(status.suggestions.join(QStringLiteral(", ")));
     return message.isEmpty() ? QObject::tr("The engine gave no reason.") : message;
 }
 
@@ -119,7 +114,7 @@ protected:
 } // namespace
 
 MainWindow::MainWindow(QWidget* parent)
-    : QMainWindow(parent), m_engine(new EngineClient(this)), m_outputDir(QDir::temp().filePath(QStringLiteral("featscope-XXXXXX"))),
+    : QMainWindow(parent), m_engine(new EngineClient(this)),
       m_graph(new GraphPanel), m_tree(new QTreeView), m_treeModel(new NodeTreeModel(this)),
       m_treeProxy(new NodeFilterModel(this)), m_returns(new ReturnNodesModel(this)), m_returnView(new QTableView),
       m_results(new ResultsPanel), m_preprocessing(new PreprocessingWidget), m_modelLabel(new QLabel),
@@ -589,24 +584,24 @@ void MainWindow::openModel(const QString& path)
     m_timingOpen = false;
     setBusy(tr("Loading %1…").arg(QFileInfo(path).fileName()));
     const QString absolute = QFileInfo(path).absoluteFilePath();
-    m_loadRequest = m_engine->send(QStringLiteral("load"), QJsonObject{{QStringLiteral("path"), absolute}},
-                                   [this, absolute](const QJsonObject& r) { onModelLoaded(r, absolute); }, kLoadTimeoutMs);
+    m_loadRequest = m_engine->load(protocol::LoadRequest{absolute, {}, {}},
+                                   [this, absolute](const protocol::LoadResult& r) { onModelLoaded(r, absolute); }, kLoadTimeoutMs);
 }
 
-void MainWindow::onModelLoaded(const QJsonObject& response, const QString& path)
+void MainWindow::onModelLoaded(const protocol::LoadResult& result, const QString& path)
 {
     m_loadRequest = 0;
-    if (!response.value(QStringLiteral("ok")).toBool()) {
+    if (!result.status.ok) {
         setIdle(tr("Could not open %1.").arg(QFileInfo(path).fileName()));
-        showError(tr("Cannot open %1: %2").arg(QFileInfo(path).fileName(), errorText(response)));
+        showError(tr("Cannot open %1: %2").arg(QFileInfo(path).fileName(), errorText(result.status)));
         Q_EMIT modelLoaded(false);
         return;
     }
-    m_engineLoadMs = qint64(response.value(QStringLiteral("elapsedMs")).toDouble());
+    m_engineLoadMs = qint64(result.elapsedMs);
     QElapsedTimer guiTimer;
     guiTimer.start();
     forgetModel();
-    m_model = ModelInfo::fromJson(response);
+    m_model = ModelInfo::fromJson(result.model);
     m_hasModel = true;
     m_returns->setGraphs(m_model.graph(Mode::Train).description, m_model.graph(Mode::Eval).description);
     m_unsafeOpsAllowed = m_model.unsafeOps.isEmpty();
@@ -1010,20 +1005,16 @@ void MainWindow::run()
     clearError();
     QElapsedTimer timer;
     timer.start();
-    const QJsonObject params{{QStringLiteral("image"), imagePath()},
-                             {QStringLiteral("preprocessing"), m_preprocessing->value().toRequest()},
-                             {QStringLiteral("mode"), modeName(m_mode)},
-                             {QStringLiteral("returnNodes"), m_returns->toJson(m_mode)},
-                             {QStringLiteral("outputDir"), m_outputDir.path()},
-                             {QStringLiteral("allowUnsafeOps"), m_unsafeOpsAllowed}};
+    const protocol::RunRequest request{imagePath(), m_preprocessing->value(), m_mode, m_returns->returnNodes(m_mode),
+                                       m_unsafeOpsAllowed};
     setBusy(tr("Running %1 on %2…").arg(QFileInfo(m_model.file).fileName(), QFileInfo(imagePath()).fileName()));
     if (m_resultsDock->isHidden() && !m_resultsDock->isFloating()) {
         m_resultsDock->show();
         resizeDocks({m_resultsDock}, {height() * 2 / 5}, Qt::Vertical);
     }
     m_results->showMessage(tr("Running…"), false);
-    m_runRequest = m_engine->send(QStringLiteral("run"), params, [this, timer, generation = m_modelGeneration,
-                                                                  inputs = runInputs()](const QJsonObject& r) {
+    m_runRequest = m_engine->run(request, [this, timer, generation = m_modelGeneration,
+                                           inputs = runInputs()](const protocol::RunResult& r) {
         m_runRequest = 0;
         updateActions();
         if (generation != m_modelGeneration) { // another model opened meanwhile; these outputs are not its
@@ -1031,41 +1022,36 @@ void MainWindow::run()
             Q_EMIT runFinished(false);
             return;
         }
-        if (!r.value(QStringLiteral("ok")).toBool()) {
-            const bool cancelled = protocol::errorKindFromString(r.value(QStringLiteral("errorType")).toString())
-                == protocol::ErrorKind::Cancelled;
+        if (!r.status.ok) {
+            const bool cancelled = r.status.errorKind == protocol::ErrorKind::Cancelled;
             setIdle(cancelled ? tr("Run cancelled.") : tr("Run failed."));
-            m_results->showMessage(cancelled ? tr("Run cancelled.") : tr("Run failed: %1").arg(errorText(r)), !cancelled);
+            m_results->showMessage(cancelled ? tr("Run cancelled.") : tr("Run failed: %1").arg(errorText(r.status)), !cancelled);
             if (!cancelled) {
                 m_lastRunFailed = true;
                 updateResultsFreshness();
-                showError(tr("Run failed: %1").arg(errorText(r)));
+                showError(tr("Run failed: %1").arg(errorText(r.status)));
             }
             Q_EMIT runFinished(false);
             return;
         }
-        QVector<RunOutput> outputs;
+        const QVector<RunOutput>& outputs = r.outputs;
         m_shapes.clear();
-        for (const QJsonValue& v : r.value(QStringLiteral("outputs")).toArray()) {
-            outputs.append(RunOutput::fromJson(v.toObject()));
-            m_shapes.insert(outputs.last().node, outputs.last().shapeText());
-        }
+        for (const RunOutput& output : outputs)
+            m_shapes.insert(output.node, output.shapeText());
         QStringList inputShape;
-        for (const QJsonValue& d : r.value(QStringLiteral("inputShape")).toArray())
-            inputShape.append(QString::number(qint64(d.toDouble())));
+        for (qint64 d : r.inputShape)
+            inputShape.append(QString::number(d));
         const QString summary = tr("%1 · %2 mode · %3 · %4 · input %5 · %n output(s) · engine %6 ms", nullptr, int(outputs.size()))
                                     .arg(QFileInfo(inputs.value(QStringLiteral("model")).toString()).fileName(),
-                                         r.value(QStringLiteral("mode")).toString(),
+                                         modeName(r.mode),
                                          QFileInfo(inputs.value(QStringLiteral("image")).toString()).fileName(),
                                          describe(preprocessingFromRequest(inputs.value(QStringLiteral("preprocessing")).toObject(), {})),
                                          inputShape.join(QChar(0x00D7)))
-                                    .arg(qint64(r.value(QStringLiteral("elapsedMs")).toDouble()));
+                                    .arg(qint64(r.elapsedMs));
         const bool ok = m_results->setResults(outputs, summary);
         m_resultsInputs = inputs;
         m_lastRunFailed = false;
         updateResultsFreshness();
-        for (const RunOutput& o : outputs)
-            QFile::remove(o.file); // values now live in memory
         m_graph->setShapes(m_shapes);
         m_treeModel->setShapes(m_shapes);
         setIdle(tr("Ran in %1 ms.").arg(timer.elapsed()));
@@ -1093,23 +1079,18 @@ void MainWindow::exportExtractor(const QString& path)
         Q_EMIT exportFinished(false, path);
         return;
     }
-    QJsonObject params{{QStringLiteral("path"), QFileInfo(path).absoluteFilePath()},
-                       {QStringLiteral("mode"), modeName(m_mode)},
-                       {QStringLiteral("allowUnsafeOps"), m_unsafeOpsAllowed}};
-    if (m_returns->separateModes()) {
-        params.insert(QStringLiteral("trainReturnNodes"), m_returns->toJson(Mode::Train));
-        params.insert(QStringLiteral("evalReturnNodes"), m_returns->toJson(Mode::Eval));
-    } else {
-        params.insert(QStringLiteral("returnNodes"), m_returns->toJson(m_mode));
-    }
+    const bool separate = m_returns->separateModes();
+    const protocol::ExportRequest request{QFileInfo(path).absoluteFilePath(), m_mode,
+                                          m_returns->returnNodes(separate ? Mode::Train : m_mode),
+                                          m_returns->returnNodes(separate ? Mode::Eval : m_mode), m_unsafeOpsAllowed};
     setBusy(tr("Exporting the extractor to %1…").arg(QFileInfo(path).fileName()));
-    m_engine->send(QStringLiteral("export"), params, [this, path](const QJsonObject& r) {
-        const bool ok = r.value(QStringLiteral("ok")).toBool();
+    m_engine->exportExtractor(request, [this, path](const protocol::ExportResult& r) {
+        const bool ok = r.status.ok;
         if (ok)
-            setIdle(tr("Exported the extractor to %1.").arg(r.value(QStringLiteral("path")).toString()));
+            setIdle(tr("Exported the extractor to %1.").arg(r.path));
         else {
             setIdle(tr("Export failed."));
-            showError(tr("Cannot export the extractor: %1").arg(errorText(r)));
+            showError(tr("Cannot export the extractor: %1").arg(errorText(r.status)));
         }
         Q_EMIT exportFinished(ok, path);
     }, kExportTimeoutMs);

@@ -8,7 +8,6 @@
 #include <QElapsedTimer>
 #include <QHash>
 #include <QMainWindow>
-#include <QTemporaryDir>
 #include <QTimer>
 
 class QAction;
@@ -113,7 +112,7 @@ private:
     void clearError();
     void setBusy(const QString& message);
     void setIdle(const QString& message);
-    void onModelLoaded(const QJsonObject& response, const QString& path);
+    void onModelLoaded(const protocol::LoadResult& result, const QString& path);
     void forgetModel();
     /// What a run is computed from: model, mode, image and preprocessing.
     QJsonObject runInputs() const;
@@ -141,7 +140,6 @@ private:
 
     EngineClient* m_engine;
     SettingsStore m_settings;
-    QTemporaryDir m_outputDir;
     ModelInfo m_model;
     bool m_hasModel = false;
     bool m_unsafeOpsAllowed = false; ///< the user confirmed the current model's unsafe ops

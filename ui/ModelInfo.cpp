@@ -99,27 +99,4 @@ ModelInfo ModelInfo::fromJson(const QJsonObject& r)
     return info;
 }
 
-RunOutput RunOutput::fromJson(const QJsonObject& o)
-{
-    RunOutput out;
-    out.key = o.value(QStringLiteral("key")).toString();
-    out.node = o.value(QStringLiteral("node")).toString();
-    for (const QJsonValue& v : o.value(QStringLiteral("shape")).toArray())
-        out.shape.append(qint64(v.toDouble()));
-    out.min = o.value(QStringLiteral("min")).toDouble();
-    out.max = o.value(QStringLiteral("max")).toDouble();
-    out.mean = o.value(QStringLiteral("mean")).toDouble();
-    out.std = o.value(QStringLiteral("std")).toDouble();
-    out.file = o.value(QStringLiteral("file")).toString();
-    return out;
-}
-
-QString RunOutput::shapeText() const
-{
-    QStringList parts;
-    for (qint64 d : shape)
-        parts.append(QString::number(d));
-    return parts.join(QChar(0x00D7));
-}
-
 } // namespace featscope::ui

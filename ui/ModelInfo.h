@@ -1,6 +1,7 @@
 #pragma once
 
 #include <featscope/GraphDescription.h>
+#include <featscope/protocol/Messages.h>
 #include <featscope/protocol/Preprocessing.h>
 
 #include <QHash>
@@ -77,17 +78,7 @@ struct ReturnNodeSpec {
     QString key;  ///< output key (defaults to the node name)
 };
 
-/// One output of a run: statistics and the raw float32 file the engine wrote.
-struct RunOutput {
-    QString key;
-    QString node;
-    QVector<qint64> shape;
-    double min = 0, max = 0, mean = 0, std = 0;
-    QString file;
-
-    static RunOutput fromJson(const QJsonObject& object);
-    /// "1×64×28×28".
-    QString shapeText() const;
-};
+/// One output of a run: statistics and values, as the protocol decoded them.
+using RunOutput = protocol::TensorOutput;
 
 } // namespace featscope::ui

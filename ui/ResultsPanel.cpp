@@ -120,7 +120,7 @@ bool ResultsPanel::setResults(const QVector<RunOutput>& outputs, const QString& 
     QVector<FeatureMapView*> views;
     for (const RunOutput& output : outputs) {
         QString error;
-        FeatureTensor tensor = FeatureTensor::load(output, &error);
+        FeatureTensor tensor = FeatureTensor::fromOutput(output, &error);
         if (tensor.isEmpty()) {
             problems.append(error);
             continue;
@@ -227,7 +227,7 @@ QStringList ResultsPanel::exportNpy(const QString& directory, QString* error) co
         name.replace(unsafe, QStringLiteral("_"));
         const QString path = QDir(directory).filePath(name + QStringLiteral(".npy"));
         const FeatureTensor& t = v->tensor();
-        if (!writeNpy(path, t.shape(), t.data().constData(), t.data().size(), error)) {
+        if (!writeNpy(path, t.shape(), t.values(), t.count(), error)) {
             *error = tr("Cannot write %1: %2").arg(path, *error);
             return written;
         }

@@ -203,11 +203,11 @@ void ReturnNodesModel::replaceNode(int row, const QString& node)
     setData(index(row, NodeColumn), node, Qt::EditRole);
 }
 
-QJsonArray ReturnNodesModel::toJson(Mode mode) const
+featscope::ReturnNodes ReturnNodesModel::returnNodes(Mode mode) const
 {
-    QJsonArray out;
+    featscope::ReturnNodes out;
     for (const Entry& e : entries(mode))
-        out.append(QJsonObject{{QStringLiteral("node"), e.node}, {QStringLiteral("key"), e.key}});
+        out.push_back({e.node.toStdString(), e.key.toStdString()});
     return out;
 }
 

@@ -3,6 +3,7 @@
 #include "ModelInfo.h"
 
 #include <featscope/GraphDescription.h>
+#include <featscope/ReturnNodes.h>
 
 #include <QAbstractTableModel>
 #include <QJsonArray>
@@ -67,8 +68,8 @@ public:
     /// No model: rows wait (and keep their names) until the next setGraphs.
     void clearGraphs();
 
-    /// Protocol arrays [{node, key}] for a mode.
-    QJsonArray toJson(Mode mode) const;
+    /// The entries of a mode, as requests carry them.
+    featscope::ReturnNodes returnNodes(Mode mode) const;
 
     /// Everything, for QSettings: {"separate", "train": [...], "eval": [...]}.
     QJsonObject saveState() const;

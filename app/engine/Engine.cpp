@@ -13,12 +13,9 @@
 #include <featscope/protocol/ErrorKind.h>
 #include <featscope/protocol/GraphJson.h>
 
-#include <QDir>
 #include <QElapsedTimer>
 #include <QFileInfo>
 #include <QJsonArray>
-#include <QRegularExpression>
-#include <QSaveFile>
 #include <QThread>
 
 #include <algorithm>
@@ -41,22 +38,6 @@ QJsonArray toJson(const std::vector<std::string>& values)
     return a;
 }
 
-QJsonArray toJson(const std::vector<int64_t>& values)
-{
-    QJsonArray a;
-    for (auto v : values)
-        a.append(double(v));
-    return a;
-}
-
-Mode parseMode(const QJsonValue& value)
-{
-    const QString m = value.toString(QStringLiteral("eval"));
-    if (const auto mode = featscope::modeFromString(m.toStdString()))
-        return *mode;
-    throw featscope::Error("Unknown mode '" + m.toStdString() + "'; use \"train\" or \"eval\".");
-}
-
 std::string lastLine(const std::string& text)
 {
     std::size_t end = text.find_last_not_of("\n ");
@@ -72,21 +53,6 @@ std::string shapeText(const torch::Tensor& tensor)
     for (int64_t size : tensor.sizes())
         text += (text.empty() ? "" : "x") + std::to_string(size);
     return text;
-}
-
-featscope::ReturnNodes parseReturnNodes(const QJsonValue& value)
-{
-    featscope::ReturnNodes nodes;
-    for (const QJsonValue& v : value.toArray()) {
-        const QJsonObject o = v.toObject();
-        featscope::ReturnNode node;
-        node.node = o.value(QStringLiteral("node")).toString().toStdString();
-        node.key = o.value(QStringLiteral("key")).toString().toStdString();
-        if (node.key.empty())
-            node.key = node.node;
-        nodes.push_back(std::move(node));
-    }
-    return nodes;
 }
 
 std::string serialise(const featscope::ReturnNodes& nodes)
@@ -130,11 +96,12 @@ void Engine::requireModel() const
         throw featscope::Error("No model is loaded; send a \"load\" request first.");
 }
 
-QJsonObject Engine::handle(const QJsonObject& request)
+featscope::protocol::Frame Engine::handle(const QJsonObject& request)
 {
     const QJsonValue id = request.value(QStringLiteral("id"));
     const QString cmd = request.value(QStringLiteral("cmd")).toString();
-    QJsonObject response;
+    featscope::protocol::Frame frame;
+    QJsonObject& response = frame.header;
     try {
         if (cmd == QLatin1String("hello"))
             response = QJsonObject{{QStringLiteral("protocol"), 1},
@@ -146,7 +113,7 @@ QJsonObject Engine::handle(const QJsonObject& request)
         else if (cmd == QLatin1String("load"))
             response = load(request);
         else if (cmd == QLatin1String("run") || cmd == QLatin1String("export"))
-            response = runCapped(request);
+            frame = runCapped(request);
         else
             throw featscope::Error("Unknown request '" + cmd.toStdString()
                                    + "'; the engine understands hello, load, run, export and quit.");
@@ -176,8 +143,10 @@ QJsonObject Engine::handle(const QJsonObject& request)
         response = QJsonObject{{QStringLiteral("ok"), false}, {QStringLiteral("error"), qs(e.what())},
                                {QStringLiteral("errorType"), errorType(ErrorKind::Internal)}};
     }
+    if (!response.value(QStringLiteral("ok")).toBool())
+        frame.payload.clear(); // a failure carries no tensors
     response.insert(QStringLiteral("id"), id);
-    return response;
+    return frame;
 }
 
 QJsonObject Engine::load(const QJsonObject& request)
@@ -290,7 +259,7 @@ torch::jit::Module& Engine::extractorFor(const featscope::ReturnNodes& train, co
 
 // Runs and exports may add at most options_.runMemoryBytes of address space; hitting the cap is reported
 // as such, naming the model, instead of as LibTorch's allocator message.
-QJsonObject Engine::runCapped(const QJsonObject& request)
+featscope::protocol::Frame Engine::runCapped(const QJsonObject& request)
 {
     const featscope::ScopedAddressSpaceCap memoryCap(options_.runMemoryBytes);
     const bool isRun = request.value(QStringLiteral("cmd")).toString() == QLatin1String("run");
@@ -301,7 +270,9 @@ QJsonObject Engine::runCapped(const QJsonObject& request)
             + (isRun ? "Use a smaller input size, or raise" : "Raise") + " the cap with FEATSCOPE_RUN_MEMORY_MB (featscope-engine --run-memory-mb).");
     };
     try {
-        return isRun ? run(request) : exportExtractor(request);
+        if (isRun)
+            return run(featscope::protocol::RunRequest::fromJson(request));
+        return featscope::protocol::Frame{exportExtractor(featscope::protocol::ExportRequest::fromJson(request)), {}};
     } catch (const featscope::Error&) {
         throw;
     } catch (const std::bad_alloc&) {
@@ -316,33 +287,26 @@ QJsonObject Engine::runCapped(const QJsonObject& request)
     }
 }
 
-QJsonObject Engine::run(const QJsonObject& request)
+featscope::protocol::Frame Engine::run(const featscope::protocol::RunRequest& request)
 {
     requireModel();
     QElapsedTimer timer;
     timer.start();
-    const Mode mode = parseMode(request.value(QStringLiteral("mode")));
-    const featscope::ReturnNodes nodes = parseReturnNodes(request.value(QStringLiteral("returnNodes")));
+    const Mode mode = request.mode;
+    const featscope::ReturnNodes& nodes = request.returnNodes;
     if (nodes.empty())
         throw featscope::Error("No return nodes chosen; tick at least one node.");
     // A run shows maps, so only tensors will do; say so before any work. (Without a description of this
     // mode, the extractor's own check decides.)
     if (!descriptions_[int(mode)].nodes.empty())
         featscope::requireValidReturnNodes(descriptions_[int(mode)], nodes, featscope::OutputValues::TensorsOnly);
-    requireUnsafeOpsAllowed(request, "confirm that you trust it");
-    const auto preprocessing =
-        featscope::imaging::Preprocessing::fromRequest(request.value(QStringLiteral("preprocessing")).toObject());
-    QString outputDir = request.value(QStringLiteral("outputDir")).toString();
-    if (outputDir.isEmpty())
-        outputDir = QDir::temp().filePath(QStringLiteral("featscope-engine"));
-    if (!QDir().mkpath(outputDir))
-        throw featscope::Error("Cannot create the output directory '" + outputDir.toStdString() + "'.");
+    requireUnsafeOpsAllowed(request.allowUnsafeOps);
 
     if (options_.debugRunDelayMs > 0)
         QThread::msleep(options_.debugRunDelayMs);
 
     // The extractor takes the model's arguments: say which one an image cannot fill before any work.
-    const std::string image = request.value(QStringLiteral("image")).toString().toStdString();
+    const std::string image = request.image.toStdString();
     const featscope::ImageInputs imageInputs = [&] {
         try {
             return featscope::ImageInputs(module_->get_method("forward").function().getSchema());
@@ -351,7 +315,7 @@ QJsonObject Engine::run(const QJsonObject& request)
         }
     }();
     // [1, C, H, W]: the batch the response's inputShape and messages describe.
-    torch::Tensor input = featscope::imaging::loadImage(image, preprocessing).unsqueeze(0);
+    torch::Tensor input = featscope::imaging::loadImage(image, request.preprocessing).unsqueeze(0);
     // The extractor needs a valid selection in both modes; the other mode keeps what resolves there.
     const Mode other = mode == Mode::Train ? Mode::Eval : Mode::Train;
     featscope::ReturnNodes otherNodes;
@@ -386,79 +350,68 @@ QJsonObject Engine::run(const QJsonObject& request)
     if (!result.isGenericDict())
         throw featscope::Error("The extractor did not return a dict of tensors.");
 
-    // The id names the output files: keep it from reaching outside outputDir ("../x", "a/b").
-    QString runId = request.value(QStringLiteral("id")).toVariant().toString();
-    runId.remove(QRegularExpression(QStringLiteral("[^A-Za-z0-9_-]")));
-    runId = runId.left(32);
-    QJsonArray outputs;
-    int index = 0;
+    // The values travel after the response line (docs/engine-protocol.md, "Framing"): each tensor is
+    // converted straight into the bytes that are sent, with no file in between.
+    featscope::protocol::RunResult answer;
+    answer.mode = mode;
+    qint64 payloadBytes = 0;
     for (const auto& item : result.toGenericDict()) {
         const std::string key = item.key().toStringRef();
         if (!item.value().isTensor())
             throw featscope::Error("Output '" + key + "' is not a tensor.");
-        torch::Tensor t = item.value().toTensor().detach().to(torch::kCPU).to(torch::kFloat32).contiguous();
-        std::string node;
+        const torch::Tensor t = item.value().toTensor().detach();
+        featscope::protocol::TensorOutput output;
+        output.key = qs(key);
         for (const auto& n : nodes)
             if (n.key == key) {
-                node = featscope::resolveNodeName(names(mode), n.node).value_or(n.node);
+                output.node = qs(featscope::resolveNodeName(names(mode), n.node).value_or(n.node));
                 break;
             }
-        const QString file = QDir(outputDir).filePath(QStringLiteral("run%1-out%2.f32").arg(runId).arg(index++));
-        QSaveFile out(file);
-        if (!out.open(QIODevice::WriteOnly))
-            throw featscope::Error("Cannot write '" + file.toStdString() + "': " + out.errorString().toStdString());
-        out.write(reinterpret_cast<const char*>(t.data_ptr<float>()), qint64(t.numel() * sizeof(float)));
-        if (!out.commit())
-            throw featscope::Error("Cannot write '" + file.toStdString() + "': " + out.errorString().toStdString());
-        QJsonObject o{{QStringLiteral("key"), qs(key)},
-                      {QStringLiteral("node"), qs(node)},
-                      {QStringLiteral("shape"), toJson(t.sizes().vec())},
-                      {QStringLiteral("dtype"), QStringLiteral("float32")},
-                      {QStringLiteral("file"), file}};
+        for (int64_t size : t.sizes())
+            output.shape.append(size);
+        payloadBytes += t.numel() * qint64(sizeof(float));
+        if (payloadBytes > featscope::protocol::FrameLimits{}.maxPayloadBytes)
+            throw featscope::Error("The outputs of '" + path_ + "' need more than "
+                                   + std::to_string(featscope::protocol::FrameLimits{}.maxPayloadBytes >> 30)
+                                   + " GiB, more than a run may send; choose fewer or smaller return nodes, or a smaller input size.");
+        output.values = QByteArray(qsizetype(t.numel() * qint64(sizeof(float))), Qt::Uninitialized);
+        const torch::Tensor values = torch::from_blob(output.values.data(), t.sizes(), torch::kFloat32);
+        values.copy_(t); // to CPU, float32 and C order in one copy
         if (t.numel() > 0) {
-            o.insert(QStringLiteral("min"), t.min().item<double>());
-            o.insert(QStringLiteral("max"), t.max().item<double>());
-            o.insert(QStringLiteral("mean"), t.mean().item<double>());
-            o.insert(QStringLiteral("std"), t.numel() > 1 ? t.std(/*unbiased=*/false).item<double>() : 0.0);
+            output.min = values.min().item<double>();
+            output.max = values.max().item<double>();
+            output.mean = values.mean().item<double>();
+            output.std = t.numel() > 1 ? values.std(/*unbiased=*/false).item<double>() : 0.0;
         }
-        outputs.append(o);
+        answer.outputs.append(std::move(output));
     }
-    return QJsonObject{{QStringLiteral("mode"), QString::fromLatin1(featscope::toString(mode))},
-                       {QStringLiteral("inputShape"), toJson(input.sizes().vec())},
-                       {QStringLiteral("outputs"), outputs},
-                       {QStringLiteral("elapsedMs"), double(timer.elapsed())}};
+    answer.inputShape = QVector<qint64>(input.sizes().begin(), input.sizes().end());
+    answer.elapsedMs = double(timer.elapsed());
+    return answer.toFrame();
 }
 
 // A model whose code reaches outside it runs (or is exported) only when the request says the
 // user allowed it; the GUI asks first.
-void Engine::requireUnsafeOpsAllowed(const QJsonObject& request, const std::string& allowHint) const
+void Engine::requireUnsafeOpsAllowed(bool allowed) const
 {
-    if (!unsafeOps_.empty() && !request.value(QStringLiteral("allowUnsafeOps")).toBool())
-        throw featscope::Error(featscope::describeUnsafeOps(unsafeOps_, path_, allowHint));
+    if (!unsafeOps_.empty() && !allowed)
+        throw featscope::Error(featscope::describeUnsafeOps(unsafeOps_, path_, "confirm that you trust it"));
 }
 
-QJsonObject Engine::exportExtractor(const QJsonObject& request)
+QJsonObject Engine::exportExtractor(const featscope::protocol::ExportRequest& request)
 {
     requireModel();
-    requireUnsafeOpsAllowed(request, "confirm that you trust it");
-    const QString path = request.value(QStringLiteral("path")).toString();
-    if (path.isEmpty())
+    requireUnsafeOpsAllowed(request.allowUnsafeOps);
+    if (request.path.isEmpty())
         throw featscope::Error("Export needs a \"path\" to write the extractor to.");
-    featscope::ReturnNodes train, eval;
-    if (request.contains(QStringLiteral("returnNodes"))) {
-        train = eval = parseReturnNodes(request.value(QStringLiteral("returnNodes")));
-    } else {
-        train = parseReturnNodes(request.value(QStringLiteral("trainReturnNodes")));
-        eval = parseReturnNodes(request.value(QStringLiteral("evalReturnNodes")));
-    }
-    if (train.empty() && eval.empty())
+    if (request.train.empty() && request.eval.empty())
         throw featscope::Error("No return nodes chosen; tick at least one node before exporting.");
-    torch::jit::Module extractor = createExtractor(train, eval);
+    torch::jit::Module extractor = createExtractor(request.train, request.eval);
     // Saved in the mode the user works in, as torchvision's extractor keeps its source's training flag.
-    if (parseMode(request.value(QStringLiteral("mode"))) == Mode::Train)
+    if (request.mode == Mode::Train)
         extractor.train();
     else
         extractor.eval();
-    featscope::saveModuleAtomically(extractor, path.toStdString());
-    return QJsonObject{{QStringLiteral("path"), QFileInfo(path).absoluteFilePath()}};
+    featscope::saveModuleAtomically(extractor, request.path.toStdString());
+    return QJsonObject{{QStringLiteral("path"), QFileInfo(request.path).absoluteFilePath()}};
 }

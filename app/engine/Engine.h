@@ -3,6 +3,8 @@
 #include <featscope/FeatureExtraction.h>
 #include <featscope/ModuleLoader.h>
 #include <featscope/UnsafeOps.h>
+#include <featscope/protocol/Framing.h>
+#include <featscope/protocol/Messages.h>
 
 #include <QJsonObject>
 #include <QString>
@@ -25,18 +27,19 @@ public:
 
     explicit Engine(Options options) : options_(options) {}
 
-    /// Handles one request object and returns the response object (never throws).
-    QJsonObject handle(const QJsonObject& request);
+    /// Handles one request object and returns the response: its object and, for a run, the tensors as
+    /// payload parts (protocol/Framing.h). Never throws.
+    featscope::protocol::Frame handle(const QJsonObject& request);
 
 private:
     QJsonObject load(const QJsonObject& request);
-    QJsonObject run(const QJsonObject& request);
-    QJsonObject exportExtractor(const QJsonObject& request);
+    featscope::protocol::Frame run(const featscope::protocol::RunRequest& request);
+    QJsonObject exportExtractor(const featscope::protocol::ExportRequest& request);
 
-    QJsonObject runCapped(const QJsonObject& request);
+    featscope::protocol::Frame runCapped(const QJsonObject& request);
     const std::vector<std::string>& names(featscope::Mode mode) const;
     void requireModel() const;
-    void requireUnsafeOpsAllowed(const QJsonObject& request, const std::string& allowHint) const;
+    void requireUnsafeOpsAllowed(bool allowed) const;
     /// From the graphs named at load, or by naming the model again when they could not be.
     torch::jit::Module createExtractor(const featscope::ReturnNodes& train, const featscope::ReturnNodes& eval) const;
     torch::jit::Module& extractorFor(const featscope::ReturnNodes& train, const featscope::ReturnNodes& eval);

@@ -1,6 +1,7 @@
 // featscope-engine: loads and runs TorchScript models for the featscope GUI, one JSON request per line on
-// stdin, one JSON response per line on stdout (docs/engine-protocol.md). It runs in its own process so that
-// a model which crashes or hangs LibTorch cannot take the GUI down.
+// stdin, one JSON response per line on stdout, a run's tensors as raw bytes right after its line
+// (docs/engine-protocol.md). It runs in its own process so that a model which crashes or hangs LibTorch
+// cannot take the GUI down.
 
 #include "CommandLine.h"
 #include "Engine.h"
@@ -13,6 +14,7 @@
 #include <featscope/ProcessLimits.h>
 #include <featscope/Runtime.h>
 #include <featscope/protocol/ErrorKind.h>
+#include <featscope/protocol/Framing.h>
 
 #include <QCoreApplication>
 #include <QJsonDocument>
@@ -150,15 +152,17 @@ int main(int argc, char** argv)
     featscope::warnIfReferenceBlas("featscope-engine");
 
     std::mutex protocolMutex;
-    auto reply = [&](const QJsonObject& response) {
-        const QByteArray out = QJsonDocument(response).toJson(QJsonDocument::Compact);
-        std::fwrite(out.constData(), 1, std::size_t(out.size()), protocol);
-        std::fputc('\n', protocol);
+    // One message: the JSON line, then the payload parts it declares (protocol/Framing.h).
+    auto reply = [&](const featscope::protocol::Frame& response) {
+        const QByteArray line = featscope::protocol::encodeHeaderLine(response);
+        std::fwrite(line.constData(), 1, std::size_t(line.size()), protocol);
+        for (const QByteArray& part : response.payload)
+            std::fwrite(part.constData(), 1, std::size_t(part.size()), protocol);
         std::fflush(protocol);
     };
     RequestWatchdog watchdog([&](const QJsonObject& response) {
         std::lock_guard<std::mutex> lock(protocolMutex);
-        reply(response);
+        reply(featscope::protocol::Frame{response, {}});
     });
 
     Engine engine(options);
@@ -168,12 +172,12 @@ int main(int argc, char** argv)
             continue;
         QJsonParseError error{};
         const QJsonDocument doc = QJsonDocument::fromJson(QByteArray::fromStdString(line), &error);
-        QJsonObject response;
+        featscope::protocol::Frame response;
         if (!doc.isObject()) {
-            response = QJsonObject{{QStringLiteral("ok"), false},
-                                   {QStringLiteral("errorType"), featscope::protocol::toString(featscope::protocol::ErrorKind::Protocol)},
-                                   {QStringLiteral("error"), QStringLiteral("Request is not a JSON object: %1")
-                                                                 .arg(error.errorString())}};
+            response.header = QJsonObject{{QStringLiteral("ok"), false},
+                                          {QStringLiteral("errorType"), featscope::protocol::toString(featscope::protocol::ErrorKind::Protocol)},
+                                          {QStringLiteral("error"), QStringLiteral("Request is not a JSON object: %1")
+                                                                        .arg(error.errorString())}};
         } else if (doc.object().value(QStringLiteral("cmd")).toString() == QLatin1String("quit")) {
             break;
         } else {

@@ -114,11 +114,11 @@ class ImagePipelineTest(unittest.TestCase):
             for name, preprocessing, tolerance in self.CASES:
                 with self.subTest(image=name, preprocessing=preprocessing):
                     path = self.images[name]
-                    response = engine.request("run", image=path, preprocessing=preprocessing, outputDir=self.dir,
+                    response = engine.request("run", image=path, preprocessing=preprocessing,
                                               returnNodes=[{"node": "mul", "key": "x"}])
                     self.assertTrue(response["ok"], response)
                     output = response["outputs"][0]
-                    values = np.fromfile(output["file"], dtype="<f4").reshape(output["shape"])[0]
+                    values = np.frombuffer(output["values"], dtype="<f4").reshape(output["shape"])[0]
                     expected = torchvision_reference(path, preprocessing)
                     self.assertMatches(values, expected, tolerance, name)
                     # The inspector and the CLI see the same pixels, bit for bit.
@@ -152,7 +152,7 @@ class ImagePipelineTest(unittest.TestCase):
                     self.assertIn(needle, response["error"])
             # The model loaded before the bad ones still runs.
             response = engine.request("run", image=image, preprocessing={**IMAGENET, "centerCrop": 8},
-                                      outputDir=self.dir, returnNodes=[{"node": "mul"}])
+                                      returnNodes=[{"node": "mul"}])
             self.assertTrue(response["ok"], response)
             # A model's featscope.json reaches the GUI in the request's spelling.
             good = os.path.join(self.dir, "gray_model.pt")
@@ -176,7 +176,7 @@ class ImagePipelineTest(unittest.TestCase):
                                           ({"channels": 2}, "channels is 2")]:
                 with self.subTest(preprocessing=preprocessing):
                     response = engine.request("run", image=image, preprocessing=preprocessing,
-                                              outputDir=self.dir, returnNodes=[{"node": "mul"}])
+                                              returnNodes=[{"node": "mul"}])
                     self.assertFalse(response["ok"], response)
                     self.assertIn("preprocessing", response["error"])
                     self.assertIn(needle, response["error"])

@@ -28,6 +28,9 @@ import numpy as np
 import torch
 from PIL import Image
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "reliability"))
+from test_engine import read_response  # noqa: E402
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 IMAGE = os.path.join(ROOT, "resources", "images", "ankle_boot_0_rgb224.png")
 CLI = ENGINE = None
@@ -143,14 +146,14 @@ def seeded(cls):
 class Engine:
     def __init__(self):
         self.process = subprocess.Popen([ENGINE], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=subprocess.DEVNULL, text=True)
+                                        stderr=subprocess.DEVNULL)
         self.next_id = 0
 
     def request(self, cmd, **fields):
         self.next_id += 1
-        self.process.stdin.write(json.dumps({"id": self.next_id, "cmd": cmd, **fields}) + "\n")
+        self.process.stdin.write((json.dumps({"id": self.next_id, "cmd": cmd, **fields}) + "\n").encode())
         self.process.stdin.flush()
-        response = json.loads(self.process.stdout.readline())
+        response = read_response(self.process.stdout)
         assert response["id"] == self.next_id, response
         return response
 
@@ -262,11 +265,11 @@ class HandWrittenTest(unittest.TestCase):
         try:
             preprocessing = {"resize": 0, "centerCrop": 0, "channels": 3, "mean": [0.5], "std": [0.5]}
             self.assertTrue(engine.request("load", path=self.path("detection.pt"))["ok"])
-            response = engine.request("run", image=IMAGE, preprocessing=preprocessing, outputDir=self.dir,
+            response = engine.request("run", image=IMAGE, preprocessing=preprocessing,
                                       returnNodes=[{"node": "conv", "key": "c"}])
             self.assertTrue(response["ok"], response)
             output = response["outputs"][0]
-            values = np.fromfile(output["file"], dtype="<f4").reshape(output["shape"])
+            values = np.frombuffer(output["values"], dtype="<f4").reshape(output["shape"])
             self.assertTrue(np.allclose(values, hooked(cases["detection"][0], "conv", [img]).numpy(), atol=1e-5))
             for name, needle in [("dict_input", "first argument 'inputs' (Dict[str, Tensor])"),
                                  ("two_tensors", "also needs argument 'y' (Tensor)")]:

@@ -9,6 +9,7 @@ import json
 import os
 import select
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
@@ -46,8 +47,30 @@ BAD_MODELS = {
 }
 
 
+def read_response(stream):
+    """One message of docs/engine-protocol.md ("Framing") from the engine's stdout (a binary stream): the JSON
+    line, then the payload parts it declares; a run's outputs get their parts as "values" (little-endian
+    float32 bytes). Returns None at the end of the stream."""
+    line = stream.readline()
+    if not line:
+        return None
+    response = json.loads(line)
+    parts = []
+    for size in response.get("payload", []):
+        part = stream.read(size)
+        if len(part) != size:
+            raise AssertionError(f"the engine declared {size} payload bytes and sent {len(part)}")
+        parts.append(part)
+    outputs = response.get("outputs", []) if parts else []
+    if len(outputs) != len(parts):
+        raise AssertionError(f"{len(outputs)} outputs but {len(parts)} payload parts: {response}")
+    for output, part in zip(outputs, parts):
+        output["values"] = part
+    return response
+
+
 class Engine:
-    """One featscope-engine process spoken to over its JSON-lines protocol."""
+    """One featscope-engine process spoken to over its protocol."""
 
     def __init__(self, *args, env=None, engine=None, unset=(), prefix=()):
         environment = {**os.environ, **ENGINE_ENV, **(env or {})}
@@ -65,11 +88,10 @@ class Engine:
         ready, _, _ = select.select([self.process.stdout], [], [], timeout)
         if not ready:
             raise AssertionError(f"no answer to {cmd} within {timeout} s")
-        line = self.process.stdout.readline()
-        if not line:
+        response = read_response(self.process.stdout)
+        if response is None:
             raise AssertionError(f"the engine ended while serving {cmd}: exit {self.process.wait()}, "
                                  f"stderr: {self.process.stderr.read().decode(errors='replace')[-2000:]}")
-        response = json.loads(line)
         assert response["id"] == request_id, response
         return response
 
@@ -224,20 +246,40 @@ class EngineTest(unittest.TestCase):
                 self.assertFalse(response["ok"], response)
         self.assertAlive(engine)
 
-    def test_run_id_cannot_name_files_outside_the_output_folder(self):
-        engine = self.start()
-        self.assertTrue(engine.request("load", path=self.good)["ok"])
-        outputs = os.path.join(self.dir, "outputs", "inner")
-        os.makedirs(outputs, exist_ok=True)
-        request = {"id": "../escaped", "cmd": "run", "image": os.path.join(self.dir, "gray.png"),
-                   "returnNodes": [{"node": "conv"}], "outputDir": outputs}
-        engine.process.stdin.write((json.dumps(request) + "\n").encode())
-        engine.process.stdin.flush()
-        response = json.loads(engine.process.stdout.readline())
-        self.assertTrue(response["ok"], response)
-        for output in response["outputs"]:
-            self.assertEqual(os.path.dirname(output["file"]), outputs)
-        self.assertEqual([f for f in os.listdir(os.path.dirname(outputs)) if f != "inner"], [])
+    def test_run_values_travel_on_the_pipe_and_no_file_is_written(self):
+        """A run's tensors follow its response line as declared payload parts; the engine writes no scratch
+        file (its TMPDIR stays empty, an "outputDir" is ignored), and the stream stays in step afterwards."""
+        scratch = tempfile.mkdtemp(prefix="featscope-engine-tmp-")
+        try:
+            engine = self.start(env={"TMPDIR": scratch})
+            self.assertTrue(engine.request("load", path=self.good)["ok"])
+            # A string id that once named the output files ("../escaped") is only an id now.
+            request = {"id": "../escaped", "cmd": "run", "image": os.path.join(self.dir, "gray.png"),
+                       "returnNodes": [{"node": "conv"}, {"node": "relu", "key": "r"}],
+                       "outputDir": os.path.join(scratch, "out")}
+            engine.process.stdin.write((json.dumps(request) + "\n").encode())
+            engine.process.stdin.flush()
+            response = read_response(engine.process.stdout)
+            self.assertTrue(response["ok"], response)
+            self.assertEqual(response["id"], "../escaped")
+            self.assertEqual(len(response["payload"]), 2)
+            for output in response["outputs"]:
+                count = 1
+                for size in output["shape"]:
+                    count *= size
+                self.assertEqual(len(output["values"]), 4 * count)
+                values = struct.unpack(f"<{count}f", output["values"])
+                self.assertAlmostEqual(min(values), output["min"], places=5)
+                self.assertAlmostEqual(max(values), output["max"], places=5)
+                self.assertNotIn("file", output)
+            failed = engine.request("run", image=os.path.join(self.dir, "missing.png"), returnNodes=[{"node": "conv"}])
+            self.assertFalse(failed["ok"])
+            self.assertNotIn("payload", failed)
+            self.assertAlive(engine)
+            self.assertEqual(engine.close(), 0)
+            self.assertEqual(os.listdir(scratch), [])
+        finally:
+            shutil.rmtree(scratch)
 
     def test_command_line_values_must_be_numbers(self):
         """Every numeric option is read by the CLI's parser: a value that is not a whole number in range stops

@@ -10,7 +10,9 @@
 #include <QJsonObject>
 #include <QProcess>
 #include <QSignalSpy>
-#include <QTemporaryDir>
+#include <QTimer>
+
+#include <algorithm>
 #include <QTest>
 
 using namespace featscope::ui;
@@ -23,20 +25,22 @@ private Q_SLOTS:
     void missingEngineIsReported();
     void realEngineRestartsAndReplaysModel();
     void killDuringReplayKeepsModel();
+    void typedRunCarriesTheTensors();
+    void brokenFramingIsAProtocolError();
+    void bigPayloadArrivesAcrossManyEventLoopTurns();
 
 private:
     static QJsonObject wait(EngineClient& client, const QString& command, const QJsonObject& params, int timeoutMs = 0);
     /// A run of the bundled model on one image, asking for `node`: it needs the model to be loaded.
-    static QJsonObject runParams(const QString& node, const QJsonObject& loaded, const QTemporaryDir& outputDir);
+    static QJsonObject runParams(const QString& node, const QJsonObject& loaded);
 
     const QString m_model = QDir::cleanPath(QStringLiteral(FEATSCOPE_SOURCE_DIR "/resources/models/fashion_cnn.pt"));
 };
 
-QJsonObject EngineClientTest::runParams(const QString& node, const QJsonObject& loaded, const QTemporaryDir& outputDir)
+QJsonObject EngineClientTest::runParams(const QString& node, const QJsonObject& loaded)
 {
     return {{QStringLiteral("image"), QDir::cleanPath(QStringLiteral(FEATSCOPE_SOURCE_DIR "/resources/images/bag_18.png"))},
             {QStringLiteral("preprocessing"), loaded.value(QStringLiteral("preprocessing"))},
-            {QStringLiteral("outputDir"), outputDir.path()},
             {QStringLiteral("returnNodes"), QJsonArray{QJsonObject{{QStringLiteral("node"), node}}}}};
 }
 
@@ -100,13 +104,12 @@ void EngineClientTest::realEngineRestartsAndReplaysModel()
     QCOMPARE(wait(client, QStringLiteral("hello"), {}).value(QStringLiteral("protocol")).toInt(), 1);
     const QJsonObject loaded = wait(client, QStringLiteral("load"), {{QStringLiteral("path"), m_model}});
     QVERIFY(loaded.value(QStringLiteral("ok")).toBool());
-    QTemporaryDir outputDir;
-    const QJsonObject bad = wait(client, QStringLiteral("run"), runParams(QStringLiteral("nope"), loaded, outputDir));
+    const QJsonObject bad = wait(client, QStringLiteral("run"), runParams(QStringLiteral("nope"), loaded));
     QCOMPARE(bad.value(QStringLiteral("errorType")).toString(), QStringLiteral("unknown_node"));
     // Kill it: the next request finds a fresh engine with the model loaded again.
     QProcess::execute(QStringLiteral("kill"), {QStringLiteral("-9"), QString::number(client.processId())});
     QTRY_COMPARE(client.processId(), qint64(0));
-    const QJsonObject again = wait(client, QStringLiteral("run"), runParams(QStringLiteral("features.block1"), loaded, outputDir));
+    const QJsonObject again = wait(client, QStringLiteral("run"), runParams(QStringLiteral("features.block1"), loaded));
     QVERIFY2(again.value(QStringLiteral("ok")).toBool(), qPrintable(again.value(QStringLiteral("error")).toString()));
     QCOMPARE(again.value(QStringLiteral("outputs")).toArray().first().toObject().value(QStringLiteral("node")).toString(),
              QStringLiteral("features.block1.pool"));
@@ -122,8 +125,7 @@ void EngineClientTest::killDuringReplayKeepsModel()
     QProcess::execute(QStringLiteral("kill"), {QStringLiteral("-9"), QString::number(client.processId())});
     QTRY_COMPARE(client.processId(), qint64(0));
 
-    QTemporaryDir outputDir;
-    const QJsonObject params = runParams(QStringLiteral("features.block1"), loaded, outputDir);
+    const QJsonObject params = runParams(QStringLiteral("features.block1"), loaded);
     QJsonObject first;
     bool firstDone = false;
     const int runId = client.send(QStringLiteral("run"), params, [&](const QJsonObject& r) {
@@ -139,6 +141,95 @@ void EngineClientTest::killDuringReplayKeepsModel()
     QVERIFY2(again.value(QStringLiteral("ok")).toBool(), qPrintable(again.value(QStringLiteral("error")).toString()));
     QCOMPARE(again.value(QStringLiteral("outputs")).toArray().first().toObject().value(QStringLiteral("node")).toString(),
              QStringLiteral("features.block1.pool"));
+}
+
+// The typed calls the window uses: a run's tensors arrive decoded, with values that match the engine's
+// statistics, and no file is involved.
+void EngineClientTest::typedRunCarriesTheTensors()
+{
+    EngineClient client;
+    featscope::protocol::LoadResult loaded;
+    bool done = false;
+    client.load({m_model, {}, {}}, [&](const featscope::protocol::LoadResult& r) {
+        loaded = r;
+        done = true;
+    });
+    QTRY_VERIFY_WITH_TIMEOUT(done, 60000);
+    QVERIFY2(loaded.status.ok, qPrintable(loaded.status.error));
+
+    featscope::protocol::RunRequest request;
+    request.image = QDir::cleanPath(QStringLiteral(FEATSCOPE_SOURCE_DIR "/resources/images/bag_18.png"));
+    request.preprocessing = featscope::protocol::Preprocessing::fromRequest(loaded.model.value(QStringLiteral("preprocessing")).toObject());
+    request.returnNodes = {{"features.block1", "b1"}, {"features.block2.conv", "c2"}};
+    featscope::protocol::RunResult run;
+    done = false;
+    client.run(request, [&](const featscope::protocol::RunResult& r) {
+        run = r;
+        done = true;
+    });
+    QTRY_VERIFY_WITH_TIMEOUT(done, 60000);
+    QVERIFY2(run.status.ok, qPrintable(run.status.error));
+    QCOMPARE(run.inputShape, (QVector<qint64>{1, 1, 28, 28}));
+    QCOMPARE(run.outputs.size(), 2);
+    QCOMPARE(run.outputs[0].key, QStringLiteral("b1"));
+    QCOMPARE(run.outputs[0].node, QStringLiteral("features.block1.pool"));
+    QCOMPARE(run.outputs[0].shapeText(), QStringLiteral("1×32×14×14"));
+    for (const featscope::protocol::TensorOutput& output : run.outputs) {
+        QCOMPARE(output.values.size(), output.count() * qint64(sizeof(float)));
+        const auto [lo, hi] = std::minmax_element(output.data(), output.data() + output.count());
+        QCOMPARE(double(*lo), output.min);
+        QCOMPARE(double(*hi), output.max);
+    }
+}
+
+// A stream that breaks the framing cannot be read on: the client stops the engine and says so.
+void EngineClientTest::brokenFramingIsAProtocolError()
+{
+    EngineClient client;
+    client.setProgram(QStringLiteral("/bin/sh"));
+    client.setArguments({QStringLiteral("-c"), QStringLiteral("read line; echo '{\"id\":1,\"ok\":true,\"payload\":[-8]}'; sleep 60")});
+    QSignalSpy stopped(&client, &EngineClient::engineStopped);
+    QElapsedTimer t;
+    t.start();
+    const QJsonObject r = wait(client, QStringLiteral("run"), {});
+    QVERIFY(t.elapsed() < 10000);
+    QCOMPARE(r.value(QStringLiteral("errorType")).toString(), QStringLiteral("protocol"));
+    QVERIFY2(r.value(QStringLiteral("error")).toString().contains(QStringLiteral("-8 bytes")),
+             qPrintable(r.value(QStringLiteral("error")).toString()));
+    QCOMPARE(stopped.count(), 1);
+    QVERIFY(!client.isBusy());
+}
+
+// 64 MB of values come in as QProcess reads them, piece by piece between other events, never as one block
+// that holds the window.
+void EngineClientTest::bigPayloadArrivesAcrossManyEventLoopTurns()
+{
+    constexpr qint64 kValues = 16 << 20;
+    EngineClient client;
+    client.setProgram(QStringLiteral("/bin/sh"));
+    client.setArguments({QStringLiteral("-c"),
+                         QStringLiteral("read line; echo '{\"id\":1,\"ok\":true,\"outputs\":[{\"key\":\"z\",\"shape\":[1,%1],"
+                                        "\"dtype\":\"float32\"}],\"payload\":[%2]}'; head -c %2 /dev/zero; sleep 60")
+                             .arg(kValues)
+                             .arg(kValues * 4)});
+    int turns = 0;
+    QTimer ticker;
+    ticker.setInterval(0);
+    connect(&ticker, &QTimer::timeout, [&] { ++turns; });
+    featscope::protocol::RunResult run;
+    bool done = false;
+    client.run({}, [&](const featscope::protocol::RunResult& r) {
+        run = r;
+        done = true;
+        ticker.stop();
+    });
+    ticker.start();
+    QTRY_VERIFY_WITH_TIMEOUT(done, 60000);
+    QVERIFY2(run.status.ok, qPrintable(run.status.error));
+    QCOMPARE(run.outputs.size(), 1);
+    QCOMPARE(run.outputs[0].count(), kValues);
+    QCOMPARE(run.outputs[0].data()[kValues - 1], 0.0f);
+    QVERIFY2(turns > 50, qPrintable(QStringLiteral("%1 event-loop turns while 64 MB arrived").arg(turns)));
 }
 
 QTEST_GUILESS_MAIN(EngineClientTest)

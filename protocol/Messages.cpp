@@ -1,0 +1,290 @@
+#include <featscope/protocol/Messages.h>
+
+#include <featscope/Errors.h>
+
+#include <QJsonArray>
+#include <QtEndian>
+
+#include <algorithm>
+#include <limits>
+
+namespace featscope::protocol {
+namespace {
+
+QString field(const char* name) { return QString::fromLatin1(name); }
+
+QStringList strings(const QJsonValue& value)
+{
+    QStringList out;
+    for (const QJsonValue& v : value.toArray())
+        out.append(v.toString());
+    return out;
+}
+
+QJsonArray toJson(const QVector<qint64>& values)
+{
+    QJsonArray array;
+    for (qint64 v : values)
+        array.append(double(v));
+    return array;
+}
+
+QVector<qint64> integers(const QJsonValue& value)
+{
+    QVector<qint64> out;
+    for (const QJsonValue& v : value.toArray())
+        out.append(qint64(v.toDouble(-1)));
+    return out;
+}
+
+QJsonValue modeToJson(Mode mode) { return QString::fromLatin1(featscope::toString(mode)); }
+
+/// Wire order is little-endian; on a big-endian machine the same swap goes both ways.
+QByteArray swappedToOrFromLittleEndian(QByteArray floats)
+{
+    if constexpr (Q_BYTE_ORDER == Q_BIG_ENDIAN) {
+        float* values = reinterpret_cast<float*>(floats.data());
+        qFromLittleEndian<float>(values, floats.size() / qsizetype(sizeof(float)), values);
+    }
+    return floats;
+}
+
+/// Elements of `shape`, or -1 when a dimension is negative or the product passes `limit`.
+qint64 elementCount(const QVector<qint64>& shape, qint64 limit)
+{
+    qint64 count = 1;
+    for (qint64 d : shape) {
+        if (d < 0)
+            return -1;
+        if (d > 0 && count > limit / d)
+            return -1;
+        count *= d;
+    }
+    return count;
+}
+
+} // namespace
+
+Status Status::fromJson(const QJsonObject& response)
+{
+    Status status;
+    status.ok = response.value(field("ok")).toBool();
+    if (!status.ok) {
+        status.error = response.value(field("error")).toString();
+        if (status.error.isEmpty())
+            status.error = QStringLiteral("The engine gave no reason.");
+        status.errorKind = errorKindFromString(response.value(field("errorType")).toString());
+        status.suggestions = strings(response.value(field("suggestions")));
+    }
+    return status;
+}
+
+Status Status::failure(const QString& error, ErrorKind kind)
+{
+    Status status;
+    status.error = error;
+    status.errorKind = kind;
+    return status;
+}
+
+Mode modeFromJson(const QJsonValue& value)
+{
+    const QString text = value.toString(QStringLiteral("eval"));
+    if (const auto mode = featscope::modeFromString(text.toStdString()))
+        return *mode;
+    throw Error("Unknown mode '" + text.toStdString() + "'; use \"train\" or \"eval\".");
+}
+
+ReturnNodes returnNodesFromJson(const QJsonValue& value)
+{
+    ReturnNodes nodes;
+    for (const QJsonValue& v : value.toArray()) {
+        const QJsonObject o = v.toObject();
+        ReturnNode node;
+        node.node = o.value(field("node")).toString().toStdString();
+        node.key = o.value(field("key")).toString().toStdString();
+        if (node.key.empty())
+            node.key = node.node;
+        nodes.push_back(std::move(node));
+    }
+    return nodes;
+}
+
+QJsonArray toJson(const ReturnNodes& nodes)
+{
+    QJsonArray array;
+    for (const ReturnNode& n : nodes)
+        array.append(QJsonObject{{field("node"), QString::fromStdString(n.node)}, {field("key"), QString::fromStdString(n.key)}});
+    return array;
+}
+
+QJsonObject LoadRequest::toJson() const
+{
+    QJsonObject request{{field("path"), path}};
+    if (!leafModules.isEmpty())
+        request.insert(field("leafModules"), QJsonArray::fromStringList(leafModules));
+    if (!leafFunctions.isEmpty())
+        request.insert(field("leafFunctions"), QJsonArray::fromStringList(leafFunctions));
+    return request;
+}
+
+LoadRequest LoadRequest::fromJson(const QJsonObject& request)
+{
+    return LoadRequest{request.value(field("path")).toString(), strings(request.value(field("leafModules"))),
+                       strings(request.value(field("leafFunctions")))};
+}
+
+LoadResult LoadResult::fromFrame(const Frame& frame)
+{
+    LoadResult result;
+    result.status = Status::fromJson(frame.header);
+    if (result.status.ok) {
+        result.model = frame.header;
+        result.elapsedMs = frame.header.value(field("elapsedMs")).toDouble();
+    }
+    return result;
+}
+
+QJsonObject RunRequest::toJson() const
+{
+    return QJsonObject{{field("image"), image},
+                       {field("preprocessing"), preprocessing.toRequest()},
+                       {field("mode"), modeToJson(mode)},
+                       {field("returnNodes"), protocol::toJson(returnNodes)},
+                       {field("allowUnsafeOps"), allowUnsafeOps}};
+}
+
+RunRequest RunRequest::fromJson(const QJsonObject& request)
+{
+    RunRequest run;
+    run.image = request.value(field("image")).toString();
+    run.preprocessing = Preprocessing::fromRequest(request.value(field("preprocessing")).toObject());
+    run.mode = modeFromJson(request.value(field("mode")));
+    run.returnNodes = returnNodesFromJson(request.value(field("returnNodes")));
+    run.allowUnsafeOps = request.value(field("allowUnsafeOps")).toBool();
+    return run;
+}
+
+qint64 TensorOutput::count() const
+{
+    return elementCount(shape, std::numeric_limits<qint64>::max());
+}
+
+QString TensorOutput::shapeText() const
+{
+    QStringList parts;
+    for (qint64 d : shape)
+        parts.append(QString::number(d));
+    return parts.join(QChar(0x00D7));
+}
+
+Frame RunResult::toFrame() const
+{
+    Frame frame;
+    QJsonArray described;
+    for (const TensorOutput& output : outputs) {
+        QJsonObject o{{field("key"), output.key},
+                      {field("node"), output.node},
+                      {field("shape"), toJson(output.shape)},
+                      {field("dtype"), QStringLiteral("float32")}};
+        if (output.count() > 0) {
+            o.insert(field("min"), output.min);
+            o.insert(field("max"), output.max);
+            o.insert(field("mean"), output.mean);
+            o.insert(field("std"), output.std);
+        }
+        described.append(o);
+        frame.payload.append(swappedToOrFromLittleEndian(output.values));
+    }
+    frame.header = QJsonObject{{field("mode"), modeToJson(mode)},
+                               {field("inputShape"), toJson(inputShape)},
+                               {field("outputs"), described},
+                               {field("elapsedMs"), elapsedMs}};
+    return frame;
+}
+
+RunResult RunResult::fromFrame(const Frame& frame)
+{
+    RunResult result;
+    result.status = Status::fromJson(frame.header);
+    if (!result.status.ok)
+        return result;
+    const auto broken = [](const QString& why) {
+        RunResult failed;
+        failed.status = Status::failure(QStringLiteral("The engine's run answer is broken: %1").arg(why), ErrorKind::Protocol);
+        return failed;
+    };
+    result.mode = featscope::modeFromString(frame.header.value(field("mode")).toString().toStdString()).value_or(Mode::Eval);
+    result.inputShape = integers(frame.header.value(field("inputShape")));
+    result.elapsedMs = frame.header.value(field("elapsedMs")).toDouble();
+    const QJsonArray described = frame.header.value(field("outputs")).toArray();
+    if (described.size() != frame.payload.size())
+        return broken(QStringLiteral("it describes %1 output(s) but carries %2 payload part(s).")
+                          .arg(described.size())
+                          .arg(frame.payload.size()));
+    for (qsizetype i = 0; i < described.size(); ++i) {
+        const QJsonObject o = described[i].toObject();
+        TensorOutput output;
+        output.key = o.value(field("key")).toString();
+        output.node = o.value(field("node")).toString();
+        output.shape = integers(o.value(field("shape")));
+        output.min = o.value(field("min")).toDouble();
+        output.max = o.value(field("max")).toDouble();
+        output.mean = o.value(field("mean")).toDouble();
+        output.std = o.value(field("std")).toDouble();
+        const QString dtype = o.value(field("dtype")).toString();
+        if (dtype != QLatin1String("float32"))
+            return broken(QStringLiteral("output '%1' has dtype '%2'; only float32 is sent.").arg(output.key, dtype));
+        const qint64 bytes = frame.payload[i].size();
+        const qint64 count = elementCount(output.shape, bytes / qint64(sizeof(float)) + 1);
+        if (count < 0 || count * qint64(sizeof(float)) != bytes)
+            return broken(QStringLiteral("output '%1' has shape [%2] but %3 bytes of values.")
+                              .arg(output.key, output.shapeText())
+                              .arg(bytes));
+        output.values = swappedToOrFromLittleEndian(frame.payload[i]);
+        result.outputs.append(std::move(output));
+    }
+    return result;
+}
+
+QJsonObject ExportRequest::toJson() const
+{
+    QJsonObject request{{field("path"), path}, {field("mode"), modeToJson(mode)}, {field("allowUnsafeOps"), allowUnsafeOps}};
+    const auto same = [](const ReturnNodes& a, const ReturnNodes& b) {
+        return std::equal(a.begin(), a.end(), b.begin(), b.end(),
+                          [](const ReturnNode& x, const ReturnNode& y) { return x.node == y.node && x.key == y.key; });
+    };
+    if (same(train, eval)) {
+        request.insert(field("returnNodes"), protocol::toJson(train));
+    } else {
+        request.insert(field("trainReturnNodes"), protocol::toJson(train));
+        request.insert(field("evalReturnNodes"), protocol::toJson(eval));
+    }
+    return request;
+}
+
+ExportRequest ExportRequest::fromJson(const QJsonObject& request)
+{
+    ExportRequest out;
+    out.path = request.value(field("path")).toString();
+    out.mode = modeFromJson(request.value(field("mode")));
+    if (request.contains(field("returnNodes"))) {
+        out.train = out.eval = returnNodesFromJson(request.value(field("returnNodes")));
+    } else {
+        out.train = returnNodesFromJson(request.value(field("trainReturnNodes")));
+        out.eval = returnNodesFromJson(request.value(field("evalReturnNodes")));
+    }
+    out.allowUnsafeOps = request.value(field("allowUnsafeOps")).toBool();
+    return out;
+}
+
+ExportResult ExportResult::fromFrame(const Frame& frame)
+{
+    ExportResult result;
+    result.status = Status::fromJson(frame.header);
+    if (result.status.ok)
+        result.path = frame.header.value(field("path")).toString();
+    return result;
+}
+
+} // namespace featscope::protocol

@@ -1,0 +1,115 @@
+#pragma once
+
+// The requests the GUI sends and the responses it reads, typed (docs/engine-protocol.md). Each request has
+// one toJson (the GUI's side) and one fromJson (the engine's side); each result one way in from a Frame (the
+// GUI's side) and, where the engine builds it field by field, one way out. No LibTorch: a run's tensors
+// travel as float32 bytes (Framing.h).
+
+#include <featscope/GraphDescription.h>
+#include <featscope/ReturnNodes.h>
+#include <featscope/protocol/ErrorKind.h>
+#include <featscope/protocol/Framing.h>
+#include <featscope/protocol/Preprocessing.h>
+
+#include <QByteArray>
+#include <QJsonObject>
+#include <QString>
+#include <QStringList>
+#include <QVector>
+
+namespace featscope::protocol {
+
+/// What every response carries besides its own fields: success, or the error for the user.
+struct Status {
+    bool ok = false;
+    QString error;                  ///< complete message for the user when !ok
+    ErrorKind errorKind = ErrorKind::Error;
+    QStringList suggestions;        ///< closest node names, for ErrorKind::UnknownNode
+
+    static Status fromJson(const QJsonObject& response);
+    /// A failure the client reports itself (no answer from the engine, or a broken one).
+    static Status failure(const QString& error, ErrorKind kind);
+};
+
+/// A request's "mode"; absent means eval. Throws featscope::Error on anything but "train" and "eval".
+Mode modeFromJson(const QJsonValue& value);
+/// A request's [{node, key}] list; an absent key is the node.
+ReturnNodes returnNodesFromJson(const QJsonValue& value);
+QJsonArray toJson(const ReturnNodes& nodes);
+
+struct LoadRequest {
+    QString path;
+    QStringList leafModules;   ///< torchvision's leaf_modules, by qualified class name
+    QStringList leafFunctions; ///< torchvision's autowrap_functions, by qualified name
+
+    QJsonObject toJson() const;
+    static LoadRequest fromJson(const QJsonObject& request);
+};
+
+struct LoadResult {
+    Status status;
+    QJsonObject model; ///< the response's description of the model (docs/engine-protocol.md, "load")
+    double elapsedMs = 0;
+
+    static LoadResult fromFrame(const Frame& frame);
+};
+
+struct RunRequest {
+    QString image;
+    Preprocessing preprocessing;
+    Mode mode = Mode::Eval;
+    ReturnNodes returnNodes;
+    bool allowUnsafeOps = false;
+
+    QJsonObject toJson() const;
+    /// Throws featscope::Error on a bad mode or preprocessing.
+    static RunRequest fromJson(const QJsonObject& request);
+};
+
+/// One output of a run: where it came from, its statistics and its values.
+struct TensorOutput {
+    QString key;
+    QString node; ///< the full node name the key's entry resolved to
+    QVector<qint64> shape;
+    double min = 0, max = 0, mean = 0, std = 0; ///< of all values; std is the population one
+    QByteArray values; ///< count() float32 values in C order, in this machine's byte order
+
+    qint64 count() const;
+    const float* data() const { return reinterpret_cast<const float*>(values.constData()); }
+    /// "1×64×28×28".
+    QString shapeText() const;
+};
+
+struct RunResult {
+    Status status;
+    Mode mode = Mode::Eval;
+    QVector<qint64> inputShape;
+    double elapsedMs = 0;
+    QVector<TensorOutput> outputs;
+
+    /// The engine's answer: the header and one payload part per output (values in little-endian order).
+    Frame toFrame() const;
+    /// Checks every output's part against its shape (count * 4 bytes); a mismatch is a failed result of
+    /// ErrorKind::Protocol naming the output, never a misread tensor.
+    static RunResult fromFrame(const Frame& frame);
+};
+
+struct ExportRequest {
+    QString path;
+    Mode mode = Mode::Eval; ///< the mode the extractor is saved in
+    ReturnNodes train, eval;
+    bool allowUnsafeOps = false;
+
+    QJsonObject toJson() const;
+    /// Throws featscope::Error on a bad mode.
+    static ExportRequest fromJson(const QJsonObject& request);
+};
+
+struct ExportResult {
+    Status status;
+    QString path; ///< absolute path written
+
+    static ExportResult fromFrame(const Frame& frame);
+};
+
+} // namespace featscope::protocol
