@@ -4,7 +4,7 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 all_targets=(fuzz_return_node_spec fuzz_engine_protocol fuzz_image_preprocessing
-             fuzz_npy_header fuzz_features_join fuzz_model_load)
+             fuzz_npy_header fuzz_features_join fuzz_model_load fuzz_frame_decoder)
 
 usage() {
   cat <<EOF
@@ -68,7 +68,7 @@ logs="$build_dir/fuzz-logs"
 declare -A tree=([fuzz_model_load]=ubsan)
 declare -A max_len=([fuzz_return_node_spec]=10000 [fuzz_engine_protocol]=4096 [fuzz_image_preprocessing]=65536
                     [fuzz_npy_header]=70000 [fuzz_features_join]=70000
-                    [fuzz_model_load]=65536)
+                    [fuzz_model_load]=65536 [fuzz_frame_decoder]=8192)
 declare -A timeout=([fuzz_model_load]=60)
 # libFuzzer's RSS limit runs a watcher thread; without it fuzz_model_load stays single-threaded, so its model
 # reader is a fork (milliseconds) instead of a new featscope-reader (LibTorch's start-up: measured 18 vs 1
@@ -76,7 +76,8 @@ declare -A timeout=([fuzz_model_load]=60)
 declare -A rss_limit=([fuzz_model_load]=0)
 declare -A dict=([fuzz_return_node_spec]=return_node_spec [fuzz_engine_protocol]=engine_protocol
                  [fuzz_image_preprocessing]=preprocessing
-                 [fuzz_npy_header]=npy [fuzz_features_join]=npy [fuzz_model_load]=torchscript)
+                 [fuzz_npy_header]=npy [fuzz_features_join]=npy [fuzz_model_load]=torchscript
+                 [fuzz_frame_decoder]=frame)
 binary() { echo "$build_dir/${tree[$1]:-asan}/bin/$1"; }
 
 install_clang() {
