@@ -36,6 +36,11 @@ EngineClient::EngineClient(QObject* parent) : QObject(parent), m_program(default
 {
     m_timer.setSingleShot(true);
     connect(&m_timer, &QTimer::timeout, this, &EngineClient::onTimeout);
+    m_cancelGrace.setSingleShot(true);
+    connect(&m_cancelGrace, &QTimer::timeout, this, [this] {
+        if (m_current.id != 0)
+            killEngine(QStringLiteral("Cancelled."), ErrorKind::Cancelled);
+    });
 }
 
 EngineClient::~EngineClient()
@@ -124,8 +129,20 @@ void EngineClient::cancel(int id)
             return;
         }
     }
-    if (m_current.id == id)
-        killEngine(QStringLiteral("Cancelled."), ErrorKind::Cancelled);
+    if (m_current.id != id)
+        return;
+    // A run stops at its next op inside the engine, which keeps the model; anything else cannot be interrupted.
+    if (m_current.command == QLatin1String("run") && m_process && m_process->state() == QProcess::Running) {
+        if (!m_cancelGrace.isActive()) {
+            m_process->write(QJsonDocument(QJsonObject{{QStringLiteral("cmd"), QStringLiteral("cancel")},
+                                                       {QStringLiteral("id"), id}})
+                                 .toJson(QJsonDocument::Compact)
+                             + '\n');
+            m_cancelGrace.start(kCancelGraceMs);
+        }
+        return;
+    }
+    killEngine(QStringLiteral("Cancelled."), ErrorKind::Cancelled);
 }
 
 void EngineClient::ensureStarted()
@@ -172,6 +189,7 @@ void EngineClient::startNext()
 void EngineClient::finishCurrent(const protocol::Frame& frame)
 {
     m_timer.stop();
+    m_cancelGrace.stop();
     Request done = m_current;
     m_current = {};
     const QJsonObject& response = frame.header;

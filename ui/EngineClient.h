@@ -45,8 +45,11 @@ public:
     int run(const protocol::RunRequest& request, std::function<void(const protocol::RunResult&)> done, int timeoutMs = 0);
     int exportExtractor(const protocol::ExportRequest& request, std::function<void(const protocol::ExportResult&)> done,
                         int timeoutMs = 0);
-    /// Stops request `id`: drops it if queued, kills the engine if it is running (callback gets "Cancelled").
+    /// Stops request `id`: drops it if queued. A running run is asked to stop (the engine answers "cancelled"
+    /// and keeps the model); if the engine does not answer within kCancelGraceMs, or for other requests, it
+    /// is killed (the callback gets ErrorKind::Cancelled either way, and the next request replays the load).
     void cancel(int id);
+    static constexpr int kCancelGraceMs = 2000;
     /// Forgets the model to replay after a restart.
     void clearSession() { m_session = {}; }
 
@@ -89,6 +92,7 @@ private:
     Request m_current;
     Request m_session; ///< last successful load, replayed after a restart
     QTimer m_timer;
+    QTimer m_cancelGrace; ///< runs from an in-engine cancel until its answer; kills the engine when it fires
     protocol::FrameDecoder m_decoder;
     QByteArray m_stderr;
     QString m_killReason;

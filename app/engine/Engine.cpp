@@ -1,5 +1,6 @@
 #include "Engine.h"
 
+#include <featscope/Cancellation.h>
 #include <featscope/Errors.h>
 #include <featscope/ImageInputs.h>
 #include <featscope/ModuleLoader.h>
@@ -126,6 +127,9 @@ featscope::protocol::Frame Engine::handle(const QJsonObject& request)
                                {QStringLiteral("error"), qs(e.what())},
                                {QStringLiteral("errorType"), errorType(ErrorKind::UnknownNode)},
                                {QStringLiteral("suggestions"), toJson(e.suggestions())}};
+    } catch (const featscope::CancelledError& e) {
+        response = QJsonObject{{QStringLiteral("ok"), false}, {QStringLiteral("error"), qs(e.what())},
+                               {QStringLiteral("errorType"), errorType(ErrorKind::Cancelled)}};
     } catch (const featscope::Error& e) {
         response = QJsonObject{{QStringLiteral("ok"), false}, {QStringLiteral("error"), qs(e.what())},
                                {QStringLiteral("errorType"), errorType(ErrorKind::Error)}};
@@ -252,6 +256,8 @@ torch::jit::Module& Engine::extractorFor(const featscope::ReturnNodes& train, co
     if (!extractor_ || key != extractorKey_) {
         extractor_.reset();
         extractor_ = createExtractor(train, eval);
+        // Runs only (an export builds its own): a cancel then stops the forward at its next op.
+        featscope::insertCancellationPoints(*extractor_);
         extractorKey_ = key;
     }
     return *extractor_;
@@ -302,8 +308,17 @@ featscope::protocol::Frame Engine::run(const featscope::protocol::RunRequest& re
         featscope::requireValidReturnNodes(descriptions_[int(mode)], nodes, featscope::OutputValues::TensorsOnly);
     requireUnsafeOpsAllowed(request.allowUnsafeOps);
 
-    if (options_.debugRunDelayMs > 0)
-        QThread::msleep(options_.debugRunDelayMs);
+    // Every check below stops the run once the request is cancelled; the model stays loaded.
+    std::optional<featscope::ScopedCancellationFlag> cancellation;
+    if (options_.cancel)
+        cancellation.emplace(*options_.cancel);
+    // Test aid (--debug-run-delay-ms): a wait that a cancel ends, as it ends a forward.
+    QElapsedTimer delay;
+    delay.start();
+    while (delay.elapsed() < options_.debugRunDelayMs) {
+        featscope::throwIfCancelled();
+        QThread::msleep(5);
+    }
 
     // The extractor takes the model's arguments: say which one an image cannot fill before any work.
     const std::string image = request.image.toStdString();
@@ -336,8 +351,11 @@ featscope::protocol::Frame Engine::run(const featscope::protocol::RunRequest& re
     torch::NoGradGuard noGrad;
     torch::IValue result;
     try {
+        featscope::throwIfCancelled();
         result = extractor.forward(imageInputs({input[0]}));
     } catch (const std::exception& e) {
+        // The interpreter reports the cancellation point's exception as its own error.
+        featscope::throwIfCancelled();
         if (featscope::isOutOfMemoryMessage(e.what()))
             throw std::bad_alloc();
         std::string reason = lastLine(e.what());

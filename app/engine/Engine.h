@@ -11,6 +11,7 @@
 
 #include <torch/script.h>
 
+#include <atomic>
 #include <map>
 #include <optional>
 #include <string>
@@ -23,6 +24,8 @@ public:
         featscope::LoadLimits loadLimits; ///< memory and time caps for reading a model (0 = core's defaults)
         std::size_t runMemoryBytes = 0;   ///< address space a run or export may add; 0 = only the engine's cap
         int debugRunDelayMs = 0;          ///< test aid: sleep this long before each run
+        /// Set from another thread to stop the running request (a run stops at its next op); may be null.
+        const std::atomic<bool>* cancel = nullptr;
     };
 
     explicit Engine(Options options) : options_(options) {}

@@ -6,6 +6,7 @@
 #include "CommandLine.h"
 #include "Engine.h"
 #include "ExitCodes.h"
+#include "RequestReader.h"
 #include "RequestWatchdog.h"
 
 #include <featscope/Errors.h>
@@ -30,6 +31,7 @@
 #include <cstring>
 #include <iostream>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -165,9 +167,12 @@ int main(int argc, char** argv)
         reply(featscope::protocol::Frame{response, {}});
     });
 
+    // Requests are read on a thread of their own, so that a cancel reaches the run it names while it runs.
+    RequestReader requests(std::cin);
+    options.cancel = &requests.cancelFlag();
     Engine engine(options);
-    std::string line;
-    while (std::getline(std::cin, line)) {
+    while (const std::optional<std::string> next = requests.next()) {
+        const std::string& line = *next;
         if (line.empty())
             continue;
         QJsonParseError error{};
@@ -198,7 +203,9 @@ int main(int argc, char** argv)
                                                                          : QStringLiteral("Exporting the extractor"),
                                              "FEATSCOPE_RUN_SECONDS"));
             }
+            requests.started(request.value(QStringLiteral("id")));
             response = engine.handle(request);
+            requests.finished();
             watchdog.disarm();
         }
         {

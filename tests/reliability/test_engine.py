@@ -372,6 +372,33 @@ class EngineTest(unittest.TestCase):
         self.assertLess(elapsed, 10)
         self.assertEqual(engine.process.wait(10), EXIT_AFTER_TIME_CAP)
 
+    def test_cancel_stops_a_running_forward_and_keeps_the_model(self):
+        """A cancel naming the running request stops the forward at its next op (here inside a loop of a
+        billion iterations): the engine answers "cancelled" at once, stays up and keeps the model."""
+        engine = self.start()
+        self.assertTrue(engine.request("load", path=os.path.join(self.dir, "slow_forward.pt"))["ok"])
+        run = {"id": 77, "cmd": "run", "image": os.path.join(self.dir, "gray.png"), "returnNodes": [{"node": "mean"}]}
+        engine.process.stdin.write((json.dumps(run) + "\n").encode())
+        # A cancel of another request changes nothing.
+        engine.process.stdin.write((json.dumps({"cmd": "cancel", "id": 76}) + "\n").encode())
+        engine.process.stdin.flush()
+        ready, _, _ = select.select([engine.process.stdout], [], [], 1.0)
+        self.assertFalse(ready, "the run answered before it was cancelled")
+        cancelled_at = time.monotonic()
+        engine.process.stdin.write((json.dumps({"cmd": "cancel", "id": 77}) + "\n").encode())
+        engine.process.stdin.flush()
+        ready, _, _ = select.select([engine.process.stdout], [], [], 10)
+        self.assertTrue(ready, "no answer within 10 s of the cancel")
+        response = read_response(engine.process.stdout)
+        self.assertLess(time.monotonic() - cancelled_at, 2)
+        self.assertEqual(response["id"], 77)
+        self.assertEqual(response["errorType"], "cancelled", response)
+        self.assertIsNone(engine.process.poll())
+        # Still loaded: a run naming an unknown node is checked against its graph, not "No model is loaded".
+        response = engine.request("run", image=os.path.join(self.dir, "gray.png"), returnNodes=[{"node": "nope"}])
+        self.assertEqual(response["errorType"], "unknown_node", response)
+        self.assertEqual(engine.close(), 0)
+
     def test_run_time_cap_from_environment(self):
         engine = self.start(env={"FEATSCOPE_RUN_SECONDS": "1"})
         self.assertTrue(engine.request("load", path=os.path.join(self.dir, "slow_forward.pt"))["ok"])

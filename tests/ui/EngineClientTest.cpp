@@ -28,6 +28,8 @@ private Q_SLOTS:
     void typedRunCarriesTheTensors();
     void brokenFramingIsAProtocolError();
     void bigPayloadArrivesAcrossManyEventLoopTurns();
+    void cancelKeepsTheEngineAndItsModel();
+    void cancelKillsAnEngineThatDoesNotAnswer();
 
 private:
     static QJsonObject wait(EngineClient& client, const QString& command, const QJsonObject& params, int timeoutMs = 0);
@@ -230,6 +232,67 @@ void EngineClientTest::bigPayloadArrivesAcrossManyEventLoopTurns()
     QCOMPARE(run.outputs[0].count(), kValues);
     QCOMPARE(run.outputs[0].data()[kValues - 1], 0.0f);
     QVERIFY2(turns > 50, qPrintable(QStringLiteral("%1 event-loop turns while 64 MB arrived").arg(turns)));
+}
+
+// Cancel asks the engine to stop the run: it answers "cancelled" at once and keeps its process and model, so
+// the next run needs no restart and no replayed load.
+void EngineClientTest::cancelKeepsTheEngineAndItsModel()
+{
+    EngineClient client;
+    client.setArguments({QStringLiteral("--debug-run-delay-ms"), QStringLiteral("3000")});
+    const QJsonObject loaded = wait(client, QStringLiteral("load"), {{QStringLiteral("path"), m_model}});
+    QVERIFY(loaded.value(QStringLiteral("ok")).toBool());
+    const qint64 pid = client.processId();
+    QSignalSpy stopped(&client, &EngineClient::engineStopped);
+
+    QJsonObject cancelled;
+    bool done = false;
+    const int runId = client.send(QStringLiteral("run"), runParams(QStringLiteral("features.block1"), loaded), [&](const QJsonObject& r) {
+        cancelled = r;
+        done = true;
+    });
+    QTRY_VERIFY(client.currentRequest() == runId);
+    QTest::qWait(300);
+    QElapsedTimer t;
+    t.start();
+    client.cancel(runId);
+    QTRY_VERIFY_WITH_TIMEOUT(done, 5000);
+    QVERIFY2(t.elapsed() < 1000, qPrintable(QString::number(t.elapsed())));
+    QCOMPARE(cancelled.value(QStringLiteral("errorType")).toString(), QStringLiteral("cancelled"));
+    QCOMPARE(client.processId(), pid);
+    QCOMPARE(stopped.count(), 0);
+
+    // The same engine serves the next run with the model it has (a replayed load would come first).
+    const QJsonObject again = wait(client, QStringLiteral("run"), runParams(QStringLiteral("features.block1"), loaded));
+    QVERIFY2(again.value(QStringLiteral("ok")).toBool(), qPrintable(again.value(QStringLiteral("error")).toString()));
+    QCOMPARE(client.processId(), pid);
+    QCOMPARE(again.value(QStringLiteral("id")).toInt(), runId + 1);
+}
+
+// An engine that ignores the cancel (an older one, or one stuck in a long op) is killed after the grace period.
+void EngineClientTest::cancelKillsAnEngineThatDoesNotAnswer()
+{
+    EngineClient client;
+    client.setProgram(QStringLiteral("/bin/sh"));
+    client.setArguments({QStringLiteral("-c"), QStringLiteral("read line; sleep 60")});
+    QSignalSpy stopped(&client, &EngineClient::engineStopped);
+    QJsonObject result;
+    bool done = false;
+    const int runId = client.send(QStringLiteral("run"), {}, [&](const QJsonObject& r) {
+        result = r;
+        done = true;
+    });
+    QTRY_VERIFY(client.currentRequest() == runId && client.processId() != 0);
+    QElapsedTimer t;
+    t.start();
+    client.cancel(runId);
+    QTRY_VERIFY_WITH_TIMEOUT(done, 10000);
+    QCOMPARE(result.value(QStringLiteral("errorType")).toString(), QStringLiteral("cancelled"));
+    // Waited for the answer before killing (a coarse QTimer may fire up to 5% early).
+    QVERIFY2(t.elapsed() >= EngineClient::kCancelGraceMs * 9 / 10,
+             qPrintable(QStringLiteral("%1 ms: %2").arg(t.elapsed()).arg(result.value(QStringLiteral("error")).toString())));
+    QCOMPARE(stopped.count(), 1);
+    QTRY_COMPARE(client.processId(), qint64(0));
 }
 
 QTEST_GUILESS_MAIN(EngineClientTest)
