@@ -164,6 +164,7 @@ void ResultsPanel::applyDisplay()
             v->setGradient(preset);
             v->setNormalisation(norm, m_globalRange);
         }
+    Q_EMIT displayChanged();
 }
 
 void ResultsPanel::setNormalisation(Normalisation normalisation)

@@ -40,6 +40,10 @@ public:
     /// Saves every output as <dir>/<key>.npy (atomically); returns the written paths.
     QStringList exportNpy(const QString& directory, QString* error) const;
 
+Q_SIGNALS:
+    /// The colour map or the normalisation changed.
+    void displayChanged();
+
 private:
     void applyDisplay();
 
