@@ -2,6 +2,8 @@
 
 #include "ModelInfo.h"
 
+#include <featscope/TensorLayout.h>
+
 #include <QString>
 #include <QVector>
 
@@ -13,6 +15,8 @@ class FeatureTensor {
 public:
     /// Reads `output.file`; on failure returns an empty tensor and sets `error`.
     static FeatureTensor load(const RunOutput& output, QString* error);
+    /// Values of `shape` in C order; empty (with `error`) when their count does not match the shape.
+    static FeatureTensor fromValues(const QVector<qint64>& shape, QVector<float> values, QString* error);
 
     bool isEmpty() const { return m_data.isEmpty(); }
     const QVector<qint64>& shape() const { return m_shape; }
@@ -30,10 +34,21 @@ public:
     /// Mean over channels, height() * width() values.
     QVector<float> channelMean() const;
 
+    /// The same values as maps in `layout` (featscope::detectTensorLayout's or one the user forced): C planes of
+    /// H x W, channels last (NHWC) or tokens over a grid moved into planes, a class token set apart. Vector
+    /// and unknown layouts keep the arrangement load() gives. data() of the result is in plane order.
+    FeatureTensor arranged(const featscope::TensorLayout& layout) const;
+    /// The layout the planes follow (Unknown for load()'s own arrangement).
+    const featscope::TensorLayout& layout() const { return m_layout; }
+    /// Tokens with a class token: its value per channel; empty otherwise.
+    const QVector<float>& classToken() const { return m_classToken; }
+
 private:
     QVector<qint64> m_shape;
     QVector<float> m_data;
     int m_channels = 0, m_height = 0, m_width = 0;
+    featscope::TensorLayout m_layout;
+    QVector<float> m_classToken;
 };
 
 /// Writes a NumPy .npy file (format 1.0, little-endian float32, C order) atomically.

@@ -92,6 +92,7 @@ MainWindow::MainWindow(QWidget* parent)
         m_preprocessing->isValid(&problem);
         m_document->setPreprocessing(m_preprocessing->value(), problem);
     });
+    connect(m_results, &ResultsPanel::layoutChosen, m_document, &ModelDocument::setLayout);
     connect(m_results, &ResultsPanel::displayChanged, this,
             [this] { m_document->setDisplay(m_results->gradientName(), int(m_results->normalisation())); });
     m_document->setDisplay(m_results->gradientName(), int(m_results->normalisation()));
@@ -192,7 +193,7 @@ void MainWindow::connectDocument()
     connect(m_document, &ModelDocument::imageChanged, this, &MainWindow::updateActions);
     connect(m_document, &ModelDocument::resultsChanged, this, [this] {
         if (!m_document->outputs().isEmpty())
-            m_results->setResults(m_document->outputs(), m_document->resultsSummary());
+            m_results->showResults(*m_document);
         m_graph->setShapes(m_document->shapes());
         m_tree->setShapes(m_document->shapes());
         updateActions();

@@ -151,16 +151,19 @@ void ModelController::run()
         QVector<RunOutput> outputs;
         for (const QJsonValue& v : r.value(QStringLiteral("outputs")).toArray())
             outputs.append(RunOutput::fromJson(v.toObject()));
-        QStringList inputShape;
-        for (const QJsonValue& d : r.value(QStringLiteral("inputShape")).toArray())
-            inputShape.append(QString::number(qint64(d.toDouble())));
+        QVector<qint64> inputShape;
+        QStringList inputShapeText;
+        for (const QJsonValue& d : r.value(QStringLiteral("inputShape")).toArray()) {
+            inputShape.append(qint64(d.toDouble()));
+            inputShapeText.append(QString::number(inputShape.last()));
+        }
         const QString summary = tr("%1 · %2 mode · %3 · %4 · input %5 · %n output(s) · engine %6 ms", nullptr, int(outputs.size()))
                                     .arg(QFileInfo(inputs.model).fileName(), r.value(QStringLiteral("mode")).toString(),
                                          QFileInfo(inputs.image).fileName(),
                                          describePreprocessing(preprocessingFromRequest(inputs.preprocessing, {})),
-                                         inputShape.join(QChar(0x00D7)))
+                                         inputShapeText.join(QChar(0x00D7)))
                                     .arg(qint64(r.value(QStringLiteral("elapsedMs")).toDouble()));
-        m_document->setResults(outputs, inputs, summary);
+        m_document->setResults(outputs, inputs, summary, inputShape);
         for (const RunOutput& o : outputs)
             QFile::remove(o.file); // the views read the values when the results changed
         Q_EMIT idle(tr("Ran in %1 ms.").arg(timer.elapsed()));

@@ -30,6 +30,8 @@ void ModelDocument::open(ModelInfo model, const QJsonObject& state)
     m_preprocessingProblem.clear();
     m_outputs.clear();
     m_shapes.clear();
+    m_inputShape.clear();
+    m_layouts.clear();
     m_summary.clear();
     m_resultsInputs = {};
     m_lastRunFailed = false;
@@ -54,16 +56,31 @@ void ModelDocument::restoreState(const QJsonObject& state)
         m_image = image;
     m_colourMap = state.value(QStringLiteral("colourMap")).toString();
     m_normalisation = state.value(QStringLiteral("normalisation")).toInt(m_normalisation);
+    const QJsonObject layouts = state.value(QStringLiteral("layouts")).toObject();
+    for (auto it = layouts.begin(); it != layouts.end(); ++it)
+        m_layouts.insert(it.key(), it.value().toString());
 }
 
 QJsonObject ModelDocument::saveState() const
 {
+    QJsonObject layouts;
+    for (auto it = m_layouts.cbegin(); it != m_layouts.cend(); ++it)
+        layouts.insert(it.key(), it.value());
     return QJsonObject{{QStringLiteral("returnNodes"), m_returns->saveState()},
                        {QStringLiteral("mode"), modeName(m_mode)},
                        {QStringLiteral("preprocessing"), m_preprocessing.toRequest()},
                        {QStringLiteral("image"), m_image},
                        {QStringLiteral("colourMap"), m_colourMap},
-                       {QStringLiteral("normalisation"), m_normalisation}};
+                       {QStringLiteral("normalisation"), m_normalisation},
+                       {QStringLiteral("layouts"), layouts}};
+}
+
+void ModelDocument::setLayout(const QString& node, const QString& layout)
+{
+    if (layout.isEmpty())
+        m_layouts.remove(node);
+    else
+        m_layouts.insert(node, layout);
 }
 
 void ModelDocument::setMode(Mode mode)
@@ -111,9 +128,11 @@ RunInputs ModelDocument::runInputs() const
     return RunInputs{m_model.file, m_mode, m_image, m_preprocessing.toRequest()};
 }
 
-void ModelDocument::setResults(const QVector<RunOutput>& outputs, const RunInputs& inputs, const QString& summary)
+void ModelDocument::setResults(const QVector<RunOutput>& outputs, const RunInputs& inputs, const QString& summary,
+                               const QVector<qint64>& inputShape)
 {
     m_outputs = outputs;
+    m_inputShape = inputShape;
     m_resultsInputs = inputs;
     m_summary = summary;
     m_lastRunFailed = false;

@@ -69,12 +69,20 @@ public:
     void setDisplay(const QString& colourMap, int normalisation);
 
     RunInputs runInputs() const;
-    /// A run of `inputs` finished with `outputs`; `summary` describes it.
-    void setResults(const QVector<RunOutput>& outputs, const RunInputs& inputs, const QString& summary);
+    /// A run of `inputs` finished with `outputs`; `summary` describes it, `inputShape` is the tensor the model got.
+    void setResults(const QVector<RunOutput>& outputs, const RunInputs& inputs, const QString& summary,
+                    const QVector<qint64>& inputShape = {});
     /// The last run failed: the shown maps, if any, are no longer the answer to the current inputs.
     void setRunFailed();
     const QVector<RunOutput>& outputs() const { return m_outputs; }
     QString resultsSummary() const { return m_summary; }
+    /// Shape of the last run's input tensor ([1, 3, 224, 224]); empty when unknown.
+    const QVector<qint64>& inputShape() const { return m_inputShape; }
+
+    /// Layouts the user chose per node ("nchw", "nhwc", "tokens"), kept per model.
+    const QHash<QString, QString>& layouts() const { return m_layouts; }
+    /// Remembers `layout` for `node`; empty forgets it (the detected layout applies).
+    void setLayout(const QString& node, const QString& layout);
     /// Output shape text per resolved node ("1×64×28×28"), of the last run.
     const QHash<QString, QString>& shapes() const { return m_shapes; }
     /// Why the shown outputs are not those of the current inputs; empty when they are (or there are none).
@@ -112,6 +120,8 @@ private:
     RunInputs m_resultsInputs;
     QString m_summary;
     QHash<QString, QString> m_shapes;
+    QVector<qint64> m_inputShape;
+    QHash<QString, QString> m_layouts;
     bool m_lastRunFailed = false;
 };
 

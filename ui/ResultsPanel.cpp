@@ -1,5 +1,7 @@
 #include "ResultsPanel.h"
 
+#include "ModelDocument.h"
+
 #include <QComboBox>
 #include <QDir>
 #include <QHBoxLayout>
@@ -102,7 +104,18 @@ void ResultsPanel::showMessage(const QString& message, bool error)
     m_summary->setStyleSheet(error ? QStringLiteral("color: #c62828; font-weight: bold;") : QString());
 }
 
-bool ResultsPanel::setResults(const QVector<RunOutput>& outputs, const QString& summary)
+bool ResultsPanel::showResults(const ModelDocument& document)
+{
+    MapContext context;
+    const QVector<qint64>& input = document.inputShape();
+    if (input.size() == 4)
+        context.input = featscope::InputSize{input[2], input[3]};
+    context.classes = document.model().classes;
+    return setResults(document.outputs(), document.resultsSummary(), context, document.layouts());
+}
+
+bool ResultsPanel::setResults(const QVector<RunOutput>& outputs, const QString& summary, const MapContext& context,
+                              const QHash<QString, QString>& layouts)
 {
     // A new run keeps what the user was looking at: the output's tab, and per output the page and the
     // channel (or the mean) shown large.
@@ -118,6 +131,7 @@ bool ResultsPanel::setResults(const QVector<RunOutput>& outputs, const QString& 
     float lo = std::numeric_limits<float>::infinity(), hi = -lo;
     float loAll = lo, hiAll = hi;
     QVector<FeatureMapView*> views;
+    QStringList predictions;
     for (const RunOutput& output : outputs) {
         QString error;
         FeatureTensor tensor = FeatureTensor::load(output, &error);
@@ -132,7 +146,13 @@ bool ResultsPanel::setResults(const QVector<RunOutput>& outputs, const QString& 
             lo = std::min(lo, r.first);
             hi = std::max(hi, r.second);
         }
-        auto* view = new FeatureMapView(output, std::move(tensor));
+        MapContext viewContext = context;
+        viewContext.layout = layouts.value(output.node);
+        auto* view = new FeatureMapView(output, std::move(tensor), viewContext);
+        connect(view, &FeatureMapView::layoutChosen, this, &ResultsPanel::layoutChosen);
+        // A classifier's answer belongs in the run's summary: its classes are the output's entries.
+        if (!context.classes.isEmpty() && output.shape.size() == 2 && output.shape.last() == context.classes.size())
+            predictions.append(tr("%1 predicts %2").arg(output.key, view->prediction()));
         views.append(view);
         m_tabs->addTab(view, QStringLiteral("%1  [%2]").arg(output.key, output.shapeText()));
         if (shown.contains(output.key)) {
@@ -144,8 +164,10 @@ bool ResultsPanel::setResults(const QVector<RunOutput>& outputs, const QString& 
     }
     m_globalRange = std::isfinite(lo) ? qMakePair(lo, hi) : qMakePair(loAll, hiAll);
     applyDisplay();
-    showMessage(problems.isEmpty() ? summary : summary + QLatin1Char(' ') + problems.join(QLatin1Char(' ')),
-                !problems.isEmpty());
+    QString text = summary;
+    if (!predictions.isEmpty())
+        text += QStringLiteral(" · ") + predictions.join(QStringLiteral(" · "));
+    showMessage(problems.isEmpty() ? text : text + QLatin1Char(' ') + problems.join(QLatin1Char(' ')), !problems.isEmpty());
     return problems.isEmpty();
 }
 

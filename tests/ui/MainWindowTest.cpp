@@ -22,6 +22,8 @@
 
 #include <QDir>
 #include <QCheckBox>
+#include <QComboBox>
+#include <QLabel>
 #include <QElapsedTimer>
 #include <QFile>
 #include <QLineEdit>
@@ -66,6 +68,7 @@ private Q_SLOTS:
     void typedTruncatedNameResolves();
     void searchFiltersAndJumps();
     void runShowsHeatmaps();
+    void classScoresNameTheClassAndLayoutsAreRemembered();
     void exportAndLoadBack();
     void engineKilledMidRunKeepsWindow();
     void cancelStopsRunWithinASecond();
@@ -311,6 +314,47 @@ void MainWindowTest::runShowsHeatmaps()
     results->setNormalisation(Normalisation::Global);
     conv->setLargeChannel(-1);
     QCOMPARE(conv->largeChannel(), -1);
+}
+
+// The bundled model's featscope.json names its ten classes: the classifier's output is drawn as scores with
+// the winning class named (it was a 10x1 strip), and a layout chosen for a node survives a restart.
+void MainWindowTest::classScoresNameTheClassAndLayoutsAreRemembered()
+{
+    const QStringList classes = m_window->document()->model().classes;
+    QCOMPARE(classes.size(), 10);
+    m_window->addReturnNode(QStringLiteral("classifier.fc"), QStringLiteral("scores"));
+    m_window->addReturnNode(kNode, QStringLiteral("conv1"));
+    m_window->setImage(kImage);
+    runAndWait();
+    // Outputs come in graph order: the conv first.
+    FeatureMapView* scores = m_window->results()->view(1);
+    QCOMPARE(scores->output().key, QStringLiteral("scores"));
+    QVERIFY(!scores->vectorPlot()->isHidden()); // (its tab is not the current one)
+    QVERIFY(scores->largePlot()->isHidden());
+    const QVector<float>& values = scores->tensor().data();
+    const int best = int(std::max_element(values.cbegin(), values.cend()) - values.cbegin());
+    QVERIFY2(scores->prediction().startsWith(classes.at(best) + QStringLiteral(" (")), qPrintable(scores->prediction()));
+    QVERIFY(scores->findChild<QLabel*>(QStringLiteral("topEntries"))->text().contains(classes.at(best)));
+    bool summarised = false;
+    for (QLabel* label : m_window->results()->findChildren<QLabel*>())
+        summarised = summarised || label->text().contains(QStringLiteral("scores predicts %1").arg(classes.at(best)));
+    QVERIFY(summarised);
+
+    // Read block1's conv as channels-last, as a user forcing the layout would; it is kept with the model.
+    FeatureMapView* conv = m_window->results()->view(0);
+    auto* layout = conv->findChild<QComboBox*>(QStringLiteral("layout"));
+    const int nhwc = layout->findData(QStringLiteral("nhwc"));
+    layout->setCurrentIndex(nhwc);
+    Q_EMIT layout->activated(nhwc);
+    QCOMPARE(conv->maps().channels(), 28);
+    QCOMPARE(m_window->document()->layouts().value(kNode), QStringLiteral("nhwc"));
+    m_window->close();
+    m_window.reset();
+    showNewWindow();
+    openAndWait(kModel);
+    runAndWait();
+    QCOMPARE(m_window->results()->view(0)->layoutChoice(), QStringLiteral("nhwc"));
+    QCOMPARE(m_window->results()->view(0)->maps().height(), 32);
 }
 
 void MainWindowTest::exportAndLoadBack()
