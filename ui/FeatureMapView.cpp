@@ -165,6 +165,13 @@ FeatureMapView::FeatureMapView(const RunOutput& output, FeatureTensor tensor, Ma
             }
     });
 
+    connect(m_large, &QCustomPlot::mousePress, this, [this](QMouseEvent* event) {
+        const int x = int(std::floor(m_large->xAxis->pixelToCoord(event->position().x()) + 0.5));
+        const int y = int(std::floor(m_large->yAxis->pixelToCoord(event->position().y()) + 0.5));
+        if (x >= 0 && x < m_tensor.width() && y >= 0 && y < m_tensor.height())
+            setSelectedCell(QPoint(x, y));
+    });
+
     // Square cells in the large view, with axes that span the map only: after each layout, the axis rect's
     // spare width or height becomes extra margin. The extra is computed from the room the layout gave
     // (margins without our extra), so applying it does not change it again on the next layout.
@@ -470,6 +477,39 @@ void FeatureMapView::updateLarge()
                               : m_normalisation == Normalisation::PerNode  ? tr("value (this output)")
                                                                            : tr("value (all outputs)"));
     m_large->replot(QCustomPlot::rpQueuedReplot);
+    Q_EMIT overlayChanged();
+}
+
+MapOverlay FeatureMapView::overlay() const
+{
+    MapOverlay overlay;
+    if (isVector() || m_tensor.isEmpty())
+        return overlay;
+    const int width = m_tensor.width(), height = m_tensor.height();
+    QVector<double> values(qsizetype(width) * height);
+    if (m_largeChannel < 0) {
+        const QVector<float> mean = m_tensor.channelMean();
+        std::copy(mean.cbegin(), mean.cend(), values.begin());
+    } else {
+        const float* plane = m_tensor.plane(m_largeChannel);
+        std::copy(plane, plane + values.size(), values.begin());
+    }
+    overlay.colours = QImage(width, height, QImage::Format_ARGB32);
+    QCPColorGradient gradient = m_gradient;
+    const QCPRange range = rangeFor(m_largeChannel);
+    for (int y = 0; y < height; ++y)
+        gradient.colorize(values.constData() + qsizetype(y) * width, range, reinterpret_cast<QRgb*>(overlay.colours.scanLine(y)), width);
+    overlay.title = m_largeChannel < 0 ? tr("%1: mean of %n channel(s)", nullptr, m_tensor.channels()).arg(m_output.key)
+                                       : tr("%1: channel %2 of %3").arg(m_output.key).arg(m_largeChannel).arg(m_tensor.channels());
+    if (m_selectedCell.x() >= 0 && m_selectedCell.x() < width && m_selectedCell.y() >= 0 && m_selectedCell.y() < height)
+        overlay.cell = m_selectedCell;
+    return overlay;
+}
+
+void FeatureMapView::setSelectedCell(QPoint cell)
+{
+    m_selectedCell = cell;
+    Q_EMIT overlayChanged();
 }
 
 void FeatureMapView::setGradient(QCPColorGradient::GradientPreset preset)

@@ -21,6 +21,13 @@ namespace featscope::ui {
 /// How heatmap colours are scaled.
 enum class Normalisation { PerChannel, PerNode, Global };
 
+/// The map shown large, coloured, for drawing over the input image.
+struct MapOverlay {
+    QImage colours; ///< one pixel per map cell, in the view's colour map and range; null when there is no map
+    QString title;  ///< "layer2: channel 5 of 512"
+    QPoint cell{-1, -1}; ///< the cell the user clicked in the large view, (-1, -1) when none
+};
+
 /// How to read an output's values, besides the values themselves.
 struct MapContext {
     std::optional<featscope::InputSize> input; ///< the model input's spatial size, for the layout rule
@@ -54,6 +61,10 @@ public:
     /// Vectors only: "bag (63.2%)", the top entry with its softmax share; empty for maps.
     QString prediction() const;
     QCustomPlot* vectorPlot() const { return m_vectorPlot; }
+    /// The large map (a channel or the mean) coloured as shown, for the input view.
+    MapOverlay overlay() const;
+    /// Marks cell (x, y) of the large map (as a click on it does); (-1, -1) clears.
+    void setSelectedCell(QPoint cell);
     /// Colour maps drawn in the grid (for tests).
     int shownMaps() const { return int(m_cellChannel.size()); }
     QCustomPlot* gridPlot() const { return m_grid; }
@@ -74,6 +85,8 @@ public:
 Q_SIGNALS:
     /// The user chose `layout` for the output's node ("" for the detected one).
     void layoutChosen(const QString& node, const QString& layout);
+    /// What overlay() gives changed: channel, colours, layout or the clicked cell.
+    void overlayChanged();
 
 protected:
     void resizeEvent(QResizeEvent* event) override;
@@ -118,6 +131,7 @@ private:
     Normalisation m_normalisation = Normalisation::PerChannel;
     QPair<float, float> m_globalRange;
     int m_largeChannel = 0;
+    QPoint m_selectedCell{-1, -1};
     int m_columns = 1, m_rows = 1;
 };
 

@@ -3,8 +3,10 @@
 #include "DocumentPanels.h"
 #include "EngineClient.h"
 #include "FileKinds.h"
+#include "GraphArea.h"
 #include "GraphPanel.h"
 #include "GraphView.h"
+#include "InputPanel.h"
 #include "ModelController.h"
 #include "ModelDocument.h"
 #include "NodeFinder.h"
@@ -29,8 +31,6 @@
 #include <QPushButton>
 #include <QScrollArea>
 #include <QStatusBar>
-#include <QToolBar>
-#include <QToolButton>
 #include <QVBoxLayout>
 
 namespace featscope::ui {
@@ -39,7 +39,8 @@ MainWindow::MainWindow(QWidget* parent)
     : QMainWindow(parent), m_document(new ModelDocument(this)), m_controller(new ModelController(m_document, &m_settings, this)),
       m_graph(new GraphPanel), m_tree(new NodeTreePanel), m_finder(new NodeFinder(this)),
       m_returnsPanel(new ReturnNodesPanel(m_document)), m_imagePanel(new ImagePanel(m_document)),
-      m_preprocessing(new PreprocessingWidget), m_results(new ResultsPanel), m_errorLabel(new QLabel),
+      m_preprocessing(new PreprocessingWidget), m_results(new ResultsPanel), m_inputPanel(new InputPanel(m_document)),
+      m_errorLabel(new QLabel),
       m_statusLabel(new QLabel), m_progress(new QProgressBar)
 {
     setWindowTitle(tr("featscope"));
@@ -47,10 +48,12 @@ MainWindow::MainWindow(QWidget* parent)
     setAcceptDrops(true);
     resize(1500, 950);
 
-    setCentralWidget(createGraphArea());
+    setCentralWidget(new GraphArea(m_graph, m_finder));
     QDockWidget* treeDock = addDock(tr("Nodes"), QStringLiteral("nodesDock"), m_tree, Qt::LeftDockWidgetArea);
     QDockWidget* sideDock = addDock(tr("Model and run"), QStringLiteral("sideDock"), createSidePanel(), Qt::RightDockWidgetArea);
     m_resultsDock = addDock(tr("Feature maps"), QStringLiteral("resultsDock"), m_results, Qt::BottomDockWidgetArea);
+    m_inputDock = addDock(tr("Input"), QStringLiteral("inputDock"), m_inputPanel, Qt::BottomDockWidgetArea);
+    splitDockWidget(m_resultsDock, m_inputDock, Qt::Horizontal);
     resizeDocks({treeDock, sideDock}, {290, 400}, Qt::Horizontal);
     resizeDocks({m_resultsDock}, {360}, Qt::Vertical);
 
@@ -93,6 +96,7 @@ MainWindow::MainWindow(QWidget* parent)
         m_document->setPreprocessing(m_preprocessing->value(), problem);
     });
     connect(m_results, &ResultsPanel::layoutChosen, m_document, &ModelDocument::setLayout);
+    connect(m_results, &ResultsPanel::overlayChanged, this, [this] { m_inputPanel->setOverlay(m_results->currentOverlay()); });
     connect(m_results, &ResultsPanel::displayChanged, this,
             [this] { m_document->setDisplay(m_results->gradientName(), int(m_results->normalisation())); });
     m_document->setDisplay(m_results->gradientName(), int(m_results->normalisation()));
@@ -103,47 +107,12 @@ MainWindow::MainWindow(QWidget* parent)
     restoreState(m_settings.windowState());
     // Until there are maps, the graph gets the room the maps would take.
     m_resultsDock->hide();
+    m_inputDock->hide();
     updateRecentMenu();
     updateActions();
 }
 
 MainWindow::~MainWindow() = default;
-
-QWidget* MainWindow::createGraphArea()
-{
-    auto* area = new QWidget;
-    auto* layout = new QVBoxLayout(area);
-    layout->setContentsMargins(0, 0, 0, 0);
-    layout->setSpacing(0);
-    auto* bar = new QToolBar;
-    bar->setIconSize(QSize(16, 16));
-    bar->addWidget(m_finder->searchBox());
-    auto* previous = bar->addAction(tr("◀"), this, [this] { m_finder->findNext(-1); });
-    previous->setToolTip(tr("Previous match (Shift+F3)"));
-    previous->setObjectName(QStringLiteral("findPrevious"));
-    auto* next = bar->addAction(tr("▶"), this, [this] { m_finder->findNext(1); });
-    next->setToolTip(tr("Next match (F3, Enter)"));
-    next->setObjectName(QStringLiteral("findNext"));
-    bar->addWidget(m_finder->countLabel());
-    bar->addSeparator();
-    bar->addAction(tr("Zoom in"), m_graph->view(), &GraphView::zoomIn);
-    bar->addAction(tr("Zoom out"), m_graph->view(), &GraphView::zoomOut);
-    bar->addAction(tr("Fit"), m_graph->view(), &GraphView::fitAll)->setToolTip(tr("Show the whole graph (Ctrl+0)"));
-    bar->addSeparator();
-    bar->addAction(tr("Collapse all"), m_graph, &GraphPanel::collapseAll)->setToolTip(tr("One box per top-level module"));
-    auto* depthButton = new QToolButton;
-    depthButton->setText(tr("Expand to depth"));
-    depthButton->setObjectName(QStringLiteral("expandDepth"));
-    depthButton->setPopupMode(QToolButton::InstantPopup);
-    depthButton->setMenu(createDepthMenu(depthButton));
-    bar->addWidget(depthButton);
-    bar->addAction(tr("Expand all"), m_graph, &GraphPanel::expandAll);
-    layout->addWidget(bar);
-    layout->addWidget(m_graph, 1);
-    m_graph->view()->setToolTip(tr("Tick a box to return that node. Double-click a module box to expand it, "
-                                   "a module frame to collapse it. Wheel zooms, drag pans."));
-    return area;
-}
 
 QWidget* MainWindow::createSidePanel()
 {
@@ -227,7 +196,9 @@ void MainWindow::connectController()
     connect(m_controller, &ModelController::runStarted, this, [this] {
         if (m_resultsDock->isHidden() && !m_resultsDock->isFloating()) {
             m_resultsDock->show();
+            m_inputDock->show();
             resizeDocks({m_resultsDock}, {height() * 2 / 5}, Qt::Vertical);
+            resizeDocks({m_resultsDock, m_inputDock}, {width() * 3 / 4, width() / 4}, Qt::Horizontal);
         }
         m_results->showMessage(tr("Running…"), false);
     });
@@ -295,7 +266,7 @@ void MainWindow::createMenus()
     view->addAction(tr("Actual &Size"), QKeySequence(tr("Ctrl+1")), m_graph->view(), &GraphView::resetZoom);
     view->addSeparator();
     view->addAction(tr("&Collapse All Modules"), m_graph, &GraphPanel::collapseAll);
-    view->addMenu(createDepthMenu(view))->setText(tr("Expand to &Depth"));
+    view->addMenu(createDepthMenu(m_graph, view))->setText(tr("Expand to &Depth"));
     view->addAction(tr("&Expand All Modules"), m_graph, &GraphPanel::expandAll);
     view->addAction(tr("De&fault Collapsing"), m_graph, &GraphPanel::collapseToDefault);
     view->addSeparator();
@@ -320,21 +291,6 @@ void MainWindow::createMenus()
                                .arg(QApplication::applicationVersion()));
     });
     help->addAction(tr("About &Qt"), qApp, &QApplication::aboutQt);
-}
-
-QMenu* MainWindow::createDepthMenu(QWidget* parent)
-{
-    auto* menu = new QMenu(tr("Expand to depth"), parent);
-    // Filled when shown: the depths the open graph has.
-    connect(menu, &QMenu::aboutToShow, this, [this, menu] {
-        menu->clear();
-        const int deepest = m_graph->maxDepth();
-        for (int depth = 1; depth <= deepest; ++depth)
-            menu->addAction(tr("Depth %1").arg(depth), this, [this, depth] { m_graph->expandToDepth(depth); });
-        if (deepest == 0)
-            menu->addAction(tr("(no modules)"))->setEnabled(false);
-    });
-    return menu;
 }
 
 void MainWindow::updateRecentMenu()

@@ -18,6 +18,7 @@ namespace featscope::ui {
 class EngineClient;
 class GraphPanel;
 class ImagePanel;
+class InputPanel;
 class ModelController;
 class ModelDocument;
 class NodeFinder;
@@ -71,6 +72,7 @@ public:
     ImagePanel* imagePanel() const { return m_imagePanel; }
     PreprocessingWidget* preprocessing() const { return m_preprocessing; }
     ResultsPanel* results() const { return m_results; }
+    InputPanel* inputPanel() const { return m_inputPanel; }
 
 Q_SIGNALS:
     /// A load finished (ok or not); the graph may still be laying out.
@@ -87,7 +89,6 @@ protected:
     void dropEvent(QDropEvent* event) override;
 
 private:
-    QWidget* createGraphArea();
     QWidget* createSidePanel();
     QDockWidget* addDock(const QString& title, const QString& objectName, QWidget* widget, Qt::DockWidgetArea area);
     void createMenus();
@@ -109,7 +110,6 @@ private:
     void toggleReturnNode(const QString& name);
     void showNode(const QString& name);
     void updateRecentMenu();
-    QMenu* createDepthMenu(QWidget* parent);
     void updateActions();
 
     SettingsStore m_settings;
@@ -125,10 +125,12 @@ private:
     ImagePanel* m_imagePanel;
     PreprocessingWidget* m_preprocessing;
     ResultsPanel* m_results;
+    InputPanel* m_inputPanel;
     QLabel* m_errorLabel;
     QLabel* m_statusLabel;
     QProgressBar* m_progress;
     QDockWidget* m_resultsDock = nullptr;
+    QDockWidget* m_inputDock = nullptr;
     QMenu* m_recentMenu = nullptr;
     QAction* m_exportAction = nullptr;
     QAction* m_exportPngAction = nullptr;

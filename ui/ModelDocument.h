@@ -75,6 +75,8 @@ public:
     /// The last run failed: the shown maps, if any, are no longer the answer to the current inputs.
     void setRunFailed();
     const QVector<RunOutput>& outputs() const { return m_outputs; }
+    /// What the shown outputs were computed from.
+    const RunInputs& resultsInputs() const { return m_resultsInputs; }
     QString resultsSummary() const { return m_summary; }
     /// Shape of the last run's input tensor ([1, 3, 224, 224]); empty when unknown.
     const QVector<qint64>& inputShape() const { return m_inputShape; }

@@ -70,6 +70,7 @@ ResultsPanel::ResultsPanel(QWidget* parent)
     layout->addWidget(m_staleBanner);
     layout->addWidget(m_tabs, 1);
 
+    connect(m_tabs, &QTabWidget::currentChanged, this, &ResultsPanel::overlayChanged);
     connect(m_gradient, &QComboBox::currentIndexChanged, this, &ResultsPanel::applyDisplay);
     connect(m_normalisation, &QComboBox::currentIndexChanged, this, &ResultsPanel::applyDisplay);
     clear();
@@ -150,6 +151,10 @@ bool ResultsPanel::setResults(const QVector<RunOutput>& outputs, const QString& 
         viewContext.layout = layouts.value(output.node);
         auto* view = new FeatureMapView(output, std::move(tensor), viewContext);
         connect(view, &FeatureMapView::layoutChosen, this, &ResultsPanel::layoutChosen);
+        connect(view, &FeatureMapView::overlayChanged, this, [this, view] {
+            if (view == currentView())
+                Q_EMIT overlayChanged();
+        });
         // A classifier's answer belongs in the run's summary: its classes are the output's entries.
         if (!context.classes.isEmpty() && output.shape.size() == 2 && output.shape.last() == context.classes.size())
             predictions.append(tr("%1 predicts %2").arg(output.key, view->prediction()));
@@ -176,6 +181,12 @@ int ResultsPanel::outputCount() const { return m_tabs->count(); }
 FeatureMapView* ResultsPanel::view(int index) const { return qobject_cast<FeatureMapView*>(m_tabs->widget(index)); }
 
 FeatureMapView* ResultsPanel::currentView() const { return qobject_cast<FeatureMapView*>(m_tabs->currentWidget()); }
+
+MapOverlay ResultsPanel::currentOverlay() const
+{
+    const FeatureMapView* view = currentView();
+    return view ? view->overlay() : MapOverlay{};
+}
 
 void ResultsPanel::applyDisplay()
 {

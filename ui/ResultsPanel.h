@@ -34,6 +34,8 @@ public:
     int outputCount() const;
     FeatureMapView* view(int index) const;
     FeatureMapView* currentView() const;
+    /// The current output's large map for the input view; empty when there is none.
+    MapOverlay currentOverlay() const;
     QTabWidget* tabs() const { return m_tabs; }
 
     void setNormalisation(Normalisation normalisation);
@@ -49,6 +51,8 @@ public:
 Q_SIGNALS:
     /// The colour map or the normalisation changed.
     void displayChanged();
+    /// The current output's overlay (FeatureMapView::overlay) changed, or another output became current.
+    void overlayChanged();
     /// The user chose `layout` for `node`'s maps ("" for the detected one).
     void layoutChosen(const QString& node, const QString& layout);
 

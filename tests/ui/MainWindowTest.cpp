@@ -4,6 +4,7 @@
 
 #include "EngineClient.h"
 #include "FeatureMapView.h"
+#include "InputPanel.h"
 #include "GraphNodeItem.h"
 #include "GraphPanel.h"
 #include "GraphScene.h"
@@ -24,6 +25,7 @@
 #include <QCheckBox>
 #include <QComboBox>
 #include <QLabel>
+#include <QSlider>
 #include <QElapsedTimer>
 #include <QFile>
 #include <QLineEdit>
@@ -69,6 +71,7 @@ private Q_SLOTS:
     void searchFiltersAndJumps();
     void runShowsHeatmaps();
     void classScoresNameTheClassAndLayoutsAreRemembered();
+    void inputShowsTheShownMapOverTheImage();
     void exportAndLoadBack();
     void engineKilledMidRunKeepsWindow();
     void cancelStopsRunWithinASecond();
@@ -355,6 +358,54 @@ void MainWindowTest::classScoresNameTheClassAndLayoutsAreRemembered()
     runAndWait();
     QCOMPARE(m_window->results()->view(0)->layoutChoice(), QStringLiteral("nhwc"));
     QCOMPARE(m_window->results()->view(0)->maps().height(), 32);
+}
+
+// The input as the model sees it (the bundled model resizes and crops to 28 x 28, grayscale), with the large
+// map of the current output over it, cell for cell; a clicked cell is outlined over its share of the input.
+void MainWindowTest::inputShowsTheShownMapOverTheImage()
+{
+    chooseTwoOutputsAndImage();
+    runAndWait();
+    InputPanel* input = m_window->inputPanel();
+    QVERIFY(input->isVisible());
+    QCOMPARE(input->problem(), QString());
+    QCOMPARE(input->shownImage().size(), QSize(28, 28));
+    QCOMPARE(input->shownImage().format(), QImage::Format_Grayscale8);
+
+    FeatureMapView* conv = m_window->results()->view(0);
+    conv->setLargeChannel(5);
+    const MapOverlay overlay = conv->overlay();
+    QCOMPARE(overlay.colours.size(), QSize(28, 28));
+    QVERIFY(overlay.title.contains(QLatin1String("channel 5")));
+    input->findChild<QSlider*>(QStringLiteral("overlayOpacity"))->setValue(100);
+    input->findChild<QCheckBox*>(QStringLiteral("smoothOverlay"))->setChecked(false);
+    const QImage drawn = input->render(QSize(28, 28));
+    for (const QPoint p : {QPoint(0, 0), QPoint(13, 7), QPoint(27, 27)})
+        QCOMPARE(drawn.pixel(p), overlay.colours.pixel(p));
+
+    // block2's pool is 7 x 7: cell (1, 2) covers input pixels 4..7 x 8..11, 40 x 40 at ten times the size.
+    m_window->results()->tabs()->setCurrentIndex(1);
+    FeatureMapView* pool = m_window->results()->view(1);
+    pool->setSelectedCell(QPoint(1, 2));
+    QCOMPARE(pool->maps().width(), 7);
+    QCOMPARE(input->cellRect(QPoint(1, 2), QSize(280, 280)), QRectF(40, 80, 40, 40));
+    QVERIFY(input->findChild<QLabel*>(QStringLiteral("inputCaption"))->text().contains(QLatin1String("cell (1, 2)")));
+
+    // A wide image: resized to 42 x 28, cropped from x = 7, so the input is the original's (10, 0, 40 x 40).
+    // Shown as the original at ten times its size, the map lies over that square, not over the whole picture.
+    QImage wide(60, 40, QImage::Format_RGB888);
+    wide.fill(Qt::gray);
+    const QString widePath = m_dir.filePath(QStringLiteral("wide.png"));
+    QVERIFY(wide.save(widePath));
+    m_window->setImage(widePath);
+    runAndWait();
+    m_window->results()->tabs()->setCurrentIndex(1);
+    m_window->results()->view(1)->setSelectedCell(QPoint(0, 0));
+    input->findChild<QComboBox*>(QStringLiteral("inputView"))->setCurrentIndex(1);
+    QCOMPARE(input->shownImage().size(), QSize(60, 40));
+    const QRectF cell = input->cellRect(QPoint(0, 0), QSize(600, 400));
+    QCOMPARE(cell.topLeft(), QPointF(100, 0));
+    QVERIFY(qAbs(cell.width() - 400.0 / 7) < 1e-9);
 }
 
 void MainWindowTest::exportAndLoadBack()
