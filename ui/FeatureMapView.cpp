@@ -5,6 +5,7 @@
 #include "WheelGuard.h"
 
 #include <QCheckBox>
+#include <QComboBox>
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QPainter>
@@ -13,6 +14,7 @@
 #include <QVBoxLayout>
 
 #include <cmath>
+#include <numeric>
 
 namespace featscope::ui {
 
@@ -46,10 +48,31 @@ void hideAxes(QCPAxisRect* rect)
     rect->axis(QCPAxis::atLeft)->setRangeReversed(true); // row 0 at the top, like the image
 }
 
+/// "tokens 14×14 + class token", "NCHW 512×28×28", "vector of 1000".
+QString describeLayout(const featscope::TensorLayout& layout)
+{
+    using featscope::TensorLayoutKind;
+    switch (layout.kind) {
+    case TensorLayoutKind::Nchw:
+        return QObject::tr("NCHW %1×%2").arg(layout.height).arg(layout.width);
+    case TensorLayoutKind::Nhwc:
+        return QObject::tr("NHWC %1×%2").arg(layout.height).arg(layout.width);
+    case TensorLayoutKind::Tokens:
+        return layout.classToken ? QObject::tr("tokens %1×%2 + class token").arg(layout.height).arg(layout.width)
+                                 : QObject::tr("tokens %1×%2").arg(layout.height).arg(layout.width);
+    case TensorLayoutKind::Vector:
+        return QObject::tr("vector");
+    case TensorLayoutKind::Unknown:
+        break;
+    }
+    return QObject::tr("no grid");
+}
+
 } // namespace
 
-FeatureMapView::FeatureMapView(const RunOutput& output, FeatureTensor tensor, QWidget* parent)
-    : QWidget(parent), m_output(output), m_tensor(std::move(tensor)), m_grid(new QCustomPlot),
+FeatureMapView::FeatureMapView(const RunOutput& output, FeatureTensor tensor, MapContext context, QWidget* parent)
+    : QWidget(parent), m_output(output), m_values(std::move(tensor)), m_context(std::move(context)), m_layout(new QComboBox),
+      m_gridLabel(new QLabel), m_topList(new QLabel), m_vectorPlot(new QCustomPlot), m_grid(new QCustomPlot),
       m_large(new QCustomPlot), m_gridArea(new QScrollArea), m_page(new QSpinBox), m_channel(new QSpinBox),
       m_mean(new QCheckBox(tr("Mean of channels"))), m_info(new QLabel), m_largeTitle(new QLabel),
       m_gradient(QCPColorGradient::gpThermal)
@@ -58,36 +81,31 @@ FeatureMapView::FeatureMapView(const RunOutput& output, FeatureTensor tensor, QW
     m_page->setObjectName(QStringLiteral("page"));
     m_channel->setObjectName(QStringLiteral("channel"));
     m_large->setObjectName(QStringLiteral("largeMap"));
+    m_layout->setObjectName(QStringLiteral("layout"));
+    m_vectorPlot->setObjectName(QStringLiteral("vectorPlot"));
+    m_topList->setObjectName(QStringLiteral("topEntries"));
+    m_topList->setTextFormat(Qt::RichText);
+    m_topList->setAlignment(Qt::AlignLeft | Qt::AlignTop);
+    m_topList->setTextInteractionFlags(Qt::TextSelectableByMouse);
     m_info->setTextInteractionFlags(Qt::TextSelectableByMouse);
-    m_info->setText(tr("<b>%1</b> = %2 &nbsp; shape %3 &nbsp; min %4 &nbsp; max %5 &nbsp; mean %6 &nbsp; std %7")
-                        .arg(output.key.toHtmlEscaped(), output.node.toHtmlEscaped(), output.shapeText())
-                        .arg(output.min, 0, 'g', 4).arg(output.max, 0, 'g', 4)
-                        .arg(output.mean, 0, 'g', 4).arg(output.std, 0, 'g', 4));
-
-    const int pages = (m_tensor.channels() + kPageSize - 1) / kPageSize;
-    m_page->setRange(1, std::max(1, pages));
     m_page->setPrefix(tr("page "));
-    m_page->setSuffix(tr(" of %1").arg(std::max(1, pages)));
-    m_page->setVisible(pages > 1);
-    m_channel->setRange(0, std::max(0, m_tensor.channels() - 1));
     m_channel->setPrefix(tr("channel "));
     m_channel->setToolTip(tr("Channel shown large (or click a map in the grid)"));
+    m_layout->setToolTip(tr("Which dimensions are channels and which the spatial grid; remembered for this node"));
 
     m_gridArea->setWidget(m_grid);
     m_gridArea->setWidgetResizable(false);
     m_gridArea->setFrameShape(QFrame::NoFrame);
     m_gridArea->setAlignment(Qt::AlignLeft | Qt::AlignTop);
 
-    auto* gridLabel = new QLabel(m_tensor.channels() > 1
-                                     ? tr("%n channel(s) — click one to enlarge", nullptr, m_tensor.channels())
-                                     : tr("1 map"));
     auto* gridHeader = new QHBoxLayout;
-    gridHeader->addWidget(gridLabel);
+    gridHeader->addWidget(m_gridLabel);
     gridHeader->addStretch();
     gridHeader->addWidget(m_page);
     auto* gridColumn = new QVBoxLayout;
     gridColumn->addLayout(gridHeader);
     gridColumn->addWidget(m_gridArea, 1);
+    gridColumn->addWidget(m_topList, 1);
 
     auto* largeHeader = new QHBoxLayout;
     largeHeader->addWidget(m_largeTitle);
@@ -97,13 +115,18 @@ FeatureMapView::FeatureMapView(const RunOutput& output, FeatureTensor tensor, QW
     auto* largeColumn = new QVBoxLayout;
     largeColumn->addLayout(largeHeader);
     largeColumn->addWidget(m_large, 1);
+    largeColumn->addWidget(m_vectorPlot, 1);
 
     auto* columns = new QHBoxLayout;
     columns->addLayout(gridColumn, 3);
     columns->addLayout(largeColumn, 2);
+    auto* infoRow = new QHBoxLayout;
+    infoRow->addWidget(m_info, 1);
+    infoRow->addWidget(new QLabel(tr("Layout:")));
+    infoRow->addWidget(m_layout);
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(4, 4, 4, 4);
-    layout->addWidget(m_info);
+    layout->addLayout(infoRow);
     layout->addLayout(columns, 1);
 
     // Large view: one colour map with its scale.
@@ -116,6 +139,13 @@ FeatureMapView::FeatureMapView(const RunOutput& output, FeatureTensor tensor, QW
     m_large->plotLayout()->addElement(0, 1, m_scale);
     m_scale->setBarWidth(12);
     m_largeMap->setColorScale(m_scale);
+    // Cells are whole rows and columns: ticks on integers only.
+    for (QCPAxis* axis : {largeRect->axis(QCPAxis::atBottom), largeRect->axis(QCPAxis::atLeft)}) {
+        QSharedPointer<QCPAxisTickerFixed> ticker(new QCPAxisTickerFixed);
+        ticker->setTickStep(1.0);
+        ticker->setScaleStrategy(QCPAxisTickerFixed::ssMultiples);
+        axis->setTicker(ticker);
+    }
     auto* group = new QCPMarginGroup(m_large);
     largeRect->setMarginGroup(QCP::msTop | QCP::msBottom, group);
     m_scale->setMarginGroup(QCP::msTop | QCP::msBottom, group);
@@ -133,6 +163,13 @@ FeatureMapView::FeatureMapView(const RunOutput& output, FeatureTensor tensor, QW
                 m_channel->setValue(m_cellChannel.value(rect));
                 setLargeChannel(m_cellChannel.value(rect));
             }
+    });
+
+    connect(m_large, &QCustomPlot::mousePress, this, [this](QMouseEvent* event) {
+        const int x = int(std::floor(m_large->xAxis->pixelToCoord(event->position().x()) + 0.5));
+        const int y = int(std::floor(m_large->yAxis->pixelToCoord(event->position().y()) + 0.5));
+        if (x >= 0 && x < m_tensor.width() && y >= 0 && y < m_tensor.height())
+            setSelectedCell(QPoint(x, y));
     });
 
     // Square cells in the large view, with axes that span the map only: after each layout, the axis rect's
@@ -157,9 +194,170 @@ FeatureMapView::FeatureMapView(const RunOutput& output, FeatureTensor tensor, QW
         m_large->replot(QCustomPlot::rpQueuedReplot);
     });
 
-    buildGrid();
-    setLargeChannel(0);
+    std::vector<std::int64_t> shape(m_values.shape().cbegin(), m_values.shape().cend());
+    const featscope::TensorLayout detected = featscope::detectTensorLayout(shape, m_context.input);
+    m_layout->addItem(tr("auto: %1").arg(describeLayout(detected)), QString());
+    m_layout->addItem(tr("NCHW"), QStringLiteral("nchw"));
+    m_layout->addItem(tr("NHWC"), QStringLiteral("nhwc"));
+    m_layout->addItem(tr("tokens"), QStringLiteral("tokens"));
+    m_layout->setEnabled(m_values.shape().size() >= 3);
+    connect(m_layout, &QComboBox::activated, this, [this] {
+        const QString choice = m_layout->currentData().toString();
+        if (setLayout(choice))
+            Q_EMIT layoutChosen(m_output.node, choice);
+    });
+    if (m_context.layout.isEmpty() || !setLayout(m_context.layout))
+        setLayout({});
     takeWheelOnlyWhenFocused(this);
+}
+
+bool FeatureMapView::setLayout(const QString& choice)
+{
+    std::vector<std::int64_t> shape(m_values.shape().cbegin(), m_values.shape().cend());
+    featscope::TensorLayout layout;
+    if (choice.isEmpty()) {
+        layout = featscope::detectTensorLayout(shape, m_context.input);
+    } else {
+        const auto kind = featscope::parseSpatialLayout(choice.toStdString());
+        std::string error;
+        layout = kind ? featscope::applyTensorLayout(shape, *kind, m_context.input, &error) : featscope::TensorLayout{};
+        if (!layout.isSpatial()) {
+            m_layoutProblem = tr("Cannot read %1 as %2: %3").arg(m_output.shapeText(), choice, QString::fromStdString(error));
+            {
+                const QSignalBlocker block(m_layout);
+                m_layout->setCurrentIndex(m_layout->findData(layoutChoice()));
+            }
+            showArrangement();
+            return false;
+        }
+    }
+    m_layoutProblem.clear();
+    {
+        const QSignalBlocker block(m_layout);
+        m_layout->setCurrentIndex(m_layout->findData(choice));
+    }
+    m_tensor = m_values.arranged(layout);
+    showArrangement();
+    return true;
+}
+
+QString FeatureMapView::layoutChoice() const { return m_layout->currentData().toString(); }
+
+void FeatureMapView::showArrangement()
+{
+    QString info = tr("<b>%1</b> = %2 &nbsp; shape %3 &nbsp; min %4 &nbsp; max %5 &nbsp; mean %6 &nbsp; std %7")
+                       .arg(m_output.key.toHtmlEscaped(), m_output.node.toHtmlEscaped(), m_output.shapeText())
+                       .arg(m_output.min, 0, 'g', 4).arg(m_output.max, 0, 'g', 4)
+                       .arg(m_output.mean, 0, 'g', 4).arg(m_output.std, 0, 'g', 4);
+    if (!m_layoutProblem.isEmpty())
+        info += QStringLiteral(" &nbsp; <span style='color:#c62828'>%1</span>").arg(m_layoutProblem.toHtmlEscaped());
+    m_info->setText(info);
+
+    const bool vector = isVector();
+    for (QWidget* w : std::initializer_list<QWidget*>{m_gridArea, m_page, m_large, m_channel, m_mean})
+        w->setVisible(!vector);
+    m_topList->setVisible(vector);
+    m_vectorPlot->setVisible(vector);
+    if (vector) {
+        showVector();
+        return;
+    }
+    const int pages = (m_tensor.channels() + kPageSize - 1) / kPageSize;
+    {
+        const QSignalBlocker block(m_page);
+        m_page->setRange(1, std::max(1, pages));
+        m_page->setSuffix(tr(" of %1").arg(std::max(1, pages)));
+    }
+    m_page->setVisible(pages > 1);
+    {
+        const QSignalBlocker block(m_channel);
+        m_channel->setRange(0, std::max(0, m_tensor.channels() - 1));
+    }
+    QString label = m_tensor.channels() > 1 ? tr("%n channel(s) of %1×%2 — click one to enlarge", nullptr, m_tensor.channels())
+                                                  .arg(m_tensor.height()).arg(m_tensor.width())
+                                            : tr("1 map");
+    if (!m_tensor.classToken().isEmpty())
+        label += tr(" · class token set apart");
+    m_gridLabel->setText(label);
+    buildGrid();
+    setLargeChannel(std::min(m_largeChannel, m_tensor.channels() - 1));
+}
+
+QString FeatureMapView::entryName(int index) const
+{
+    return index < m_context.classes.size() ? m_context.classes.at(index) : tr("index %1").arg(index);
+}
+
+void FeatureMapView::showVector()
+{
+    const int count = int(m_values.shape().last());
+    const float* values = m_values.data().constData(); // batch item 0
+    QVector<int> order(count);
+    std::iota(order.begin(), order.end(), 0);
+    const int top = std::min(kTopEntries, count);
+    std::partial_sort(order.begin(), order.begin() + top, order.end(), [values](int a, int b) { return values[a] > values[b]; });
+    // Softmax shares, as a classifier's logits would give; computed stably from the largest value.
+    double sum = 0;
+    for (int i = 0; i < count; ++i)
+        sum += std::exp(double(values[i]) - values[order[0]]);
+    QStringList rows;
+    for (int rank = 0; rank < top; ++rank) {
+        const int index = order[rank];
+        rows.append(tr("<tr><td>%1.</td><td><b>%2</b></td><td align='right'>&nbsp;%3</td><td align='right'>&nbsp;%4%</td></tr>")
+                        .arg(rank + 1)
+                        .arg(entryName(index).toHtmlEscaped())
+                        .arg(values[index], 0, 'g', 4)
+                        .arg(100.0 * std::exp(double(values[index]) - values[order[0]]) / sum, 0, 'f', 1));
+    }
+    m_gridLabel->setText(tr("%n entries; the largest, with their softmax share", nullptr, count));
+    m_topList->setText(QStringLiteral("<table>%1</table>").arg(rows.join(QString())));
+
+    m_vectorPlot->clearPlottables();
+    auto* all = new QCPBars(m_vectorPlot->xAxis, m_vectorPlot->yAxis);
+    auto* best = new QCPBars(m_vectorPlot->xAxis, m_vectorPlot->yAxis);
+    all->setPen(Qt::NoPen);
+    all->setBrush(QColor(0x90, 0xa4, 0xae));
+    best->setPen(Qt::NoPen);
+    best->setBrush(QColor(0xe6, 0x51, 0x00));
+    QVector<double> keys(count), heights(count);
+    for (int i = 0; i < count; ++i) {
+        keys[i] = i;
+        heights[i] = values[i];
+    }
+    all->setData(keys, heights, true);
+    for (int rank = 0; rank < top; ++rank)
+        best->addData(order[rank], values[order[rank]]);
+    all->setWidth(1.0);
+    best->setWidth(std::max(1.0, count / 200.0)); // still visible among a thousand classes
+    m_largeTitle->setText(m_context.classes.isEmpty() ? tr("Value per index") : tr("Value per class"));
+    m_vectorPlot->xAxis->setLabel(m_context.classes.isEmpty() ? tr("index") : tr("class"));
+    // A few classes are named on the axis; a thousand would be unreadable (the list names the top ones).
+    if (!m_context.classes.isEmpty() && count <= 20) {
+        QSharedPointer<QCPAxisTickerText> ticker(new QCPAxisTickerText);
+        for (int i = 0; i < count; ++i)
+            ticker->addTick(i, entryName(i));
+        m_vectorPlot->xAxis->setTicker(ticker);
+        m_vectorPlot->xAxis->setTickLabelRotation(-30);
+    }
+    m_vectorPlot->yAxis->setLabel(tr("value"));
+    m_vectorPlot->xAxis->setRange(-0.5, count - 0.5);
+    all->rescaleValueAxis(true);
+    m_vectorPlot->replot(QCustomPlot::rpQueuedReplot);
+}
+
+bool FeatureMapView::isVector() const { return m_values.shape().size() == 2 && m_values.shape().last() > 1; }
+
+QString FeatureMapView::prediction() const
+{
+    if (!isVector())
+        return {};
+    const float* values = m_values.data().constData();
+    const int count = int(m_values.shape().last());
+    const int best = int(std::max_element(values, values + count) - values);
+    double sum = 0;
+    for (int i = 0; i < count; ++i)
+        sum += std::exp(double(values[i]) - values[best]);
+    return tr("%1 (%2%)").arg(entryName(best)).arg(100.0 / sum, 0, 'f', 1);
 }
 
 void FeatureMapView::buildGrid()
@@ -258,13 +456,18 @@ void FeatureMapView::setPage(int page) { m_page->setValue(page); }
 
 void FeatureMapView::updateLarge()
 {
+    if (isVector())
+        return; // drawn as bars, not as a map
     if (m_largeChannel < 0) {
         const QVector<float> mean = m_tensor.channelMean();
         fill(m_largeMap, mean.constData(), m_tensor.width(), m_tensor.height());
         m_largeTitle->setText(tr("Mean over %n channel(s)", nullptr, m_tensor.channels()));
     } else {
         fill(m_largeMap, m_tensor.plane(m_largeChannel), m_tensor.width(), m_tensor.height());
-        m_largeTitle->setText(tr("Channel %1 of %2").arg(m_largeChannel).arg(m_tensor.channels()));
+        QString title = tr("Channel %1 of %2").arg(m_largeChannel).arg(m_tensor.channels());
+        if (m_largeChannel < m_tensor.classToken().size())
+            title += tr(" · class token %1").arg(m_tensor.classToken().at(m_largeChannel), 0, 'g', 4);
+        m_largeTitle->setText(title);
     }
     m_largeMap->setGradient(m_gradient);
     m_largeMap->setDataRange(rangeFor(m_largeChannel));
@@ -274,6 +477,39 @@ void FeatureMapView::updateLarge()
                               : m_normalisation == Normalisation::PerNode  ? tr("value (this output)")
                                                                            : tr("value (all outputs)"));
     m_large->replot(QCustomPlot::rpQueuedReplot);
+    Q_EMIT overlayChanged();
+}
+
+MapOverlay FeatureMapView::overlay() const
+{
+    MapOverlay overlay;
+    if (isVector() || m_tensor.isEmpty())
+        return overlay;
+    const int width = m_tensor.width(), height = m_tensor.height();
+    QVector<double> values(qsizetype(width) * height);
+    if (m_largeChannel < 0) {
+        const QVector<float> mean = m_tensor.channelMean();
+        std::copy(mean.cbegin(), mean.cend(), values.begin());
+    } else {
+        const float* plane = m_tensor.plane(m_largeChannel);
+        std::copy(plane, plane + values.size(), values.begin());
+    }
+    overlay.colours = QImage(width, height, QImage::Format_ARGB32);
+    QCPColorGradient gradient = m_gradient;
+    const QCPRange range = rangeFor(m_largeChannel);
+    for (int y = 0; y < height; ++y)
+        gradient.colorize(values.constData() + qsizetype(y) * width, range, reinterpret_cast<QRgb*>(overlay.colours.scanLine(y)), width);
+    overlay.title = m_largeChannel < 0 ? tr("%1: mean of %n channel(s)", nullptr, m_tensor.channels()).arg(m_output.key)
+                                       : tr("%1: channel %2 of %3").arg(m_output.key).arg(m_largeChannel).arg(m_tensor.channels());
+    if (m_selectedCell.x() >= 0 && m_selectedCell.x() < width && m_selectedCell.y() >= 0 && m_selectedCell.y() < height)
+        overlay.cell = m_selectedCell;
+    return overlay;
+}
+
+void FeatureMapView::setSelectedCell(QPoint cell)
+{
+    m_selectedCell = cell;
+    Q_EMIT overlayChanged();
 }
 
 void FeatureMapView::setGradient(QCPColorGradient::GradientPreset preset)

@@ -3,11 +3,15 @@
 #include "FeatureTensor.h"
 
 #include <QHash>
+#include <QStringList>
 #include <QWidget>
+
+#include <optional>
 
 #include <qcustomplot.h>
 
 class QCheckBox;
+class QComboBox;
 class QLabel;
 class QScrollArea;
 class QSpinBox;
@@ -17,17 +21,50 @@ namespace featscope::ui {
 /// How heatmap colours are scaled.
 enum class Normalisation { PerChannel, PerNode, Global };
 
+/// The map shown large, coloured, for drawing over the input image.
+struct MapOverlay {
+    QImage colours; ///< one pixel per map cell, in the view's colour map and range; null when there is no map
+    QString title;  ///< "layer2: channel 5 of 512"
+    QPoint cell{-1, -1}; ///< the cell the user clicked in the large view, (-1, -1) when none
+};
+
+/// How to read an output's values, besides the values themselves.
+struct MapContext {
+    std::optional<featscope::InputSize> input; ///< the model input's spatial size, for the layout rule
+    QString layout;      ///< "nchw", "nhwc" or "tokens" the user chose for this node; empty: detected
+    QStringList classes; ///< labels of a classifier's outputs (featscope.json's "classes")
+};
+
 /// The heatmaps of one output: a page of channel maps, a large view of one channel or of the channel
-/// mean with its colour scale, and the output's shape and statistics.
+/// mean with its colour scale, and the output's shape and statistics. Values are read in a layout
+/// (featscope::detectTensorLayout's, or the one the user picks): NCHW maps, NHWC maps, tokens over a grid
+/// with the class token set apart. A vector ([N, K], e.g. class scores) is drawn as bars with its top
+/// entries listed, labelled with the model's classes when it has them.
 class FeatureMapView : public QWidget {
     Q_OBJECT
 public:
     static constexpr int kPageSize = 64;
+    static constexpr int kTopEntries = 5;
 
-    FeatureMapView(const RunOutput& output, FeatureTensor tensor, QWidget* parent = nullptr);
+    FeatureMapView(const RunOutput& output, FeatureTensor tensor, MapContext context = {}, QWidget* parent = nullptr);
 
     const RunOutput& output() const { return m_output; }
-    const FeatureTensor& tensor() const { return m_tensor; }
+    /// The values as the engine sent them (shape and order), for export.
+    const FeatureTensor& tensor() const { return m_values; }
+    /// The values as drawn: planes in the chosen layout.
+    const FeatureTensor& maps() const { return m_tensor; }
+    /// Reads the values in `layout` ("nchw", "nhwc", "tokens"; empty: detected). False, with the reason shown
+    /// and the current layout kept, when the shape does not fit it.
+    bool setLayout(const QString& layout);
+    /// The layout chosen ("" when detected).
+    QString layoutChoice() const;
+    /// Vectors only: "bag (63.2%)", the top entry with its softmax share; empty for maps.
+    QString prediction() const;
+    QCustomPlot* vectorPlot() const { return m_vectorPlot; }
+    /// The large map (a channel or the mean) coloured as shown, for the input view.
+    MapOverlay overlay() const;
+    /// Marks cell (x, y) of the large map (as a click on it does); (-1, -1) clears.
+    void setSelectedCell(QPoint cell);
     /// Colour maps drawn in the grid (for tests).
     int shownMaps() const { return int(m_cellChannel.size()); }
     QCustomPlot* gridPlot() const { return m_grid; }
@@ -45,10 +82,22 @@ public:
     /// Grid and large view side by side, as shown.
     QImage renderImage() const;
 
+Q_SIGNALS:
+    /// The user chose `layout` for the output's node ("" for the detected one).
+    void layoutChosen(const QString& node, const QString& layout);
+    /// What overlay() gives changed: channel, colours, layout or the clicked cell.
+    void overlayChanged();
+
 protected:
     void resizeEvent(QResizeEvent* event) override;
 
 private:
+    /// Shows m_tensor: page and channel ranges, maps or the vector view.
+    void showArrangement();
+    void showVector();
+    /// [N, K] with K > 1: drawn as bars.
+    bool isVector() const;
+    QString entryName(int index) const;
     void buildGrid();
     void updateRanges();
     void updateLarge();
@@ -57,7 +106,14 @@ private:
     QCPRange rangeFor(int channel) const;
 
     RunOutput m_output;
+    FeatureTensor m_values;
     FeatureTensor m_tensor;
+    MapContext m_context;
+    QComboBox* m_layout;
+    QLabel* m_gridLabel;
+    QLabel* m_topList;
+    QCustomPlot* m_vectorPlot;
+    QString m_layoutProblem;
     QCustomPlot* m_grid;
     QCustomPlot* m_large;
     QMargins m_largeExtraMargins; ///< added around the large map's axis rect to keep its cells square
@@ -75,6 +131,7 @@ private:
     Normalisation m_normalisation = Normalisation::PerChannel;
     QPair<float, float> m_globalRange;
     int m_largeChannel = 0;
+    QPoint m_selectedCell{-1, -1};
     int m_columns = 1, m_rows = 1;
 };
 

@@ -4,20 +4,54 @@
 #include <QtEndian>
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 namespace featscope::ui {
 
+namespace {
+
+/// Number of values of `shape`; -1 when negative or too large to show.
+qint64 valueCount(const QVector<qint64>& shape)
+{
+    qint64 count = 1;
+    for (qint64 d : shape) {
+        if (d < 0 || (d > 0 && count > (qint64(1) << 31) / d))
+            return -1;
+        count *= d;
+    }
+    return count;
+}
+
+} // namespace
+
 FeatureTensor FeatureTensor::fromOutput(const RunOutput& output, QString* error)
 {
-    FeatureTensor t;
-    const qint64 count = output.values.size() / qint64(sizeof(float));
-    // The protocol checked that the values match the shape; what is left is what a plane can index.
-    if (count != output.count() || count > (qint64(1) << 31)) {
+    const qint64 count = valueCount(output.shape);
+    // The protocol checked that the values fill the shape; what is left is what a plane can index.
+    if (count < 0 || count != output.count()) {
         *error = QObject::tr("Output '%1' is too large to show (%2).").arg(output.key, output.shapeText());
+        return {};
+    }
+    QVector<float> values(count);
+    std::memcpy(values.data(), output.data(), std::size_t(count) * sizeof(float));
+    FeatureTensor t = fromValues(output.shape, std::move(values), error);
+    if (t.isEmpty())
+        *error = QObject::tr("Output '%1' has no values (%2).").arg(output.key, output.shapeText());
+    return t;
+}
+
+FeatureTensor FeatureTensor::fromValues(const QVector<qint64>& shape, QVector<float> values, QString* error)
+{
+    FeatureTensor t;
+    const qint64 count = valueCount(shape);
+    if (count < 0 || count != values.size()) {
+        *error = QObject::tr("%1 values do not fill a tensor of %2 dimension(s).").arg(values.size()).arg(shape.size());
         return t;
     }
-    t.m_shape = output.shape;
+    t.m_shape = shape;
+    t.m_data = std::move(values);
+    // Without a layout: [N, C, H, W...] -> C planes of H x W...; lower ranks give one plane.
     const auto& s = t.m_shape;
     if (s.size() >= 3) {
         t.m_channels = int(s[1]);
@@ -32,10 +66,9 @@ FeatureTensor FeatureTensor::fromOutput(const RunOutput& output, QString* error)
         t.m_width = s.isEmpty() ? 1 : int(s.last());
     }
     if (qint64(t.m_channels) * t.m_height * t.m_width > count || t.m_channels == 0 || t.m_height == 0 || t.m_width == 0) {
-        *error = QObject::tr("Output '%1' has no values (%2).").arg(output.key, output.shapeText());
-        return t;
+        t.m_data.clear();
+        *error = QObject::tr("A tensor of shape %1 has no values.").arg(s.size());
     }
-    t.m_values = output.values;
     return t;
 }
 
@@ -74,6 +107,42 @@ QVector<float> FeatureTensor::channelMean() const
     for (float& v : mean)
         v /= float(std::max(1, m_channels));
     return mean;
+}
+
+FeatureTensor FeatureTensor::arranged(const featscope::TensorLayout& layout) const
+{
+    using featscope::TensorLayoutKind;
+    if (!layout.isSpatial() || isEmpty())
+        return *this;
+    const qint64 channels = layout.channels, height = layout.height, width = layout.width;
+    const qint64 plane = height * width;
+    const qint64 tokens = layout.classToken ? plane + 1 : plane;
+    const qint64 needed = layout.kind == TensorLayoutKind::Tokens ? tokens * channels : plane * channels;
+    if (channels <= 0 || plane <= 0 || needed > m_data.size())
+        return *this;
+    FeatureTensor maps = *this;
+    maps.m_layout = layout;
+    maps.m_channels = int(channels);
+    maps.m_height = int(height);
+    maps.m_width = int(width);
+    maps.m_classToken.clear();
+    if (layout.kind == TensorLayoutKind::Nchw) {
+        maps.m_data = m_data.mid(0, channels * plane);
+        return maps;
+    }
+    // Channels last: [H*W (+ class token), C] -> C planes of H x W.
+    const float* values = m_data.constData();
+    const qint64 first = layout.kind == TensorLayoutKind::Tokens && layout.classToken ? 1 : 0;
+    if (first == 1)
+        maps.m_classToken = QVector<float>(values, values + channels);
+    maps.m_data.resize(channels * plane);
+    float* out = maps.m_data.data();
+    for (qint64 position = 0; position < plane; ++position) {
+        const float* row = values + (first + position) * channels;
+        for (qint64 c = 0; c < channels; ++c)
+            out[c * plane + position] = row[c];
+    }
+    return maps;
 }
 
 bool writeNpy(const QString& path, const QVector<qint64>& shape, const float* data, qint64 count, QString* error)

@@ -1,39 +1,36 @@
 #pragma once
 
-#include <functional>
-
 #include "ModelInfo.h"
 #include "SettingsStore.h"
 
-#include <QElapsedTimer>
-#include <QHash>
 #include <QMainWindow>
-#include <QTimer>
+
+#include <functional>
 
 class QAction;
-class QCheckBox;
-class QComboBox;
 class QDockWidget;
 class QLabel;
-class QLineEdit;
 class QMenu;
 class QProgressBar;
-class QPushButton;
-class QSortFilterProxyModel;
-class QTableView;
-class QTreeView;
 
 namespace featscope::ui {
 
 class EngineClient;
 class GraphPanel;
-class NodeTreeModel;
+class ImagePanel;
+class InputPanel;
+class ModelController;
+class ModelDocument;
+class NodeFinder;
+class NodeTreePanel;
 class PreprocessingWidget;
 class ResultsPanel;
-class ReturnNodesModel;
+class ReturnNodesPanel;
 
-/// featscope's main window: model panel, graph, node tree, return nodes, preprocessing and results.
-/// Public methods are what the menus call, without dialogs, so tests and headless mode drive the same paths.
+/// featscope's main window: the docks around one ModelDocument (node tree, graph, model and run, feature
+/// maps) and the named actions of its menus. State lives in the document, engine work in the
+/// ModelController; the public methods are what the menus call, without dialogs, so tests and headless
+/// mode drive the same paths.
 class MainWindow : public QMainWindow {
     Q_OBJECT
 public:
@@ -56,36 +53,26 @@ public:
     bool exportMapsPng(const QString& path);
     bool exportTensors(const QString& directory);
     /// Asks whether to run a model whose code reaches outside it (test hook; default: a dialog).
-    void setUnsafeOpsConfirmation(std::function<bool(const QStringList& ops)> confirm) { m_confirmUnsafeOps = std::move(confirm); }
-    /// Longest a run may take before the engine is stopped (test hook; default 5 minutes).
-    void setRunTimeout(int milliseconds) { m_runTimeoutMs = milliseconds; }
+    void setUnsafeOpsConfirmation(std::function<bool(const QStringList& ops)> confirm);
     /// Saves the window layout and the current model's state to the settings now.
     void saveSettings();
 
-    // State, for tests and headless use.
-    bool hasModel() const { return m_hasModel; }
-    const ModelInfo& model() const { return m_model; }
-    Mode mode() const { return m_mode; }
-    QString imagePath() const;
-    bool isRunning() const { return m_runRequest != 0; }
-    /// The engine request id of the run in progress, 0 when none (test hook).
-    int runRequestId() const { return m_runRequest; }
+    /// The open model's state.
+    ModelDocument* document() const { return m_document; }
+    ModelController* controller() const { return m_controller; }
+    EngineClient* engine() const;
+    /// The message shown in the error banner (the last one reported).
     QString lastError() const { return m_lastError; }
-    EngineClient* engine() const { return m_engine; }
+
+    // The window's parts.
     GraphPanel* graphPanel() const { return m_graph; }
-    QTreeView* nodeTree() const { return m_tree; }
-    NodeTreeModel* nodeTreeModel() const { return m_treeModel; }
-    QSortFilterProxyModel* nodeTreeProxy() const { return m_treeProxy; }
-    ReturnNodesModel* returnNodes() const { return m_returns; }
-    QTableView* returnNodesView() const { return m_returnView; }
-    ResultsPanel* results() const { return m_results; }
+    NodeTreePanel* nodeTreePanel() const { return m_tree; }
+    NodeFinder* finder() const { return m_finder; }
+    ReturnNodesPanel* returnNodesPanel() const { return m_returnsPanel; }
+    ImagePanel* imagePanel() const { return m_imagePanel; }
     PreprocessingWidget* preprocessing() const { return m_preprocessing; }
-    QLineEdit* searchBox() const { return m_search; }
-    /// Search matches in graph order, and the one shown (-1: none).
-    const QStringList& searchMatches() const { return m_searchMatches; }
-    int searchIndex() const { return m_searchIndex; }
-    QPushButton* runButton() const { return m_runButton; }
-    QPushButton* cancelButton() const { return m_cancelButton; }
+    ResultsPanel* results() const { return m_results; }
+    InputPanel* inputPanel() const { return m_inputPanel; }
 
 Q_SIGNALS:
     /// A load finished (ok or not); the graph may still be laying out.
@@ -102,88 +89,48 @@ protected:
     void dropEvent(QDropEvent* event) override;
 
 private:
+    QWidget* createSidePanel();
+    QDockWidget* addDock(const QString& title, const QString& objectName, QWidget* widget, Qt::DockWidgetArea area);
     void createMenus();
+    void connectDocument();
+    void connectController();
     /// Where file dialogs open: the last folder used, else the model's folder.
     QString dialogDirectory() const;
     void browseImage();
-    QWidget* createSidePanel();
-    bool confirmUnsafeOps();
+    bool askToRunUnsafeOps(const QStringList& ops);
     void showError(const QString& message);
     void clearError();
     void setBusy(const QString& message);
     void setIdle(const QString& message);
-    void onModelLoaded(const protocol::LoadResult& result, const QString& path);
-    void forgetModel();
-    /// What a run is computed from: model, mode, image and preprocessing.
-    QJsonObject runInputs() const;
-    /// Marks the shown maps out of date when the current run inputs differ from theirs, or the last run failed.
-    void updateResultsFreshness();
+    void onModelChanged();
+    void onLayoutFinished(qint64 ms, int boxes);
+    /// The graph, the tree, the search and the add field follow the current mode's graph.
     void showModeGraph();
-    void updateModelPanel();
     void updateTicks();
-    void updateValidation();
     void toggleReturnNode(const QString& name);
-    void removeSelectedReturnNodes();
-    void onGraphItemClicked(const QString& name);
-    void onTreeCurrentChanged(const QModelIndex& current);
-    void onSearch(const QString& text);
-    /// The node a search for `text` selects first: an exact or truncated name's node, else the first match.
-    QString preferredMatch(const QString& text) const;
-    /// Moves to the next (`step` 1) or previous (-1) match of the search; Enter and F3 / Shift+F3.
-    void findNext(int step);
-    void showMatch();
+    void showNode(const QString& name);
     void updateRecentMenu();
-    QMenu* createDepthMenu(QWidget* parent);
     void updateActions();
-    QJsonObject modelState() const;
-    void restoreModelState(const QJsonObject& state);
 
-    EngineClient* m_engine;
     SettingsStore m_settings;
-    ModelInfo m_model;
-    bool m_hasModel = false;
-    bool m_unsafeOpsAllowed = false; ///< the user confirmed the current model's unsafe ops
-    std::function<bool(const QStringList&)> m_confirmUnsafeOps;
-    Mode m_mode = Mode::Eval;
-    int m_runRequest = 0;
-    int m_runTimeoutMs = 300000;
-    int m_loadRequest = 0;
-    int m_modelGeneration = 0; ///< counts opened models, to drop answers about an earlier one
+    ModelDocument* m_document;
+    ModelController* m_controller;
     QString m_lastError;
-    QHash<QString, QString> m_shapes;
-    QJsonObject m_resultsInputs; ///< runInputs() of the shown maps
-    bool m_lastRunFailed = false;
-    QElapsedTimer m_openTimer;
-    qint64 m_engineLoadMs = 0;
-    qint64 m_guiLoadMs = 0;
-    bool m_timingOpen = false;
-    bool m_syncing = false;
-    QTimer m_searchTimer;        ///< jumps to the first match once typing pauses
-    QStringList m_searchMatches; ///< in graph order
-    int m_searchIndex = -1;
+    bool m_timingOpen = false; ///< the next finished layout completes an open
 
     GraphPanel* m_graph;
-    QTreeView* m_tree;
-    NodeTreeModel* m_treeModel;
-    QSortFilterProxyModel* m_treeProxy;
-    ReturnNodesModel* m_returns;
-    QTableView* m_returnView;
-    ResultsPanel* m_results;
+    NodeTreePanel* m_tree;
+    NodeFinder* m_finder;
+    ReturnNodesPanel* m_returnsPanel;
+    ImagePanel* m_imagePanel;
     PreprocessingWidget* m_preprocessing;
-    QLabel* m_modelLabel;
+    ResultsPanel* m_results;
+    InputPanel* m_inputPanel;
     QLabel* m_errorLabel;
-    QLabel* m_validation;
     QLabel* m_statusLabel;
     QProgressBar* m_progress;
-    QComboBox* m_modeBox;
-    QCheckBox* m_separate;
-    QLineEdit* m_search;
-    QLabel* m_searchCount;
-    QLineEdit* m_addNode;
-    QLineEdit* m_image;
-    QPushButton* m_runButton;
-    QPushButton* m_cancelButton;
     QDockWidget* m_resultsDock = nullptr;
+    QDockWidget* m_inputDock = nullptr;
     QMenu* m_recentMenu = nullptr;
     QAction* m_exportAction = nullptr;
     QAction* m_exportPngAction = nullptr;

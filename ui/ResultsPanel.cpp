@@ -1,5 +1,7 @@
 #include "ResultsPanel.h"
 
+#include "ModelDocument.h"
+
 #include <QComboBox>
 #include <QDir>
 #include <QHBoxLayout>
@@ -68,6 +70,7 @@ ResultsPanel::ResultsPanel(QWidget* parent)
     layout->addWidget(m_staleBanner);
     layout->addWidget(m_tabs, 1);
 
+    connect(m_tabs, &QTabWidget::currentChanged, this, &ResultsPanel::overlayChanged);
     connect(m_gradient, &QComboBox::currentIndexChanged, this, &ResultsPanel::applyDisplay);
     connect(m_normalisation, &QComboBox::currentIndexChanged, this, &ResultsPanel::applyDisplay);
     clear();
@@ -102,7 +105,18 @@ void ResultsPanel::showMessage(const QString& message, bool error)
     m_summary->setStyleSheet(error ? QStringLiteral("color: #c62828; font-weight: bold;") : QString());
 }
 
-bool ResultsPanel::setResults(const QVector<RunOutput>& outputs, const QString& summary)
+bool ResultsPanel::showResults(const ModelDocument& document)
+{
+    MapContext context;
+    const QVector<qint64>& input = document.inputShape();
+    if (input.size() == 4)
+        context.input = featscope::InputSize{input[2], input[3]};
+    context.classes = document.model().classes;
+    return setResults(document.outputs(), document.resultsSummary(), context, document.layouts());
+}
+
+bool ResultsPanel::setResults(const QVector<RunOutput>& outputs, const QString& summary, const MapContext& context,
+                              const QHash<QString, QString>& layouts)
 {
     // A new run keeps what the user was looking at: the output's tab, and per output the page and the
     // channel (or the mean) shown large.
@@ -118,6 +132,7 @@ bool ResultsPanel::setResults(const QVector<RunOutput>& outputs, const QString& 
     float lo = std::numeric_limits<float>::infinity(), hi = -lo;
     float loAll = lo, hiAll = hi;
     QVector<FeatureMapView*> views;
+    QStringList predictions;
     for (const RunOutput& output : outputs) {
         QString error;
         FeatureTensor tensor = FeatureTensor::fromOutput(output, &error);
@@ -132,7 +147,17 @@ bool ResultsPanel::setResults(const QVector<RunOutput>& outputs, const QString& 
             lo = std::min(lo, r.first);
             hi = std::max(hi, r.second);
         }
-        auto* view = new FeatureMapView(output, std::move(tensor));
+        MapContext viewContext = context;
+        viewContext.layout = layouts.value(output.node);
+        auto* view = new FeatureMapView(output, std::move(tensor), viewContext);
+        connect(view, &FeatureMapView::layoutChosen, this, &ResultsPanel::layoutChosen);
+        connect(view, &FeatureMapView::overlayChanged, this, [this, view] {
+            if (view == currentView())
+                Q_EMIT overlayChanged();
+        });
+        // A classifier's answer belongs in the run's summary: its classes are the output's entries.
+        if (!context.classes.isEmpty() && output.shape.size() == 2 && output.shape.last() == context.classes.size())
+            predictions.append(tr("%1 predicts %2").arg(output.key, view->prediction()));
         views.append(view);
         m_tabs->addTab(view, QStringLiteral("%1  [%2]").arg(output.key, output.shapeText()));
         if (shown.contains(output.key)) {
@@ -144,8 +169,10 @@ bool ResultsPanel::setResults(const QVector<RunOutput>& outputs, const QString& 
     }
     m_globalRange = std::isfinite(lo) ? qMakePair(lo, hi) : qMakePair(loAll, hiAll);
     applyDisplay();
-    showMessage(problems.isEmpty() ? summary : summary + QLatin1Char(' ') + problems.join(QLatin1Char(' ')),
-                !problems.isEmpty());
+    QString text = summary;
+    if (!predictions.isEmpty())
+        text += QStringLiteral(" · ") + predictions.join(QStringLiteral(" · "));
+    showMessage(problems.isEmpty() ? text : text + QLatin1Char(' ') + problems.join(QLatin1Char(' ')), !problems.isEmpty());
     return problems.isEmpty();
 }
 
@@ -154,6 +181,12 @@ int ResultsPanel::outputCount() const { return m_tabs->count(); }
 FeatureMapView* ResultsPanel::view(int index) const { return qobject_cast<FeatureMapView*>(m_tabs->widget(index)); }
 
 FeatureMapView* ResultsPanel::currentView() const { return qobject_cast<FeatureMapView*>(m_tabs->currentWidget()); }
+
+MapOverlay ResultsPanel::currentOverlay() const
+{
+    const FeatureMapView* view = currentView();
+    return view ? view->overlay() : MapOverlay{};
+}
 
 void ResultsPanel::applyDisplay()
 {
@@ -164,6 +197,7 @@ void ResultsPanel::applyDisplay()
             v->setGradient(preset);
             v->setNormalisation(norm, m_globalRange);
         }
+    Q_EMIT displayChanged();
 }
 
 void ResultsPanel::setNormalisation(Normalisation normalisation)
@@ -227,7 +261,7 @@ QStringList ResultsPanel::exportNpy(const QString& directory, QString* error) co
         name.replace(unsafe, QStringLiteral("_"));
         const QString path = QDir(directory).filePath(name + QStringLiteral(".npy"));
         const FeatureTensor& t = v->tensor();
-        if (!writeNpy(path, t.shape(), t.values(), t.count(), error)) {
+        if (!writeNpy(path, t.shape(), t.data().constData(), t.data().size(), error)) {
             *error = tr("Cannot write %1: %2").arg(path, *error);
             return written;
         }

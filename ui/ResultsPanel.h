@@ -10,14 +10,20 @@ class QTabWidget;
 
 namespace featscope::ui {
 
+class ModelDocument;
+
 /// The outputs of the last run, one tab of heatmaps per return node, with shared colour controls.
 class ResultsPanel : public QWidget {
     Q_OBJECT
 public:
     explicit ResultsPanel(QWidget* parent = nullptr);
 
-    /// Shows `outputs`; `summary` describes the run. Returns false (and shows why) when values cannot be read.
-    bool setResults(const QVector<RunOutput>& outputs, const QString& summary);
+    /// Shows `outputs`; `summary` describes the run; `context` says how to read them, `layouts` what the user
+    /// chose per node. Returns false (and shows why) when values cannot be read.
+    bool setResults(const QVector<RunOutput>& outputs, const QString& summary, const MapContext& context = {},
+                    const QHash<QString, QString>& layouts = {});
+    /// Shows the document's last run, read with its input size, classes and layouts.
+    bool showResults(const ModelDocument& document);
     void clear(const QString& message = {});
     /// Marks the shown maps as computed from other inputs than the current ones (`reason`; empty: up to date).
     void setOutOfDate(const QString& reason);
@@ -28,6 +34,8 @@ public:
     int outputCount() const;
     FeatureMapView* view(int index) const;
     FeatureMapView* currentView() const;
+    /// The current output's large map for the input view; empty when there is none.
+    MapOverlay currentOverlay() const;
     QTabWidget* tabs() const { return m_tabs; }
 
     void setNormalisation(Normalisation normalisation);
@@ -39,6 +47,14 @@ public:
     bool exportPng(const QString& path, QString* error) const;
     /// Saves every output as <dir>/<key>.npy (atomically); returns the written paths.
     QStringList exportNpy(const QString& directory, QString* error) const;
+
+Q_SIGNALS:
+    /// The colour map or the normalisation changed.
+    void displayChanged();
+    /// The current output's overlay (FeatureMapView::overlay) changed, or another output became current.
+    void overlayChanged();
+    /// The user chose `layout` for `node`'s maps ("" for the detected one).
+    void layoutChosen(const QString& node, const QString& layout);
 
 private:
     void applyDisplay();

@@ -4,6 +4,7 @@
 #include "EngineClient.h"
 #include "GraphPanel.h"
 #include "MainWindow.h"
+#include "ModelDocument.h"
 #include "ReturnNodesModel.h"
 
 #include <QApplication>
@@ -51,7 +52,7 @@ private:
         if (!m_mode.isEmpty())
             m_window->setMode(featscope::ui::modeFromName(m_mode));
         if (!m_selects.isEmpty()) {
-            m_window->returnNodes()->clearAll();
+            m_window->document()->returnNodes()->clearAll();
             for (const QString& s : m_selects) {
                 QString error;
                 if (!m_window->addReturnNodeSpec(s, &error)) {
@@ -64,7 +65,7 @@ private:
         if (!m_image.isEmpty())
             m_window->setImage(m_image);
         waitIdle([this] {
-            if (!m_image.isEmpty() && !m_window->returnNodes()->entries().isEmpty())
+            if (!m_image.isEmpty() && !m_window->document()->returnNodes()->entries().isEmpty())
                 m_window->run();
             else
                 finish();
@@ -199,7 +200,7 @@ int main(int argc, char** argv)
                 if (!m.isEmpty())
                     window.setMode(featscope::ui::modeFromName(m));
                 if (!selects.isEmpty()) {
-                    window.returnNodes()->clearAll();
+                    window.document()->returnNodes()->clearAll();
                     for (const QString& s : selects) {
                         QString error;
                         if (!window.addReturnNodeSpec(s, &error))

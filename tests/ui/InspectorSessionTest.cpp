@@ -6,11 +6,17 @@
 #include "GraphPanel.h"
 #include "GraphScene.h"
 #include "GraphView.h"
+#include "DocumentPanels.h"
 #include "MainWindow.h"
+#include "ModelController.h"
+#include "ModelDocument.h"
+#include "NodeFinder.h"
 #include "NodeTreeModel.h"
+#include "NodeTreePanel.h"
 #include "PreprocessingWidget.h"
 #include "ResultsPanel.h"
 #include "ReturnNodesModel.h"
+#include "ReturnNodesPanel.h"
 
 #include <QAction>
 #include <QApplication>
@@ -183,7 +189,7 @@ void InspectorSessionTest::openThroughMenu(const QString& path)
     QTRY_VERIFY_WITH_TIMEOUT(loaded.count() == 1, 60000);
     QVERIFY2(loaded.first().first().toBool(), qPrintable(m_window->lastError()));
     QTRY_VERIFY_WITH_TIMEOUT(drawn.count() >= 1 && !m_window->graphPanel()->isLayingOut(), 30000);
-    QCOMPARE(m_window->model().file, path);
+    QCOMPARE(m_window->document()->model().file, path);
     // Offscreen, the closed dialog hands the activation back only when asked; keys and focus need it.
     QApplication::setActiveWindow(m_window.get());
     QVERIFY(QTest::qWaitForWindowActive(m_window.get()));
@@ -199,31 +205,31 @@ void InspectorSessionTest::openingAnotherModelReplacesEverythingOfTheFirst()
     openThroughMenu(first);
 
     // Seven return nodes, as with --select seven times.
-    QStringList names = m_window->model().graph(Mode::Eval).names;
+    QStringList names = m_window->document()->model().graph(Mode::Eval).names;
     QVERIFY(names.size() > 8);
     names = names.mid(1, 7);
     auto* add = m_window->findChild<QLineEdit*>(QStringLiteral("addNode"));
     QVERIFY(add);
     for (const QString& name : names)
         QVERIFY(typeNode(add, name));
-    ReturnNodesModel* returns = m_window->returnNodes();
+    ReturnNodesModel* returns = m_window->document()->returnNodes();
     QCOMPARE(returns->entries().size(), 7);
     QTRY_VERIFY_WITH_TIMEOUT(returns->entries().last().severity == 0, 30000);
 
     // Results, shapes on the graph, a search and a selected node: all belong to the first model.
     m_window->setImage(kImage);
     QSignalSpy finished(m_window.get(), &MainWindow::runFinished);
-    QTest::mouseClick(m_window->runButton(), Qt::LeftButton);
+    QTest::mouseClick(m_window->imagePanel()->runButton(), Qt::LeftButton);
     QTRY_VERIFY_WITH_TIMEOUT(finished.count() == 1, 60000);
     QVERIFY2(finished.first().first().toBool(), qPrintable(m_window->lastError()));
     QCOMPARE(m_window->results()->outputCount(), 7);
     QVERIFY(!m_window->graphPanel()->scene()->itemForNode(names.first())->shapeText().isEmpty());
-    QTest::keyClicks(m_window->searchBox(), QStringLiteral("block"));
-    m_window->nodeTree()->setCurrentIndex(
-        m_window->nodeTreeProxy()->mapFromSource(m_window->nodeTreeModel()->indexForName(names.at(2))));
+    QTest::keyClicks(m_window->finder()->searchBox(), QStringLiteral("block"));
+    m_window->nodeTreePanel()->view()->setCurrentIndex(
+        m_window->nodeTreePanel()->proxy()->mapFromSource(m_window->nodeTreePanel()->model()->indexForName(names.at(2))));
     QCOMPARE(m_window->graphPanel()->currentNode(), names.at(2));
 
-    QTableView* table = m_window->returnNodesView();
+    QTableView* table = m_window->returnNodesPanel()->view();
     table->setCurrentIndex(returns->index(3, ReturnNodesModel::NodeColumn));
     wheelOver(table->viewport(), -3);
     wheelOver(table->viewport(), 2);
@@ -233,10 +239,10 @@ void InspectorSessionTest::openingAnotherModelReplacesEverythingOfTheFirst()
     QCOMPARE(returns->entries().size(), 0);
     QCOMPARE(table->verticalHeader()->count(), 0);
     QVERIFY(!table->currentIndex().isValid());
-    QCOMPARE(m_window->searchBox()->text(), QString());
-    QCOMPARE(m_window->nodeTreeProxy()->rowCount(), m_window->nodeTreeModel()->rowCount());
+    QCOMPARE(m_window->finder()->searchBox()->text(), QString());
+    QCOMPARE(m_window->nodeTreePanel()->proxy()->rowCount(), m_window->nodeTreePanel()->model()->rowCount());
     QCOMPARE(m_window->results()->outputCount(), 0);
-    QVERIFY(!m_window->nodeTree()->currentIndex().isValid());
+    QVERIFY(!m_window->nodeTreePanel()->view()->currentIndex().isValid());
     QCOMPARE(m_window->graphPanel()->currentNode(), QString());
     for (const auto* item : m_window->graphPanel()->scene()->nodeItems())
         QVERIFY2(item->shapeText().isEmpty() && !item->isTicked(), qPrintable(item->name()));
@@ -259,15 +265,15 @@ void InspectorSessionTest::openWithNodes(const QStringList& nodes)
         m_window->addReturnNode(node);
     m_window->setImage(kImage);
     QTRY_VERIFY_WITH_TIMEOUT(nodes.isEmpty()
-                                 || (m_window->runButton()->isEnabled() && !m_window->returnNodes()->entries().isEmpty()
-                                     && m_window->returnNodes()->entries().last().severity == 0),
+                                 || (m_window->imagePanel()->runButton()->isEnabled() && !m_window->document()->returnNodes()->entries().isEmpty()
+                                     && m_window->document()->returnNodes()->entries().last().severity == 0),
                              30000);
 }
 
 bool InspectorSessionTest::runAndWait()
 {
     QSignalSpy finished(m_window.get(), &MainWindow::runFinished);
-    QTest::mouseClick(m_window->runButton(), Qt::LeftButton);
+    QTest::mouseClick(m_window->imagePanel()->runButton(), Qt::LeftButton);
     if (!QTest::qWaitFor([&] { return finished.count() == 1; }, 60000))
         return false;
     return finished.first().first().toBool();
@@ -281,7 +287,7 @@ void InspectorSessionTest::wheelChangesNoUnfocusedField()
     QVERIFY(resize && mode);
     const int before = resize->value();
     const int modeBefore = mode->currentIndex();
-    m_window->searchBox()->setFocus(); // focus elsewhere, as after typing in another field
+    m_window->finder()->searchBox()->setFocus(); // focus elsewhere, as after typing in another field
     wheelOver(resize, -3);
     wheelOver(mode, -2);
     QCOMPARE(resize->value(), before);
@@ -297,7 +303,7 @@ void InspectorSessionTest::wheelChangesNoUnfocusedField()
     auto* channel = m_window->results()->view(0)->findChild<QSpinBox*>(QStringLiteral("channel"));
     QVERIFY(channel);
     const int channelBefore = channel->value();
-    m_window->searchBox()->setFocus();
+    m_window->finder()->searchBox()->setFocus();
     wheelOver(channel, 3);
     QCOMPARE(channel->value(), channelBefore);
 }
@@ -360,7 +366,7 @@ void InspectorSessionTest::resultsCarryTheirInputsAndRunKeepsTheView()
 void InspectorSessionTest::returnNodeErrorLivesInItsRow()
 {
     openWithNodes({QStringLiteral("features.block1.conv")});
-    ReturnNodesModel* returns = m_window->returnNodes();
+    ReturnNodesModel* returns = m_window->document()->returnNodes();
     auto* add = m_window->findChild<QLineEdit*>(QStringLiteral("addNode"));
     QVERIFY(typeNode(add, QStringLiteral("features.blok2.conv")));
     QTRY_COMPARE_WITH_TIMEOUT(returns->entries().at(1).severity, 2, 30000);
@@ -368,8 +374,8 @@ void InspectorSessionTest::returnNodeErrorLivesInItsRow()
     // The row carries the message; Run is off and says why; the banner stays empty.
     const QString tip = returns->index(1, ReturnNodesModel::KeyColumn).data(Qt::ToolTipRole).toString();
     QVERIFY2(tip.contains(QStringLiteral("features.blok2.conv")), qPrintable(tip));
-    QVERIFY(!m_window->runButton()->isEnabled());
-    QVERIFY2(m_window->runButton()->toolTip().contains(QStringLiteral("Row 2")), qPrintable(m_window->runButton()->toolTip()));
+    QVERIFY(!m_window->imagePanel()->runButton()->isEnabled());
+    QVERIFY2(m_window->imagePanel()->runButton()->toolTip().contains(QStringLiteral("Row 2")), qPrintable(m_window->imagePanel()->runButton()->toolTip()));
     QVERIFY(!m_window->findChild<QLabel*>(QStringLiteral("errorBanner"))->isVisible());
     auto* fixes = m_window->findChild<QLabel*>(QStringLiteral("validation"));
     QVERIFY(fixes->isVisible());
@@ -383,11 +389,11 @@ void InspectorSessionTest::returnNodeErrorLivesInItsRow()
     Q_EMIT fixes->linkActivated(link);
     QTRY_COMPARE_WITH_TIMEOUT(returns->entries().at(1).severity, 0, 30000);
     QCOMPARE(returns->entries().at(1).node, QStringLiteral("features.block2.conv"));
-    QTRY_VERIFY(m_window->runButton()->isEnabled());
+    QTRY_VERIFY(m_window->imagePanel()->runButton()->isEnabled());
     QVERIFY(!fixes->text().contains(QStringLiteral("href")));
 
     // Delete removes the selected rows.
-    QTableView* table = m_window->returnNodesView();
+    QTableView* table = m_window->returnNodesPanel()->view();
     // Click the first row, as a person would, then Delete.
     QTest::mouseClick(table->viewport(), Qt::LeftButton, {}, table->visualRect(returns->index(0, 0)).center());
     QTRY_VERIFY(table->hasFocus());
@@ -413,7 +419,7 @@ void InspectorSessionTest::graphFitsCollapsesAndExpands()
 {
     openThroughMenu(copyModel(QStringLiteral("model.pt")));
     GraphPanel* graph = m_window->graphPanel();
-    const int nodes = int(m_window->model().graph(Mode::Eval).names.size());
+    const int nodes = int(m_window->document()->model().graph(Mode::Eval).names.size());
     auto waitLayout = [&](QAction* action) {
         QSignalSpy done(graph, &GraphPanel::layoutFinished);
         action->trigger();
@@ -433,7 +439,7 @@ void InspectorSessionTest::graphFitsCollapsesAndExpands()
     QVERIFY(waitLayout(collapseAll));
     const QSet<QString> topLevel = [&] {
         QSet<QString> s;
-        for (const QString& name : m_window->model().graph(Mode::Eval).names)
+        for (const QString& name : m_window->document()->model().graph(Mode::Eval).names)
             s.insert(name.section(QLatin1Char('.'), 0, 0));
         return s;
     }();
@@ -467,16 +473,16 @@ void InspectorSessionTest::graphFitsCollapsesAndExpands()
 void InspectorSessionTest::findJumpsAsYouTypeWithNextAndPrevious()
 {
     openThroughMenu(copyModel(QStringLiteral("model.pt")));
-    QLineEdit* search = m_window->searchBox();
+    QLineEdit* search = m_window->finder()->searchBox();
     search->setFocus();
     QTest::keyClicks(search, QStringLiteral("block3"));
-    auto current = [&] { return m_window->nodeTree()->currentIndex().data(NodeTreeModel::NameRole).toString(); };
+    auto current = [&] { return m_window->nodeTreePanel()->view()->currentIndex().data(NodeTreeModel::NameRole).toString(); };
     // Without Enter: the first match (the node "block3" selects) is shown and highlighted once typing pauses.
     QTRY_COMPARE(current(), QStringLiteral("features.block3.pool"));
     QCOMPARE(m_window->graphPanel()->currentNode(), QStringLiteral("features.block3.pool"));
-    const QStringList matches = m_window->searchMatches();
+    const QStringList matches = m_window->finder()->matches();
     QVERIFY(matches.size() >= 3);
-    const int at = m_window->searchIndex();
+    const int at = m_window->finder()->currentIndex();
     QCOMPARE(matches.at(at), QStringLiteral("features.block3.pool"));
     auto* count = m_window->findChild<QLabel*>(QStringLiteral("searchCount"));
     QCOMPARE(count->text(), QStringLiteral("%1 of %2").arg(at + 1).arg(matches.size()));
@@ -524,7 +530,7 @@ void InspectorSessionTest::exportedMapsAndSmallerFixes()
     const int addY = add->mapTo(m_window.get(), QPoint()).y();
     QVERIFY(typeNode(add, QStringLiteral("features.block1.conv")));
     QVERIFY(typeNode(add, QStringLiteral("classifier")));
-    QTRY_VERIFY_WITH_TIMEOUT(m_window->runButton()->isEnabled(), 30000);
+    QTRY_VERIFY_WITH_TIMEOUT(m_window->imagePanel()->runButton()->isEnabled(), 30000);
     QCOMPARE(add->mapTo(m_window.get(), QPoint()).y(), addY);
     QVERIFY(runAndWait());
 

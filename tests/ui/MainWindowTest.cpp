@@ -4,18 +4,28 @@
 
 #include "EngineClient.h"
 #include "FeatureMapView.h"
+#include "InputPanel.h"
 #include "GraphNodeItem.h"
 #include "GraphPanel.h"
 #include "GraphScene.h"
 #include "GraphView.h"
+#include "DocumentPanels.h"
 #include "MainWindow.h"
+#include "ModelController.h"
+#include "ModelDocument.h"
+#include "NodeFinder.h"
 #include "NodeTreeModel.h"
+#include "NodeTreePanel.h"
 #include "PreprocessingWidget.h"
 #include "ResultsPanel.h"
 #include "ReturnNodesModel.h"
+#include "ReturnNodesPanel.h"
 
 #include <QDir>
 #include <QCheckBox>
+#include <QComboBox>
+#include <QLabel>
+#include <QSlider>
 #include <QElapsedTimer>
 #include <QFile>
 #include <QLineEdit>
@@ -60,6 +70,8 @@ private Q_SLOTS:
     void typedTruncatedNameResolves();
     void searchFiltersAndJumps();
     void runShowsHeatmaps();
+    void classScoresNameTheClassAndLayoutsAreRemembered();
+    void inputShowsTheShownMapOverTheImage();
     void exportAndLoadBack();
     void engineKilledMidRunKeepsWindow();
     void cancelStopsRunWithinASecond();
@@ -120,8 +132,8 @@ void MainWindowTest::chooseTwoOutputsAndImage()
 {
     m_window->addReturnNode(kNode, QStringLiteral("conv1"));
     m_window->addReturnNode(QStringLiteral("features.block2"), QStringLiteral("block2"));
-    QCOMPARE(m_window->returnNodes()->entries().size(), 2);
-    QVERIFY(!m_window->returnNodes()->hasErrors());
+    QCOMPARE(m_window->document()->returnNodes()->entries().size(), 2);
+    QVERIFY(!m_window->document()->returnNodes()->hasErrors());
     m_window->setImage(kImage);
 }
 
@@ -162,14 +174,14 @@ GraphNodeItem* MainWindowTest::graphItem(const QString& name)
 
 void MainWindowTest::openModelDrawsGraphAndTree()
 {
-    QVERIFY(m_window->hasModel());
-    QCOMPARE(m_window->model().className, QStringLiteral("FashionCNN"));
-    QVERIFY(m_window->model().hasPreprocessing);
+    QVERIFY(m_window->document()->hasModel());
+    QCOMPARE(m_window->document()->model().className, QStringLiteral("FashionCNN"));
+    QVERIFY(m_window->document()->model().hasPreprocessing);
     QCOMPARE(m_window->preprocessing()->value().channels, 1);
-    QVERIFY(m_window->model().graph(Mode::Eval).names.contains(kNode));
+    QVERIFY(m_window->document()->model().graph(Mode::Eval).names.contains(kNode));
     QVERIFY(m_window->graphPanel()->scene()->nodeItems().size() >= 10);
     QVERIFY(graphItem(kNode) != nullptr);
-    QVERIFY(m_window->nodeTreeModel()->indexForName(kNode).isValid());
+    QVERIFY(m_window->nodeTreePanel()->model()->indexForName(kNode).isValid());
 }
 
 void MainWindowTest::clickGraphNodeAddsReturnNode()
@@ -179,20 +191,20 @@ void MainWindowTest::clickGraphNodeAddsReturnNode()
     GraphView* view = m_window->graphPanel()->view();
     const QPoint box = view->mapFromScene(item->checkBoxRect().center());
     QTest::mouseClick(view->viewport(), Qt::LeftButton, {}, box);
-    QCOMPARE(m_window->returnNodes()->entries().size(), 1);
-    QCOMPARE(m_window->returnNodes()->entries().first().node, kNode);
+    QCOMPARE(m_window->document()->returnNodes()->entries().size(), 1);
+    QCOMPARE(m_window->document()->returnNodes()->entries().first().node, kNode);
     QVERIFY(item->isTicked());
-    const QModelIndex index = m_window->nodeTreeModel()->indexForName(kNode);
+    const QModelIndex index = m_window->nodeTreePanel()->model()->indexForName(kNode);
     QCOMPARE(index.data(Qt::CheckStateRole).toInt(), int(Qt::Checked));
     // Checked in the window, at once: no round trip to the engine.
-    QCOMPARE(m_window->returnNodes()->entries().first().resolved, kNode);
-    QCOMPARE(m_window->returnNodes()->entries().first().severity, 0);
+    QCOMPARE(m_window->document()->returnNodes()->entries().first().resolved, kNode);
+    QCOMPARE(m_window->document()->returnNodes()->entries().first().severity, 0);
 
     // Clicking the tick box again removes it.
     QTest::mouseClick(view->viewport(), Qt::LeftButton, {}, view->mapFromScene(graphItem(kNode)->checkBoxRect().center()));
-    QCOMPARE(m_window->returnNodes()->entries().size(), 0);
+    QCOMPARE(m_window->document()->returnNodes()->entries().size(), 0);
     QTest::mouseClick(view->viewport(), Qt::LeftButton, {}, view->mapFromScene(graphItem(kNode)->checkBoxRect().center()));
-    QCOMPARE(m_window->returnNodes()->entries().size(), 1);
+    QCOMPARE(m_window->document()->returnNodes()->entries().size(), 1);
 }
 
 void MainWindowTest::treeAndGraphSelectionFollowEachOther()
@@ -202,20 +214,20 @@ void MainWindowTest::treeAndGraphSelectionFollowEachOther()
     QVERIFY(item);
     GraphView* view = m_window->graphPanel()->view();
     QTest::mouseClick(view->viewport(), Qt::LeftButton, {}, view->mapFromScene(item->rect().center() + QPointF(10, 0)));
-    const QModelIndex current = m_window->nodeTree()->currentIndex();
+    const QModelIndex current = m_window->nodeTreePanel()->view()->currentIndex();
     QCOMPARE(current.data(NodeTreeModel::NameRole).toString(), other);
 
     // And back: choosing a tree row highlights the box.
-    const QModelIndex row = m_window->nodeTreeProxy()->mapFromSource(m_window->nodeTreeModel()->indexForName(kNode));
-    m_window->nodeTree()->setCurrentIndex(row);
+    const QModelIndex row = m_window->nodeTreePanel()->proxy()->mapFromSource(m_window->nodeTreePanel()->model()->indexForName(kNode));
+    m_window->nodeTreePanel()->view()->setCurrentIndex(row);
     QTRY_VERIFY(graphItem(kNode) && graphItem(kNode)->isVisible());
 }
 
 void MainWindowTest::editKey()
 {
     m_window->addReturnNode(kNode);
-    QTableView* table = m_window->returnNodesView();
-    const QModelIndex key = m_window->returnNodes()->index(0, ReturnNodesModel::KeyColumn);
+    QTableView* table = m_window->returnNodesPanel()->view();
+    const QModelIndex key = m_window->document()->returnNodes()->index(0, ReturnNodesModel::KeyColumn);
     const QList<QLineEdit*> before = table->viewport()->findChildren<QLineEdit*>();
     table->setCurrentIndex(key);
     table->edit(key);
@@ -227,7 +239,7 @@ void MainWindowTest::editKey()
     editor->selectAll();
     QTest::keyClicks(editor, QStringLiteral("conv1"));
     QTest::keyClick(editor, Qt::Key_Return); // the delegate commits through a queued call
-    QTRY_COMPARE(m_window->returnNodes()->entries().first().key, QStringLiteral("conv1"));
+    QTRY_COMPARE(m_window->document()->returnNodes()->entries().first().key, QStringLiteral("conv1"));
 }
 
 void MainWindowTest::typedTruncatedNameResolves()
@@ -239,47 +251,47 @@ void MainWindowTest::typedTruncatedNameResolves()
     add->setFocus();
     QTest::keyClicks(add, QStringLiteral("features.block2=block2"));
     QTest::keyClick(add, Qt::Key_Return);
-    QCOMPARE(m_window->returnNodes()->entries().size(), 2);
-    QCOMPARE(m_window->returnNodes()->entries().at(1).resolved, QStringLiteral("features.block2.pool"));
-    QCOMPARE(m_window->returnNodes()->entries().at(1).key, QStringLiteral("block2"));
+    QCOMPARE(m_window->document()->returnNodes()->entries().size(), 2);
+    QCOMPARE(m_window->document()->returnNodes()->entries().at(1).resolved, QStringLiteral("features.block2.pool"));
+    QCOMPARE(m_window->document()->returnNodes()->entries().at(1).key, QStringLiteral("block2"));
     // NODE=KEY is parsed by the CLI's rule: a spec without a node adds nothing and keeps the text to fix.
     QTest::keyClicks(add, QStringLiteral("=oops"));
     QTest::keyClick(add, Qt::Key_Return);
-    QCOMPARE(m_window->returnNodes()->entries().size(), 2);
+    QCOMPARE(m_window->document()->returnNodes()->entries().size(), 2);
     QCOMPARE(add->text(), QStringLiteral("=oops"));
     add->clear();
     // A misspelt name is marked at once, with the closest names as fixes.
     m_window->addReturnNode(QStringLiteral("features.blok1.conv"));
-    QCOMPARE(m_window->returnNodes()->entries().at(2).severity, 2);
-    QVERIFY(m_window->returnNodes()->entries().at(2).message.contains(kNode));
-    QCOMPARE(m_window->returnNodes()->entries().at(2).suggestions.first(), kNode);
-    QVERIFY(!m_window->runButton()->isEnabled());
-    m_window->returnNodes()->removeRowAt(2);
-    QVERIFY(m_window->runButton()->isEnabled());
+    QCOMPARE(m_window->document()->returnNodes()->entries().at(2).severity, 2);
+    QVERIFY(m_window->document()->returnNodes()->entries().at(2).message.contains(kNode));
+    QCOMPARE(m_window->document()->returnNodes()->entries().at(2).suggestions.first(), kNode);
+    QVERIFY(!m_window->imagePanel()->runButton()->isEnabled());
+    m_window->document()->returnNodes()->removeRowAt(2);
+    QVERIFY(m_window->imagePanel()->runButton()->isEnabled());
 }
 
 void MainWindowTest::searchFiltersAndJumps()
 {
-    QLineEdit* search = m_window->searchBox();
+    QLineEdit* search = m_window->finder()->searchBox();
     search->setFocus();
     QTest::keyClicks(search, QStringLiteral("block3"));
     // The tree keeps only matching rows (and their parents).
-    QSortFilterProxyModel* proxy = m_window->nodeTreeProxy();
-    QVERIFY(proxy->mapFromSource(m_window->nodeTreeModel()->indexForName(QStringLiteral("features.block3.bn"))).isValid());
-    QVERIFY(!proxy->mapFromSource(m_window->nodeTreeModel()->indexForName(kNode)).isValid());
+    QSortFilterProxyModel* proxy = m_window->nodeTreePanel()->proxy();
+    QVERIFY(proxy->mapFromSource(m_window->nodeTreePanel()->model()->indexForName(QStringLiteral("features.block3.bn"))).isValid());
+    QVERIFY(!proxy->mapFromSource(m_window->nodeTreePanel()->model()->indexForName(kNode)).isValid());
     // Enter on a truncated name jumps to the node it selects.
     QTest::keyClick(search, Qt::Key_Return);
-    QCOMPARE(m_window->nodeTree()->currentIndex().data(NodeTreeModel::NameRole).toString(),
+    QCOMPARE(m_window->nodeTreePanel()->view()->currentIndex().data(NodeTreeModel::NameRole).toString(),
              QStringLiteral("features.block3.pool"));
     search->clear();
-    QVERIFY(proxy->mapFromSource(m_window->nodeTreeModel()->indexForName(kNode)).isValid());
+    QVERIFY(proxy->mapFromSource(m_window->nodeTreePanel()->model()->indexForName(kNode)).isValid());
 }
 
 void MainWindowTest::runShowsHeatmaps()
 {
     chooseTwoOutputsAndImage();
     QSignalSpy finished(m_window.get(), &MainWindow::runFinished);
-    QTest::mouseClick(m_window->runButton(), Qt::LeftButton);
+    QTest::mouseClick(m_window->imagePanel()->runButton(), Qt::LeftButton);
     QTRY_VERIFY_WITH_TIMEOUT(finished.count() == 1, 60000);
     QVERIFY2(finished.first().first().toBool(), qPrintable(m_window->lastError()));
     ResultsPanel* results = m_window->results();
@@ -307,6 +319,95 @@ void MainWindowTest::runShowsHeatmaps()
     QCOMPARE(conv->largeChannel(), -1);
 }
 
+// The bundled model's featscope.json names its ten classes: the classifier's output is drawn as scores with
+// the winning class named (it was a 10x1 strip), and a layout chosen for a node survives a restart.
+void MainWindowTest::classScoresNameTheClassAndLayoutsAreRemembered()
+{
+    const QStringList classes = m_window->document()->model().classes;
+    QCOMPARE(classes.size(), 10);
+    m_window->addReturnNode(QStringLiteral("classifier.fc"), QStringLiteral("scores"));
+    m_window->addReturnNode(kNode, QStringLiteral("conv1"));
+    m_window->setImage(kImage);
+    runAndWait();
+    // Outputs come in graph order: the conv first.
+    FeatureMapView* scores = m_window->results()->view(1);
+    QCOMPARE(scores->output().key, QStringLiteral("scores"));
+    QVERIFY(!scores->vectorPlot()->isHidden()); // (its tab is not the current one)
+    QVERIFY(scores->largePlot()->isHidden());
+    const QVector<float>& values = scores->tensor().data();
+    const int best = int(std::max_element(values.cbegin(), values.cend()) - values.cbegin());
+    QVERIFY2(scores->prediction().startsWith(classes.at(best) + QStringLiteral(" (")), qPrintable(scores->prediction()));
+    QVERIFY(scores->findChild<QLabel*>(QStringLiteral("topEntries"))->text().contains(classes.at(best)));
+    bool summarised = false;
+    for (QLabel* label : m_window->results()->findChildren<QLabel*>())
+        summarised = summarised || label->text().contains(QStringLiteral("scores predicts %1").arg(classes.at(best)));
+    QVERIFY(summarised);
+
+    // Read block1's conv as channels-last, as a user forcing the layout would; it is kept with the model.
+    FeatureMapView* conv = m_window->results()->view(0);
+    auto* layout = conv->findChild<QComboBox*>(QStringLiteral("layout"));
+    const int nhwc = layout->findData(QStringLiteral("nhwc"));
+    layout->setCurrentIndex(nhwc);
+    Q_EMIT layout->activated(nhwc);
+    QCOMPARE(conv->maps().channels(), 28);
+    QCOMPARE(m_window->document()->layouts().value(kNode), QStringLiteral("nhwc"));
+    m_window->close();
+    m_window.reset();
+    showNewWindow();
+    openAndWait(kModel);
+    runAndWait();
+    QCOMPARE(m_window->results()->view(0)->layoutChoice(), QStringLiteral("nhwc"));
+    QCOMPARE(m_window->results()->view(0)->maps().height(), 32);
+}
+
+// The input as the model sees it (the bundled model resizes and crops to 28 x 28, grayscale), with the large
+// map of the current output over it, cell for cell; a clicked cell is outlined over its share of the input.
+void MainWindowTest::inputShowsTheShownMapOverTheImage()
+{
+    chooseTwoOutputsAndImage();
+    runAndWait();
+    InputPanel* input = m_window->inputPanel();
+    QVERIFY(input->isVisible());
+    QCOMPARE(input->problem(), QString());
+    QCOMPARE(input->shownImage().size(), QSize(28, 28));
+    QCOMPARE(input->shownImage().format(), QImage::Format_Grayscale8);
+
+    FeatureMapView* conv = m_window->results()->view(0);
+    conv->setLargeChannel(5);
+    const MapOverlay overlay = conv->overlay();
+    QCOMPARE(overlay.colours.size(), QSize(28, 28));
+    QVERIFY(overlay.title.contains(QLatin1String("channel 5")));
+    input->findChild<QSlider*>(QStringLiteral("overlayOpacity"))->setValue(100);
+    input->findChild<QCheckBox*>(QStringLiteral("smoothOverlay"))->setChecked(false);
+    const QImage drawn = input->render(QSize(28, 28));
+    for (const QPoint p : {QPoint(0, 0), QPoint(13, 7), QPoint(27, 27)})
+        QCOMPARE(drawn.pixel(p), overlay.colours.pixel(p));
+
+    // block2's pool is 7 x 7: cell (1, 2) covers input pixels 4..7 x 8..11, 40 x 40 at ten times the size.
+    m_window->results()->tabs()->setCurrentIndex(1);
+    FeatureMapView* pool = m_window->results()->view(1);
+    pool->setSelectedCell(QPoint(1, 2));
+    QCOMPARE(pool->maps().width(), 7);
+    QCOMPARE(input->cellRect(QPoint(1, 2), QSize(280, 280)), QRectF(40, 80, 40, 40));
+    QVERIFY(input->findChild<QLabel*>(QStringLiteral("inputCaption"))->text().contains(QLatin1String("cell (1, 2)")));
+
+    // A wide image: resized to 42 x 28, cropped from x = 7, so the input is the original's (10, 0, 40 x 40).
+    // Shown as the original at ten times its size, the map lies over that square, not over the whole picture.
+    QImage wide(60, 40, QImage::Format_RGB888);
+    wide.fill(Qt::gray);
+    const QString widePath = m_dir.filePath(QStringLiteral("wide.png"));
+    QVERIFY(wide.save(widePath));
+    m_window->setImage(widePath);
+    runAndWait();
+    m_window->results()->tabs()->setCurrentIndex(1);
+    m_window->results()->view(1)->setSelectedCell(QPoint(0, 0));
+    input->findChild<QComboBox*>(QStringLiteral("inputView"))->setCurrentIndex(1);
+    QCOMPARE(input->shownImage().size(), QSize(60, 40));
+    const QRectF cell = input->cellRect(QPoint(0, 0), QSize(600, 400));
+    QCOMPARE(cell.topLeft(), QPointF(100, 0));
+    QVERIFY(qAbs(cell.width() - 400.0 / 7) < 1e-9);
+}
+
 void MainWindowTest::exportAndLoadBack()
 {
     chooseTwoOutputsAndImage();
@@ -331,11 +432,11 @@ void MainWindowTest::exportAndLoadBack()
 
     // The exported extractor opens through the engine like any model, then go back.
     openAndWait(extractor);
-    QCOMPARE(m_window->model().file, extractor);
-    QVERIFY(m_window->model().graph(Mode::Eval).names.contains(kNode));
-    QVERIFY(!m_window->model().graph(Mode::Eval).names.contains(QStringLiteral("classifier.fc")));
+    QCOMPARE(m_window->document()->model().file, extractor);
+    QVERIFY(m_window->document()->model().graph(Mode::Eval).names.contains(kNode));
+    QVERIFY(!m_window->document()->model().graph(Mode::Eval).names.contains(QStringLiteral("classifier.fc")));
     openAndWait(kModel);
-    QCOMPARE(m_window->returnNodes()->entries().size(), 2); // restored from the settings
+    QCOMPARE(m_window->document()->returnNodes()->entries().size(), 2); // restored from the settings
 }
 
 void MainWindowTest::engineKilledMidRunKeepsWindow()
@@ -346,10 +447,10 @@ void MainWindowTest::engineKilledMidRunKeepsWindow()
     const int nodesBefore = int(m_window->graphPanel()->scene()->nodeItems().size());
     QSignalSpy finished(m_window.get(), &MainWindow::runFinished);
     m_window->run();
-    QVERIFY(m_window->isRunning());
+    QVERIFY(m_window->controller()->isRunning());
     // Wait until the engine is serving the run itself, not the replay of the model load before it.
-    QTRY_VERIFY_WITH_TIMEOUT(engine->processId() != 0 && m_window->isRunning()
-                                 && engine->currentRequest() == m_window->runRequestId() && finished.isEmpty(), 30000);
+    QTRY_VERIFY_WITH_TIMEOUT(engine->processId() != 0 && m_window->controller()->isRunning()
+                                 && engine->currentRequest() == m_window->controller()->runRequestId() && finished.isEmpty(), 30000);
     QTest::qWait(1500); // inside the run's sleep
     QVERIFY(finished.isEmpty());
     ::kill(pid_t(engine->processId()), SIGKILL);
@@ -357,7 +458,7 @@ void MainWindowTest::engineKilledMidRunKeepsWindow()
     QCOMPARE(finished.first().first().toBool(), false);
     QVERIFY2(m_window->lastError().contains(QStringLiteral("crashed")), qPrintable(m_window->lastError()));
     QVERIFY(m_window->isVisible());
-    QCOMPARE(m_window->returnNodes()->entries().size(), 2);
+    QCOMPARE(m_window->document()->returnNodes()->entries().size(), 2);
     QCOMPARE(int(m_window->graphPanel()->scene()->nodeItems().size()), nodesBefore);
     QVERIFY(m_window->findChild<QLabel*>(QStringLiteral("errorBanner"))->isVisible());
 
@@ -377,24 +478,24 @@ void MainWindowTest::cancelStopsRunWithinASecond()
     restartEngineWith({QStringLiteral("--debug-run-delay-ms"), QStringLiteral("20000")});
     QSignalSpy finished(m_window.get(), &MainWindow::runFinished);
     m_window->run();
-    QTRY_VERIFY_WITH_TIMEOUT(m_window->cancelButton()->isEnabled() && engine->processId() != 0
-                                 && engine->currentRequest() == m_window->runRequestId(), 30000);
+    QTRY_VERIFY_WITH_TIMEOUT(m_window->imagePanel()->cancelButton()->isEnabled() && engine->processId() != 0
+                                 && engine->currentRequest() == m_window->controller()->runRequestId(), 30000);
     QTest::qWait(1500);
     QElapsedTimer timer;
     timer.start();
-    QTest::mouseClick(m_window->cancelButton(), Qt::LeftButton);
+    QTest::mouseClick(m_window->imagePanel()->cancelButton(), Qt::LeftButton);
     QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, 1000);
     QVERIFY(timer.elapsed() < 1000);
     QCOMPARE(finished.first().first().toBool(), false);
-    QVERIFY(!m_window->isRunning());
-    QVERIFY(m_window->runButton()->isEnabled());
+    QVERIFY(!m_window->controller()->isRunning());
+    QVERIFY(m_window->imagePanel()->runButton()->isEnabled());
 }
 
 void MainWindowTest::hungRunTimesOut()
 {
     chooseTwoOutputsAndImage();
     restartEngineWith({QStringLiteral("--debug-run-delay-ms"), QStringLiteral("20000")});
-    m_window->setRunTimeout(3000);
+    m_window->controller()->setRunTimeout(3000);
     QSignalSpy finished(m_window.get(), &MainWindow::runFinished);
     m_window->run();
     QTRY_VERIFY_WITH_TIMEOUT(finished.count() == 1, 15000);
@@ -418,7 +519,7 @@ void MainWindowTest::engineTimeCapAnswersOnceAndRecovers()
     QTRY_COMPARE_WITH_TIMEOUT(engine->processId(), qint64(0), 5000);
     QTest::qWait(300);
     QCOMPARE(m_window->lastError(), error);
-    QCOMPARE(m_window->returnNodes()->entries().size(), 2);
+    QCOMPARE(m_window->document()->returnNodes()->entries().size(), 2);
 
     engine->setArguments({});
     finished.clear();
@@ -441,7 +542,7 @@ void MainWindowTest::brokenModelFileGivesError()
     QCOMPARE(loaded.first().first().toBool(), false);
     QVERIFY(m_window->lastError().contains(QStringLiteral("broken.pt")));
     // The previous model is still open and usable.
-    QCOMPARE(m_window->model().file, kModel);
+    QCOMPARE(m_window->document()->model().file, kModel);
     QSignalSpy finished(m_window.get(), &MainWindow::runFinished);
     m_window->run();
     QTRY_VERIFY_WITH_TIMEOUT(finished.count() == 1, 60000);
@@ -474,9 +575,9 @@ void MainWindowTest::unsafeModelAsksBeforeRunning()
     QCOMPARE(python.exitCode(), 0);
 
     openAndWait(model);
-    QVERIFY(!m_window->model().unsafeOps.isEmpty());
-    QVERIFY(m_window->model().unsafeOps.first().contains(QStringLiteral("aten::save")));
-    m_window->returnNodes()->clearAll();
+    QVERIFY(!m_window->document()->model().unsafeOps.isEmpty());
+    QVERIFY(m_window->document()->model().unsafeOps.first().contains(QStringLiteral("aten::save")));
+    m_window->document()->returnNodes()->clearAll();
     m_window->addReturnNode(QStringLiteral("conv"));
     m_window->setImage(kImage);
 
@@ -500,7 +601,7 @@ void MainWindowTest::unsafeModelAsksBeforeRunning()
 void MainWindowTest::restartRestoresSelection()
 {
     chooseTwoOutputsAndImage();
-    const auto before = m_window->returnNodes()->entries();
+    const auto before = m_window->document()->returnNodes()->entries();
     m_window->preprocessing()->setValue([] {
         Preprocessing p;
         p.resize = 32;
@@ -515,14 +616,14 @@ void MainWindowTest::restartRestoresSelection()
 
     showNewWindow();
     openAndWait(kModel);
-    const auto after = m_window->returnNodes()->entries();
+    const auto after = m_window->document()->returnNodes()->entries();
     QCOMPARE(after.size(), before.size());
     for (int i = 0; i < after.size(); ++i) {
         QCOMPARE(after[i].node, before[i].node);
         QCOMPARE(after[i].key, before[i].key);
     }
-    QCOMPARE(m_window->returnNodes()->entries().first().key, QStringLiteral("conv1"));
-    QCOMPARE(m_window->imagePath(), kImage);
+    QCOMPARE(m_window->document()->returnNodes()->entries().first().key, QStringLiteral("conv1"));
+    QCOMPARE(m_window->document()->imagePath(), kImage);
     QCOMPARE(m_window->preprocessing()->value().resize, 32);
     QVERIFY(m_window->preprocessing()->value().mean == std::vector<double>{0.25});
     QTRY_VERIFY(graphItem(kNode) && graphItem(kNode)->isTicked());
@@ -533,12 +634,12 @@ void MainWindowTest::separateTrainEvalExport()
     // Separate selections: eval keeps block1's conv, train gets block3; the export carries both.
     m_window->addReturnNode(kNode, QStringLiteral("early"));
     m_window->findChild<QCheckBox*>()->setChecked(true);
-    QVERIFY(m_window->returnNodes()->separateModes());
+    QVERIFY(m_window->document()->returnNodes()->separateModes());
     m_window->setMode(Mode::Train);
-    QCOMPARE(m_window->returnNodes()->entries().size(), 1); // both lists start from the shared one
+    QCOMPARE(m_window->document()->returnNodes()->entries().size(), 1); // both lists start from the shared one
     m_window->addReturnNode(QStringLiteral("features.block3"), QStringLiteral("late"));
-    QCOMPARE(m_window->returnNodes()->entries(Mode::Train).size(), 2);
-    QCOMPARE(m_window->returnNodes()->entries(Mode::Eval).size(), 1);
+    QCOMPARE(m_window->document()->returnNodes()->entries(Mode::Train).size(), 2);
+    QCOMPARE(m_window->document()->returnNodes()->entries(Mode::Eval).size(), 1);
     const QString extractor = m_dir.filePath(QStringLiteral("separate.pt"));
     QSignalSpy exported(m_window.get(), &MainWindow::exportFinished);
     m_window->exportExtractor(extractor);
@@ -546,8 +647,8 @@ void MainWindowTest::separateTrainEvalExport()
     QVERIFY2(exported.first().first().toBool(), qPrintable(m_window->lastError()));
     // Train mode runs through block3, eval mode only to block1: the train graph is longer.
     openAndWait(extractor);
-    QVERIFY(m_window->model().graph(Mode::Train).names.contains(QStringLiteral("features.block3.pool")));
-    QVERIFY(!m_window->model().graph(Mode::Eval).names.contains(QStringLiteral("features.block3.pool")));
+    QVERIFY(m_window->document()->model().graph(Mode::Train).names.contains(QStringLiteral("features.block3.pool")));
+    QVERIFY(!m_window->document()->model().graph(Mode::Eval).names.contains(QStringLiteral("features.block3.pool")));
 }
 
 

@@ -1,0 +1,129 @@
+// One output's view on its own (no engine): which layout its values are read in, what the user can force,
+// and how a vector of class scores is shown.
+
+#include "FeatureMapView.h"
+
+#include <QComboBox>
+#include <QLabel>
+#include <QSignalSpy>
+#include <QTest>
+
+using namespace featscope::ui;
+
+namespace {
+
+/// Values 0, 1, 2, ... in C order, so every position says where it came from.
+FeatureTensor counting(const QVector<qint64>& shape)
+{
+    qint64 count = 1;
+    for (qint64 d : shape)
+        count *= d;
+    QVector<float> values(count);
+    for (qint64 i = 0; i < count; ++i)
+        values[i] = float(i);
+    QString error;
+    FeatureTensor tensor = FeatureTensor::fromValues(shape, values, &error);
+    if (tensor.isEmpty())
+        qFatal("%s", qPrintable(error));
+    return tensor;
+}
+
+RunOutput outputOf(const QVector<qint64>& shape)
+{
+    RunOutput output;
+    output.key = output.node = QStringLiteral("node");
+    output.shape = shape;
+    return output;
+}
+
+} // namespace
+
+class FeatureMapViewTest : public QObject {
+    Q_OBJECT
+
+private Q_SLOTS:
+    void tokensWithAClassTokenBecomeAGrid()
+    {
+        // ViT's [N, 1 + H*W, C]: 17 tokens of 3 channels -> 3 maps of 4x4, token 0 set apart.
+        const QVector<qint64> shape{1, 17, 3};
+        FeatureMapView view(outputOf(shape), counting(shape), MapContext{featscope::InputSize{64, 64}, {}, {}});
+        const FeatureTensor& maps = view.maps();
+        QCOMPARE(maps.layout().kind, featscope::TensorLayoutKind::Tokens);
+        QCOMPARE(maps.channels(), 3);
+        QCOMPARE(maps.height(), 4);
+        QCOMPARE(maps.width(), 4);
+        QCOMPARE(maps.classToken(), (QVector<float>{0, 1, 2}));
+        for (int c = 0; c < 3; ++c)
+            for (int position = 0; position < 16; ++position)
+                QCOMPARE(maps.plane(c)[position], float((1 + position) * 3 + c));
+        // What export writes is what the engine sent.
+        QCOMPARE(view.tensor().shape(), shape);
+        QCOMPARE(view.tensor().data().at(5), 5.f);
+    }
+
+    void channelsLastAreDetectedAndCanBeOverridden()
+    {
+        // ConvNeXt's [N, H, W, C]: 5x5 positions of 8 channels.
+        const QVector<qint64> shape{1, 5, 5, 8};
+        FeatureMapView view(outputOf(shape), counting(shape));
+        QCOMPARE(view.maps().layout().kind, featscope::TensorLayoutKind::Nhwc);
+        QCOMPARE(view.maps().channels(), 8);
+        QCOMPARE(view.maps().plane(3)[2 * 5 + 4], float((2 * 5 + 4) * 8 + 3));
+
+        auto* layout = view.findChild<QComboBox*>(QStringLiteral("layout"));
+        QVERIFY(layout);
+        QSignalSpy chosen(&view, &FeatureMapView::layoutChosen);
+        const int nchw = layout->findData(QStringLiteral("nchw"));
+        layout->setCurrentIndex(nchw);
+        Q_EMIT layout->activated(nchw);
+        QCOMPARE(chosen.count(), 1);
+        QCOMPARE(chosen.first().at(1).toString(), QStringLiteral("nchw"));
+        QCOMPARE(view.maps().channels(), 5);
+        QCOMPARE(view.maps().height(), 5);
+        QCOMPARE(view.maps().width(), 8);
+        QCOMPARE(view.maps().plane(1)[0], 40.f);
+        QCOMPARE(view.layoutChoice(), QStringLiteral("nchw"));
+    }
+
+    void aLayoutThatDoesNotFitIsRefusedAndTheViewKeepsItsOwn()
+    {
+        const QVector<qint64> shape{1, 17, 3};
+        FeatureMapView view(outputOf(shape), counting(shape));
+        QVERIFY(!view.setLayout(QStringLiteral("nhwc"))); // rank 3 has no H, W and C
+        QCOMPARE(view.layoutChoice(), QString());
+        QCOMPARE(view.maps().layout().kind, featscope::TensorLayoutKind::Tokens);
+        QStringList texts;
+        for (QLabel* label : view.findChildren<QLabel*>())
+            texts.append(label->text());
+        QVERIFY2(texts.join(QLatin1Char('\n')).contains(QStringLiteral("Cannot read 1×17×3 as nhwc")), qPrintable(texts.join(QLatin1Char('\n'))));
+    }
+
+    void aRememberedLayoutIsAppliedWhenTheViewOpens()
+    {
+        const QVector<qint64> shape{1, 5, 5, 8};
+        FeatureMapView view(outputOf(shape), counting(shape), MapContext{{}, QStringLiteral("nchw"), {}});
+        QCOMPARE(view.maps().layout().kind, featscope::TensorLayoutKind::Nchw);
+        QCOMPARE(view.layoutChoice(), QStringLiteral("nchw"));
+    }
+
+    void classScoresListTheTopClassesByName()
+    {
+        const QVector<qint64> shape{1, 4};
+        QString error;
+        FeatureTensor scores = FeatureTensor::fromValues(shape, {0.5f, 3.0f, -1.0f, 2.0f}, &error);
+        FeatureMapView view(outputOf(shape), scores, MapContext{{}, {}, {QStringLiteral("cat"), QStringLiteral("dog"),
+                                                                          QStringLiteral("cow"), QStringLiteral("owl")}});
+        auto* top = view.findChild<QLabel*>(QStringLiteral("topEntries"));
+        QVERIFY(top);
+        const QString text = top->text();
+        QVERIFY2(text.indexOf(QLatin1String("dog")) < text.indexOf(QLatin1String("owl")), qPrintable(text));
+        QVERIFY2(text.indexOf(QLatin1String("owl")) < text.indexOf(QLatin1String("cat")), qPrintable(text));
+        QVERIFY2(text.indexOf(QLatin1String("cat")) < text.indexOf(QLatin1String("cow")), qPrintable(text));
+        // softmax([0.5, 3, -1, 2]) gives dog 0.6811.
+        QCOMPARE(view.prediction(), QStringLiteral("dog (68.1%)"));
+        QCOMPARE(view.vectorPlot()->plottableCount(), 2);
+    }
+};
+
+QTEST_MAIN(FeatureMapViewTest)
+#include "FeatureMapViewTest.moc"

@@ -1,0 +1,190 @@
+#include "ModelController.h"
+
+#include "EngineClient.h"
+#include "ModelDocument.h"
+#include "ReturnNodesModel.h"
+#include "SettingsStore.h"
+
+#include <QFileInfo>
+#include <QRegularExpression>
+
+namespace featscope::ui {
+
+namespace {
+
+// Backstops for an engine that stops answering; the engine's own caps (docs/engine-protocol.md) are shorter
+// and answer with a message that names the limit.
+constexpr int kLoadTimeoutMs = 600000;
+constexpr int kExportTimeoutMs = 300000;
+
+QString errorText(const protocol::Status& status)
+{
+    QString message = status.error;
+    // The engine's messages also serve the command line; advice to run featscope-cli does not help in the window.
+    static const QRegularExpression cliAdvice(QStringLiteral("\\s*[^.]*`featscope-cli[^`]*`[^.]*\\."));
+    message.remove(cliAdvice);
+    if (!status.suggestions.isEmpty() && !message.contains(QLatin1String("closest names"), Qt::CaseInsensitive))
+        message += QObject::tr(" Closest names: %1.").arg(status.suggestions.join(QStringLiteral(", ")));
+    return message.isEmpty() ? QObject::tr("The engine gave no reason.") : message;
+}
+
+} // namespace
+
+ModelController::ModelController(ModelDocument* document, SettingsStore* settings, QObject* parent)
+    : QObject(parent), m_document(document), m_settings(settings), m_engine(new EngineClient(this))
+{
+    connect(m_engine, &EngineClient::engineStopped, this, [this](const QString& message, protocol::ErrorKind kind) {
+        if (kind != protocol::ErrorKind::Cancelled)
+            Q_EMIT errorReported(message);
+    });
+    // Start the engine now: loading LibTorch takes most of a second, better spent before the user opens a model.
+    m_engine->send(QStringLiteral("hello"), {}, nullptr, 30000);
+}
+
+void ModelController::openModel(const QString& path)
+{
+    if (isRunning())
+        cancelRun();
+    if (m_document->hasModel())
+        m_settings->setModelState(m_document->model().file, m_document->saveState());
+    Q_EMIT errorCleared();
+    m_openTimer.start();
+    Q_EMIT busy(tr("Loading %1…").arg(QFileInfo(path).fileName()));
+    const QString absolute = QFileInfo(path).absoluteFilePath();
+    m_engine->load(protocol::LoadRequest{absolute, {}, {}}, [this, absolute](const protocol::LoadResult& r) {
+        const QString fileName = QFileInfo(absolute).fileName();
+        if (!r.status.ok) {
+            Q_EMIT idle(tr("Could not open %1.").arg(fileName));
+            Q_EMIT errorReported(tr("Cannot open %1: %2").arg(fileName, errorText(r.status)));
+            Q_EMIT modelLoaded(false);
+            return;
+        }
+        m_engineLoadMs = qint64(r.elapsedMs);
+        QElapsedTimer guiTimer;
+        guiTimer.start();
+        ModelInfo model = ModelInfo::fromJson(r.model);
+        const QJsonObject state = m_settings->modelState(model.file);
+        m_settings->addRecentFile(model.file);
+        const QString warning = model.warning;
+        m_document->open(std::move(model), state);
+        Q_EMIT note(warning.isEmpty() ? tr("Tick boxes in the graph to choose return nodes; double-click a module to expand it.")
+                                      : warning,
+                    8000);
+        m_guiLoadMs = guiTimer.elapsed();
+        Q_EMIT modelLoaded(true);
+    }, kLoadTimeoutMs);
+}
+
+// PyTorch's security policy: a TorchScript file is code. Running one that writes or reads files,
+// talks to the network or calls unknown custom ops needs the user's word, once per opened model.
+bool ModelController::confirmUnsafeOps()
+{
+    if (!m_document->unsafeOpsAllowed() && m_confirmUnsafeOps)
+        m_document->setUnsafeOpsAllowed(m_confirmUnsafeOps(m_document->model().unsafeOps));
+    return m_document->unsafeOpsAllowed();
+}
+
+void ModelController::refuseRun(const QString& message)
+{
+    Q_EMIT errorReported(message);
+    Q_EMIT runFinished(false);
+}
+
+void ModelController::run()
+{
+    if (isRunning())
+        return;
+    const ReturnNodesModel* returns = m_document->returnNodes();
+    if (!m_document->hasModel())
+        return refuseRun(tr("Open a model first (File > Open)."));
+    if (returns->entries().isEmpty())
+        return refuseRun(tr("Tick at least one return node in the graph or the node list, or type one under Return nodes."));
+    if (returns->hasErrors())
+        return refuseRun(tr("Fix the return nodes first. %1").arg(returns->firstError()));
+    if (m_document->imagePath().isEmpty())
+        return refuseRun(tr("Choose an image first: Browse…, File > Open Image (Ctrl+I) or drop one on the window."));
+    if (!m_document->preprocessingProblem().isEmpty())
+        return refuseRun(m_document->preprocessingProblem());
+    if (!confirmUnsafeOps())
+        return refuseRun(tr("Not run: the model's code reaches outside the model and you did not allow it."));
+    Q_EMIT errorCleared();
+    QElapsedTimer timer;
+    timer.start();
+    const RunInputs inputs = m_document->runInputs();
+    const protocol::RunRequest request{inputs.image, preprocessingFromRequest(inputs.preprocessing, {}), inputs.mode,
+                                       returns->returnNodes(inputs.mode), m_document->unsafeOpsAllowed()};
+    Q_EMIT busy(tr("Running %1 on %2…").arg(QFileInfo(inputs.model).fileName(), QFileInfo(inputs.image).fileName()));
+    Q_EMIT runStarted();
+    m_runRequest = m_engine->run(request, [this, timer, inputs, generation = m_document->generation()](const protocol::RunResult& r) {
+        m_runRequest = 0;
+        Q_EMIT runningChanged(false);
+        if (generation != m_document->generation()) { // another model opened meanwhile; these outputs are not its
+            Q_EMIT idle(tr("Run of the previous model dropped."));
+            Q_EMIT runFinished(false);
+            return;
+        }
+        if (!r.status.ok) {
+            const bool cancelled = r.status.errorKind == protocol::ErrorKind::Cancelled;
+            Q_EMIT idle(cancelled ? tr("Run cancelled.") : tr("Run failed."));
+            Q_EMIT runFailed(cancelled ? tr("Run cancelled.") : tr("Run failed: %1").arg(errorText(r.status)), cancelled);
+            if (!cancelled) {
+                m_document->setRunFailed();
+                Q_EMIT errorReported(tr("Run failed: %1").arg(errorText(r.status)));
+            }
+            Q_EMIT runFinished(false);
+            return;
+        }
+        QStringList inputShapeText;
+        for (qint64 d : r.inputShape)
+            inputShapeText.append(QString::number(d));
+        const QString summary = tr("%1 · %2 mode · %3 · %4 · input %5 · %n output(s) · engine %6 ms", nullptr, int(r.outputs.size()))
+                                    .arg(QFileInfo(inputs.model).fileName(), modeName(r.mode),
+                                         QFileInfo(inputs.image).fileName(),
+                                         describePreprocessing(preprocessingFromRequest(inputs.preprocessing, {})),
+                                         inputShapeText.join(QChar(0x00D7)))
+                                    .arg(qint64(r.elapsedMs));
+        m_document->setResults(r.outputs, inputs, summary, r.inputShape);
+        Q_EMIT idle(tr("Ran in %1 ms.").arg(timer.elapsed()));
+        Q_EMIT runFinished(true);
+    }, m_runTimeoutMs);
+    Q_EMIT runningChanged(true);
+}
+
+void ModelController::cancelRun()
+{
+    if (m_runRequest != 0)
+        m_engine->cancel(m_runRequest);
+}
+
+void ModelController::exportExtractor(const QString& path)
+{
+    const ReturnNodesModel* returns = m_document->returnNodes();
+    if (!m_document->hasModel() || returns->entries().isEmpty()) {
+        Q_EMIT errorReported(tr("Open a model and choose return nodes before exporting."));
+        Q_EMIT exportFinished(false, path);
+        return;
+    }
+    if (!confirmUnsafeOps()) {
+        Q_EMIT errorReported(tr("Not exported: the model's code reaches outside the model and you did not allow it."));
+        Q_EMIT exportFinished(false, path);
+        return;
+    }
+    const Mode mode = m_document->mode();
+    const bool separate = returns->separateModes();
+    const protocol::ExportRequest request{QFileInfo(path).absoluteFilePath(), mode,
+                                          returns->returnNodes(separate ? Mode::Train : mode),
+                                          returns->returnNodes(separate ? Mode::Eval : mode), m_document->unsafeOpsAllowed()};
+    Q_EMIT busy(tr("Exporting the extractor to %1…").arg(QFileInfo(path).fileName()));
+    m_engine->exportExtractor(request, [this, path](const protocol::ExportResult& r) {
+        const bool ok = r.status.ok;
+        if (ok) {
+            Q_EMIT idle(tr("Exported the extractor to %1.").arg(r.path));
+        } else {
+            Q_EMIT idle(tr("Export failed."));
+            Q_EMIT errorReported(tr("Cannot export the extractor: %1").arg(errorText(r.status)));
+        }
+        Q_EMIT exportFinished(ok, path);
+    }, kExportTimeoutMs);
+}
+
+} // namespace featscope::ui

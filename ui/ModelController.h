@@ -1,0 +1,82 @@
+#pragma once
+
+#include <QElapsedTimer>
+#include <QObject>
+#include <QStringList>
+
+#include <functional>
+
+namespace featscope::ui {
+
+class EngineClient;
+class ModelDocument;
+class SettingsStore;
+
+/// Carries out a ModelDocument's work in featscope-engine: open a model, run the extractor on the image,
+/// cancel the run, export the extractor. Checks what can be checked before asking the engine, asks the
+/// user before running code that reaches outside the model, and tells the window what to show through
+/// its signals (it owns no widget).
+class ModelController : public QObject {
+    Q_OBJECT
+public:
+    ModelController(ModelDocument* document, SettingsStore* settings, QObject* parent = nullptr);
+
+    EngineClient* engine() const { return m_engine; }
+
+    /// Saves the open model's state to the settings, then loads `path`; the document changes when it loaded.
+    void openModel(const QString& path);
+    void run();
+    void cancelRun();
+    void exportExtractor(const QString& path);
+
+    bool isRunning() const { return m_runRequest != 0; }
+    /// The engine request id of the run in progress, 0 when none.
+    int runRequestId() const { return m_runRequest; }
+
+    /// Asks whether to run a model whose code reaches outside it; the window sets a dialog, tests an answer.
+    void setUnsafeOpsConfirmation(std::function<bool(const QStringList& ops)> confirm) { m_confirmUnsafeOps = std::move(confirm); }
+    /// Longest a run may take before the engine is stopped (default 5 minutes).
+    void setRunTimeout(int milliseconds) { m_runTimeoutMs = milliseconds; }
+
+    /// Milliseconds since the last openModel (for the "opened in" figure), and the engine's share of it.
+    qint64 msSinceOpen() const { return m_openTimer.isValid() ? m_openTimer.elapsed() : 0; }
+    qint64 engineLoadMs() const { return m_engineLoadMs; }
+    qint64 guiLoadMs() const { return m_guiLoadMs; }
+
+Q_SIGNALS:
+    /// Long work started (`message` says what); the window shows progress.
+    void busy(const QString& message);
+    /// The work ended; `message` says how.
+    void idle(const QString& message);
+    /// A short note for the status bar.
+    void note(const QString& message, int timeoutMs);
+    void errorReported(const QString& message);
+    /// New work started; the previous error no longer applies.
+    void errorCleared();
+    void runningChanged(bool running);
+    /// A run was sent; the results area shows that it is on its way.
+    void runStarted();
+    /// A load finished (ok or not).
+    void modelLoaded(bool ok);
+    void runFinished(bool ok);
+    /// `message` says why a run failed or that it was cancelled (empty when ok).
+    void runFailed(const QString& message, bool cancelled);
+    void exportFinished(bool ok, const QString& path);
+
+private:
+    bool confirmUnsafeOps();
+    /// Refuses a run: says why and finishes it.
+    void refuseRun(const QString& message);
+
+    ModelDocument* m_document;
+    SettingsStore* m_settings;
+    EngineClient* m_engine;
+    std::function<bool(const QStringList&)> m_confirmUnsafeOps;
+    int m_runRequest = 0;
+    int m_runTimeoutMs = 300000;
+    QElapsedTimer m_openTimer;
+    qint64 m_engineLoadMs = 0;
+    qint64 m_guiLoadMs = 0;
+};
+
+} // namespace featscope::ui

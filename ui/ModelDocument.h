@@ -1,0 +1,133 @@
+#pragma once
+
+#include "ModelInfo.h"
+
+#include <QHash>
+#include <QJsonObject>
+#include <QObject>
+#include <QVector>
+
+namespace featscope::ui {
+
+class ReturnNodesModel;
+
+/// What a run is computed from; the shown maps keep the inputs they came from.
+struct RunInputs {
+    QString model;
+    Mode mode = Mode::Eval;
+    QString image;
+    QJsonObject preprocessing; ///< Preprocessing::toRequest()
+
+    bool operator==(const RunInputs& other) const
+    {
+        return model == other.model && mode == other.mode && image == other.image && preprocessing == other.preprocessing;
+    }
+    bool operator!=(const RunInputs& other) const { return !(*this == other); }
+};
+
+/// The state of the inspector's open model, as Tiled's MapDocument is of a map: the model the engine
+/// described, the mode, the return nodes, the image and its preprocessing, the user's consent to run code
+/// that reaches outside the model, the display choices, and the last run's outputs with the inputs they
+/// came from. Views read it and subscribe to its signals; editors write through its setters. It never talks
+/// to the engine (ModelController does) and owns no widget.
+class ModelDocument : public QObject {
+    Q_OBJECT
+public:
+    explicit ModelDocument(QObject* parent = nullptr);
+
+    bool hasModel() const { return m_hasModel; }
+    const ModelInfo& model() const { return m_model; }
+    /// The named graph of the current mode.
+    const ModeGraph& graph() const { return m_model.graph(m_mode); }
+    /// Counts opened models, so answers about an earlier one can be told apart.
+    int generation() const { return m_generation; }
+    /// Replaces the open model: the previous one's return nodes, results and consent go, then `state`
+    /// (saveState() of an earlier session with this file; may be empty) is restored. Emits modelChanged once.
+    void open(ModelInfo model, const QJsonObject& state);
+
+    Mode mode() const { return m_mode; }
+    void setMode(Mode mode);
+
+    /// The return nodes of both modes; the table edits it directly.
+    ReturnNodesModel* returnNodes() const { return m_returns; }
+
+    QString imagePath() const { return m_image; }
+    void setImagePath(const QString& path);
+
+    Preprocessing preprocessing() const { return m_preprocessing; }
+    /// `problem` is why the editor's text is no valid preprocessing (empty when it is); a run is refused then.
+    void setPreprocessing(const Preprocessing& preprocessing, const QString& problem = {});
+    QString preprocessingProblem() const { return m_preprocessingProblem; }
+
+    /// The user allowed the open model's unsafe ops to run (true when it has none).
+    bool unsafeOpsAllowed() const { return m_unsafeOpsAllowed; }
+    void setUnsafeOpsAllowed(bool allowed) { m_unsafeOpsAllowed = allowed; }
+
+    /// Colour map and normalisation of the maps, kept per model.
+    QString colourMap() const { return m_colourMap; }
+    int normalisation() const { return m_normalisation; }
+    void setDisplay(const QString& colourMap, int normalisation);
+
+    RunInputs runInputs() const;
+    /// A run of `inputs` finished with `outputs`; `summary` describes it, `inputShape` is the tensor the model got.
+    void setResults(const QVector<RunOutput>& outputs, const RunInputs& inputs, const QString& summary,
+                    const QVector<qint64>& inputShape = {});
+    /// The last run failed: the shown maps, if any, are no longer the answer to the current inputs.
+    void setRunFailed();
+    const QVector<RunOutput>& outputs() const { return m_outputs; }
+    /// What the shown outputs were computed from.
+    const RunInputs& resultsInputs() const { return m_resultsInputs; }
+    QString resultsSummary() const { return m_summary; }
+    /// Shape of the last run's input tensor ([1, 3, 224, 224]); empty when unknown.
+    const QVector<qint64>& inputShape() const { return m_inputShape; }
+
+    /// Layouts the user chose per node ("nchw", "nhwc", "tokens"), kept per model.
+    const QHash<QString, QString>& layouts() const { return m_layouts; }
+    /// Remembers `layout` for `node`; empty forgets it (the detected layout applies).
+    void setLayout(const QString& node, const QString& layout);
+    /// Output shape text per resolved node ("1×64×28×28"), of the last run.
+    const QHash<QString, QString>& shapes() const { return m_shapes; }
+    /// Why the shown outputs are not those of the current inputs; empty when they are (or there are none).
+    QString staleReason() const;
+
+    /// Everything kept per model file in the settings.
+    QJsonObject saveState() const;
+
+Q_SIGNALS:
+    /// Another model was opened (or the same again): every view starts over.
+    void modelChanged();
+    void modeChanged(featscope::Mode mode);
+    void imageChanged(const QString& path);
+    void preprocessingChanged();
+    void displayChanged();
+    void resultsChanged();
+    /// staleReason() may have changed.
+    void freshnessChanged(const QString& staleReason);
+
+private:
+    void restoreState(const QJsonObject& state);
+
+    ModelInfo m_model;
+    bool m_hasModel = false;
+    int m_generation = 0;
+    Mode m_mode = Mode::Eval;
+    ReturnNodesModel* m_returns;
+    QString m_image;
+    Preprocessing m_preprocessing;
+    QString m_preprocessingProblem;
+    bool m_unsafeOpsAllowed = false;
+    QString m_colourMap;
+    int m_normalisation = 0;
+    QVector<RunOutput> m_outputs;
+    RunInputs m_resultsInputs;
+    QString m_summary;
+    QHash<QString, QString> m_shapes;
+    QVector<qint64> m_inputShape;
+    QHash<QString, QString> m_layouts;
+    bool m_lastRunFailed = false;
+};
+
+/// "resize 256, crop 224, RGB": how a run's preprocessing is described to the user.
+QString describePreprocessing(const Preprocessing& preprocessing);
+
+} // namespace featscope::ui
