@@ -203,9 +203,7 @@ int main(int argc, char** argv)
                                                                          : QStringLiteral("Exporting the extractor"),
                                              "FEATSCOPE_RUN_SECONDS"));
             }
-            requests.started(request.value(QStringLiteral("id")));
             response = engine.handle(request);
-            requests.finished();
             watchdog.disarm();
         }
         {

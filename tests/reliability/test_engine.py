@@ -399,6 +399,21 @@ class EngineTest(unittest.TestCase):
         self.assertEqual(response["errorType"], "unknown_node", response)
         self.assertEqual(engine.close(), 0)
 
+    def test_cancel_of_a_run_still_waiting_in_line(self):
+        """A cancel that arrives while its run still waits behind another request takes effect when the run
+        starts; the request in front (held up by --debug-run-delay-ms) is not affected."""
+        engine = self.start("--debug-run-delay-ms", "1500")
+        self.assertTrue(engine.request("load", path=self.good)["ok"])
+        run = {"cmd": "run", "image": os.path.join(self.dir, "gray.png"), "returnNodes": [{"node": "conv"}]}
+        lines = [{"id": 2, **run}, {"id": 3, **run}, {"cmd": "cancel", "id": 3}]
+        engine.process.stdin.write("".join(json.dumps(line) + "\n" for line in lines).encode())
+        engine.process.stdin.flush()
+        first = read_response(engine.process.stdout)
+        self.assertEqual((first["id"], first["ok"]), (2, True), first)
+        second = read_response(engine.process.stdout)
+        self.assertEqual((second["id"], second.get("errorType")), (3, "cancelled"), second)
+        self.assertEqual(engine.close(), 0)
+
     def test_run_time_cap_from_environment(self):
         engine = self.start(env={"FEATSCOPE_RUN_SECONDS": "1"})
         self.assertTrue(engine.request("load", path=os.path.join(self.dir, "slow_forward.pt"))["ok"])
