@@ -6,6 +6,7 @@
 #include <QtEndian>
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 
 namespace featscope::protocol {
@@ -29,11 +30,16 @@ QJsonArray toJson(const QVector<qint64>& values)
     return array;
 }
 
+/// Whole numbers of a JSON list; anything else (text, fractions, beyond 2^53) becomes -1, which no shape
+/// accepts. (Casting a double past qint64's range would be undefined.)
 QVector<qint64> integers(const QJsonValue& value)
 {
+    constexpr double kExactLimit = 9007199254740992.0; // 2^53
     QVector<qint64> out;
-    for (const QJsonValue& v : value.toArray())
-        out.append(qint64(v.toDouble(-1)));
+    for (const QJsonValue& v : value.toArray()) {
+        const double d = v.toDouble(-1);
+        out.append(d == std::floor(d) && std::abs(d) <= kExactLimit ? qint64(d) : -1);
+    }
     return out;
 }
 

@@ -210,6 +210,7 @@ void FramingTest::wrongElementCountIsAProtocolFailure_data()
                                       << QStringLiteral("shape [2×3] but 19 bytes");
     QTest::newRow("one value too many") << withParts({described({2})}, {floats({1, 2, 3})}) << QStringLiteral("but 12 bytes");
     QTest::newRow("negative dimension") << withParts({described({-1, 4})}, {floats({1})}) << QStringLiteral("shape [-1×4]");
+    QTest::newRow("dimension past any integer") << withParts({described({1e124})}, {floats({1})}) << QStringLiteral("shape [-1]");
     QTest::newRow("overflowing shape") << withParts({described({1LL << 40, 1LL << 40})}, {floats({1})})
                                        << QStringLiteral("but 4 bytes");
     QTest::newRow("parts without outputs") << withParts({}, {floats({1})}) << QStringLiteral("0 output(s) but carries 1");
