@@ -99,23 +99,30 @@ void ModelController::refuseRun(const QString& message)
     Q_EMIT runFinished(false);
 }
 
+QString ModelController::runBlocker()
+{
+    if (!m_document->hasModel())
+        return tr("Open a model first (File > Open).");
+    if (m_document->imagePath().isEmpty())
+        return tr("Choose an image first: Browse…, File > Open Image (Ctrl+I) or drop one on the window.");
+    if (!m_document->preprocessingProblem().isEmpty())
+        return m_document->preprocessingProblem();
+    if (!confirmUnsafeOps())
+        return tr("Not run: the model's code reaches outside the model and you did not allow it.");
+    return {};
+}
+
 void ModelController::run()
 {
     if (isRunning())
         return;
     const ReturnNodesModel* returns = m_document->returnNodes();
-    if (!m_document->hasModel())
-        return refuseRun(tr("Open a model first (File > Open)."));
-    if (returns->entries().isEmpty())
+    if (m_document->hasModel() && returns->entries().isEmpty())
         return refuseRun(tr("Tick at least one return node in the graph or the node list, or type one under Return nodes."));
     if (returns->hasErrors())
         return refuseRun(tr("Fix the return nodes first. %1").arg(returns->firstError()));
-    if (m_document->imagePath().isEmpty())
-        return refuseRun(tr("Choose an image first: Browse…, File > Open Image (Ctrl+I) or drop one on the window."));
-    if (!m_document->preprocessingProblem().isEmpty())
-        return refuseRun(m_document->preprocessingProblem());
-    if (!confirmUnsafeOps())
-        return refuseRun(tr("Not run: the model's code reaches outside the model and you did not allow it."));
+    if (const QString blocker = runBlocker(); !blocker.isEmpty())
+        return refuseRun(blocker);
     Q_EMIT errorCleared();
     QElapsedTimer timer;
     timer.start();
@@ -170,6 +177,64 @@ void ModelController::run()
         Q_EMIT runFinished(true);
     }, m_runTimeoutMs);
     Q_EMIT runningChanged(true);
+}
+
+void ModelController::explain(const QString& node, const QString& method, int classIndex)
+{
+    if (const QString blocker = runBlocker(); !blocker.isEmpty()) {
+        Q_EMIT errorReported(blocker);
+        Q_EMIT camFinished(false);
+        return;
+    }
+    Q_EMIT errorCleared();
+    const RunInputs inputs = m_document->runInputs();
+    QJsonObject params{{QStringLiteral("node"), node},
+                       {QStringLiteral("method"), method},
+                       {QStringLiteral("image"), inputs.image},
+                       {QStringLiteral("preprocessing"), inputs.preprocessing},
+                       {QStringLiteral("layout"), m_document->layouts().value(node)},
+                       {QStringLiteral("allowUnsafeOps"), m_document->unsafeOpsAllowed()}};
+    if (classIndex >= 0)
+        params.insert(QStringLiteral("classIndex"), classIndex);
+    Q_EMIT busy(tr("Computing %1 at %2…").arg(method, node));
+    m_engine->send(QStringLiteral("cam"), params, [this, inputs, generation = m_document->generation()](const QJsonObject& r) {
+        if (generation != m_document->generation()) {
+            Q_EMIT idle(tr("CAM of the previous model dropped."));
+            Q_EMIT camFinished(false);
+            return;
+        }
+        if (!r.value(QStringLiteral("ok")).toBool()) {
+            Q_EMIT idle(tr("CAM failed."));
+            Q_EMIT errorReported(tr("Cannot compute the class activation map: %1").arg(errorText(r)));
+            Q_EMIT camFinished(false);
+            return;
+        }
+        CamMap cam;
+        cam.node = r.value(QStringLiteral("node")).toString();
+        cam.method = r.value(QStringLiteral("method")).toString();
+        cam.classIndex = r.value(QStringLiteral("classIndex")).toInt();
+        cam.layout = r.value(QStringLiteral("layout")).toString();
+        cam.width = r.value(QStringLiteral("width")).toInt();
+        cam.height = r.value(QStringLiteral("height")).toInt();
+        for (const QJsonValue& v : r.value(QStringLiteral("map")).toArray())
+            cam.values.append(float(v.toDouble()));
+        for (const QJsonValue& v : r.value(QStringLiteral("top")).toArray()) {
+            const QJsonObject o = v.toObject();
+            cam.top.append({o.value(QStringLiteral("index")).toInt(), o.value(QStringLiteral("score")).toDouble(),
+                            o.value(QStringLiteral("probability")).toDouble()});
+        }
+        cam.inputs = inputs;
+        if (cam.values.size() != qsizetype(cam.width) * cam.height || cam.values.isEmpty()) {
+            Q_EMIT idle(tr("CAM failed."));
+            Q_EMIT errorReported(tr("The engine's class activation map has %1 values for a %2 x %3 grid.")
+                                     .arg(cam.values.size()).arg(cam.height).arg(cam.width));
+            Q_EMIT camFinished(false);
+            return;
+        }
+        m_document->setCam(cam);
+        Q_EMIT idle(tr("%1 at %2 in %3 ms.").arg(cam.method, cam.node).arg(qint64(r.value(QStringLiteral("elapsedMs")).toDouble())));
+        Q_EMIT camFinished(true);
+    }, m_runTimeoutMs);
 }
 
 void ModelController::cancelRun()

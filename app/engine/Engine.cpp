@@ -1,5 +1,7 @@
 #include "Engine.h"
 
+#include <featscope/GradientCam.h>
+
 #include <featscope/Errors.h>
 #include <featscope/ImageInputs.h>
 #include <featscope/ModuleLoader.h>
@@ -145,11 +147,11 @@ QJsonObject Engine::handle(const QJsonObject& request)
                                    {QStringLiteral("blas"), qs(featscope::describeBlas())}};
         else if (cmd == QLatin1String("load"))
             response = load(request);
-        else if (cmd == QLatin1String("run") || cmd == QLatin1String("export"))
+        else if (cmd == QLatin1String("run") || cmd == QLatin1String("export") || cmd == QLatin1String("cam"))
             response = runCapped(request);
         else
             throw featscope::Error("Unknown request '" + cmd.toStdString()
-                                   + "'; the engine understands hello, load, run, export and quit.");
+                                   + "'; the engine understands hello, load, run, cam, export and quit.");
         response.insert(QStringLiteral("ok"), true);
     } catch (const featscope::OutOfMemoryError& e) {
         response = QJsonObject{{QStringLiteral("ok"), false}, {QStringLiteral("error"), qs(e.what())},
@@ -259,6 +261,8 @@ QJsonObject Engine::load(const QJsonObject& request)
     }
     extractor_.reset();
     extractorKey_.clear();
+    camModule_.reset();
+    camNode_.clear();
     module_ = std::move(module);
     names_ = std::move(names);
     analysed_ = std::move(analysed);
@@ -293,7 +297,8 @@ torch::jit::Module& Engine::extractorFor(const featscope::ReturnNodes& train, co
 QJsonObject Engine::runCapped(const QJsonObject& request)
 {
     const featscope::ScopedAddressSpaceCap memoryCap(options_.runMemoryBytes);
-    const bool isRun = request.value(QStringLiteral("cmd")).toString() == QLatin1String("run");
+    const QString cmd = request.value(QStringLiteral("cmd")).toString();
+    const bool isRun = cmd != QLatin1String("export");
     auto outOfMemory = [&] {
         return featscope::OutOfMemoryError(
             std::string(isRun ? "Running '" : "Exporting the extractor of '") + path_ + "' needed more than the engine's "
@@ -301,7 +306,7 @@ QJsonObject Engine::runCapped(const QJsonObject& request)
             + (isRun ? "Use a smaller input size, or raise" : "Raise") + " the cap with FEATSCOPE_RUN_MEMORY_MB (featscope-engine --run-memory-mb).");
     };
     try {
-        return isRun ? run(request) : exportExtractor(request);
+        return cmd == QLatin1String("cam") ? cam(request) : isRun ? run(request) : exportExtractor(request);
     } catch (const featscope::Error&) {
         throw;
     } catch (const std::bad_alloc&) {
@@ -426,6 +431,78 @@ QJsonObject Engine::run(const QJsonObject& request)
     return QJsonObject{{QStringLiteral("mode"), QString::fromLatin1(featscope::toString(mode))},
                        {QStringLiteral("inputShape"), toJson(input.sizes().vec())},
                        {QStringLiteral("outputs"), outputs},
+                       {QStringLiteral("elapsedMs"), double(timer.elapsed())}};
+}
+
+// Grad-CAM and its relatives at one node, for the inspector's input view: the map travels inline (a grid of at
+// most a few thousand numbers), with the model's top classes.
+QJsonObject Engine::cam(const QJsonObject& request)
+{
+    requireModel();
+    QElapsedTimer timer;
+    timer.start();
+    const std::string node = request.value(QStringLiteral("node")).toString().toStdString();
+    if (node.empty())
+        throw featscope::Error("A cam request needs the \"node\" to explain the model's answer at.");
+    requireUnsafeOpsAllowed(request, "confirm that you trust it");
+    featscope::CamRequest camRequest;
+    const std::string method = request.value(QStringLiteral("method")).toString(QStringLiteral("gradcam")).toStdString();
+    const auto parsedMethod = featscope::parseCamMethod(method);
+    if (!parsedMethod)
+        throw featscope::Error("Unknown CAM method '" + method + "'; use gradcam, gradcam++ or gradxact.");
+    camRequest.method = *parsedMethod;
+    const QJsonValue classIndex = request.value(QStringLiteral("classIndex"));
+    if (!classIndex.isUndefined() && !classIndex.isNull()) {
+        const double index = classIndex.toDouble(-1);
+        if (!classIndex.isDouble() || index < 0 || index != std::floor(index))
+            throw featscope::Error("\"classIndex\" must be a class number (0, 1, ...).");
+        camRequest.classIndex = std::int64_t(index);
+    }
+    const std::string layout = request.value(QStringLiteral("layout")).toString().toStdString();
+    if (!layout.empty()) {
+        camRequest.layout = featscope::parseSpatialLayout(layout);
+        if (!camRequest.layout)
+            throw featscope::Error("\"layout\" must be nchw, nhwc or tokens, not '" + layout + "'.");
+    }
+    const auto preprocessing =
+        featscope::imaging::Preprocessing::fromRequest(request.value(QStringLiteral("preprocessing")).toObject());
+    const std::string image = request.value(QStringLiteral("image")).toString().toStdString();
+    const torch::Tensor input = featscope::imaging::loadImage(image, preprocessing);
+    camRequest.inputSize = featscope::InputSize{input.size(1), input.size(2)};
+    const featscope::ImageInputs imageInputs(module_->get_method("forward").function().getSchema());
+    // Building the gradient module names the model again: keep it while the node stays the same.
+    const std::string resolved = featscope::resolveNodeName(names(Mode::Eval), node).value_or(node);
+    if (!camModule_ || camNode_ != resolved) {
+        camModule_.reset();
+        camModule_ = featscope::createNodeGradientModule(*module_, resolved, extractionOptions_);
+        camNode_ = resolved;
+    }
+    const featscope::CamResult result = featscope::computeCam(*camModule_, imageInputs({input}), camRequest);
+
+    const torch::Tensor map = result.map.to(torch::kFloat32).contiguous();
+    QJsonArray values;
+    for (std::int64_t i = 0, n = map.numel(); i < n; ++i)
+        values.append(double(map.data_ptr<float>()[i]));
+    const torch::Tensor scores = result.scores.to(torch::kFloat32);
+    const torch::Tensor shares = torch::softmax(scores, 0);
+    const auto top = torch::topk(scores, std::min<std::int64_t>(5, scores.numel()));
+    QJsonArray topClasses;
+    for (std::int64_t i = 0; i < std::get<1>(top).numel(); ++i) {
+        const std::int64_t index = std::get<1>(top)[i].item<std::int64_t>();
+        topClasses.append(QJsonObject{{QStringLiteral("index"), double(index)},
+                                      {QStringLiteral("score"), scores[index].item<double>()},
+                                      {QStringLiteral("probability"), shares[index].item<double>()}});
+    }
+    return QJsonObject{{QStringLiteral("node"), qs(resolved)},
+                       {QStringLiteral("method"), QString::fromLatin1(featscope::toString(camRequest.method))},
+                       {QStringLiteral("classIndex"), double(result.classIndex)},
+                       {QStringLiteral("layout"), QString::fromLatin1(featscope::toString(result.layout.kind))},
+                       {QStringLiteral("classTokenDropped"), result.layout.classToken},
+                       {QStringLiteral("height"), double(map.size(0))},
+                       {QStringLiteral("width"), double(map.size(1))},
+                       {QStringLiteral("map"), values},
+                       {QStringLiteral("top"), topClasses},
+                       {QStringLiteral("inputShape"), toJson(input.unsqueeze(0).sizes().vec())},
                        {QStringLiteral("elapsedMs"), double(timer.elapsed())}};
 }
 

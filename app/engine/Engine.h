@@ -32,6 +32,7 @@ private:
     QJsonObject load(const QJsonObject& request);
     QJsonObject run(const QJsonObject& request);
     QJsonObject exportExtractor(const QJsonObject& request);
+    QJsonObject cam(const QJsonObject& request);
 
     QJsonObject runCapped(const QJsonObject& request);
     const std::vector<std::string>& names(featscope::Mode mode) const;
@@ -51,4 +52,6 @@ private:
     featscope::GraphDescription descriptions_[2]; ///< per Mode; empty when a mode could not be described
     std::string extractorKey_;
     std::optional<torch::jit::Module> extractor_;
+    std::string camNode_; ///< the node camModule_ was built for
+    std::optional<torch::jit::Module> camModule_;
 };
