@@ -129,8 +129,18 @@ InputPanel::InputPanel(ModelDocument* document, QWidget* parent)
         updateCamChoices();
         reload();
     });
+    connect(m_smooth, &QCheckBox::clicked, this, [this] { m_smoothChosen = true; });
     connect(document, &ModelDocument::camChanged, this, [this] {
         updateCamChoices();
+        // The controls say what the map shown was computed with, however it was asked for.
+        const CamMap& cam = m_document->cam();
+        if (!cam.isEmpty()) {
+            m_camNode->setCurrentIndex(m_camNode->findText(cam.node));
+            m_camMethod->setCurrentIndex(m_camMethod->findData(cam.method));
+            // CAMs are usually shown upsampled bilinearly; feature maps cell by cell. The user's choice wins.
+            if (!m_smoothChosen)
+                m_smooth->setChecked(true);
+        }
         m_saveCam->setEnabled(!m_document->cam().isEmpty());
         setOverlaySource(m_document->cam().isEmpty() ? Overlay::FeatureMap : Overlay::Cam);
         reload();
@@ -161,6 +171,8 @@ void InputPanel::updateCamChoices()
         const QSignalBlocker block(m_camNode);
         m_camNode->clear();
         m_camNode->addItems(nodes);
+        if (!m_document->cam().isEmpty() && !nodes.contains(m_document->cam().node))
+            m_camNode->addItem(m_document->cam().node);
         m_camNode->setCurrentIndex(nodes.contains(node) ? int(nodes.indexOf(node)) : int(nodes.size()) - 1);
     }
     m_explain->setEnabled(!nodes.isEmpty());

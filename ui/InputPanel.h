@@ -89,6 +89,7 @@ private:
     MapOverlay m_overlay;
     bool m_showOriginal = false;
     Overlay m_source = Overlay::FeatureMap;
+    bool m_smoothChosen = false; ///< the user set Smooth; a CAM no longer turns it on
 };
 
 } // namespace featscope::ui
