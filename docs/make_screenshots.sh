@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Makes the user guide's pictures (docs/images/guide-*.png) with `featscope --screenshot`, headless.
 # Usage: docs/make_screenshots.sh [BUILD_DIR]   (default: build; needs /usr/bin/python3 with torchvision
-# for the ResNet-18 picture)
+# for the ResNet-18 and ViT-B/16 pictures)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${1:-build}/bin
@@ -22,3 +22,20 @@ PY
 "$bin/featscope" "$tmp/resnet18.pt" --image resources/images/ankle_boot_0_rgb224.png \
   --select layer1=0 --select layer2=1 --select layer3=2 --select layer4=3 \
   --screenshot docs/images/guide-resnet18.png
+# Grad-CAM++ on the trained bundled CNN; Grad-CAM on ResNet-18 and on a ViT-B/16 whose 197 tokens are drawn
+# as a 14x14 grid. torchvision starts ViT's head at zero, which gives no gradient: it gets random weights here.
+"$bin/featscope" "$model" --image resources/images/sneaker_9.png \
+  --select features.block2=block2 --select classifier=logits --cam features.block2 --cam-method gradcam++ \
+  --screenshot docs/images/guide-cam.png
+"$bin/featscope" "$tmp/resnet18.pt" --image resources/images/ankle_boot_0_rgb224.png \
+  --select layer4 --cam layer4 --screenshot docs/images/guide-cam-resnet18.png
+/usr/bin/python3 - "$tmp/vit_b_16.pt" <<'PY'
+import sys, torch, torchvision
+torch.manual_seed(0)
+model = torchvision.models.vit_b_16().eval()
+torch.nn.init.normal_(model.heads.head.weight, std=0.02)
+torch.jit.script(model).save(sys.argv[1])
+PY
+"$bin/featscope" "$tmp/vit_b_16.pt" --image resources/images/ankle_boot_0_rgb224.png \
+  --select encoder.layers.encoder_layer_11.ln=ln --cam encoder.layers.encoder_layer_11.ln \
+  --screenshot docs/images/guide-vit.png

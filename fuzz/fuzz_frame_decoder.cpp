@@ -61,6 +61,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         for (const TensorOutput& output : run.outputs)
             if (output.count() < 0 || output.values.size() != output.count() * qint64(sizeof(float)))
                 std::abort();
+        const CamResult cam = CamResult::fromFrame(frame);
+        if (cam.status.ok && cam.map.size() != qsizetype(cam.height) * cam.width * qsizetype(sizeof(float)))
+            std::abort();
         (void)LoadResult::fromFrame(frame);
         (void)ExportResult::fromFrame(frame);
 

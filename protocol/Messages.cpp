@@ -253,6 +253,97 @@ RunResult RunResult::fromFrame(const Frame& frame)
     return result;
 }
 
+QJsonObject CamRequest::toJson() const
+{
+    QJsonObject request{{field("node"), node},
+                        {field("method"), method},
+                        {field("layout"), layout},
+                        {field("image"), image},
+                        {field("preprocessing"), preprocessing.toRequest()},
+                        {field("allowUnsafeOps"), allowUnsafeOps}};
+    if (classIndex >= 0)
+        request.insert(field("classIndex"), double(classIndex));
+    return request;
+}
+
+CamRequest CamRequest::fromJson(const QJsonObject& request)
+{
+    CamRequest cam;
+    cam.node = request.value(field("node")).toString();
+    cam.method = request.value(field("method")).toString(QStringLiteral("gradcam"));
+    const QJsonValue classIndex = request.value(field("classIndex"));
+    if (!classIndex.isUndefined() && !classIndex.isNull()) {
+        const double index = classIndex.toDouble(-1);
+        if (!classIndex.isDouble() || index < 0 || index != std::floor(index) || index > 9007199254740992.0)
+            throw Error("\"classIndex\" must be a class number (0, 1, ...).");
+        cam.classIndex = qint64(index);
+    }
+    cam.layout = request.value(field("layout")).toString();
+    cam.image = request.value(field("image")).toString();
+    cam.preprocessing = Preprocessing::fromRequest(request.value(field("preprocessing")).toObject());
+    cam.allowUnsafeOps = request.value(field("allowUnsafeOps")).toBool();
+    return cam;
+}
+
+Frame CamResult::toFrame() const
+{
+    QJsonArray topClasses;
+    for (const TopClass& c : top)
+        topClasses.append(QJsonObject{{field("index"), double(c.index)}, {field("score"), c.score}, {field("probability"), c.probability}});
+    Frame frame;
+    frame.header = QJsonObject{{field("node"), node},
+                               {field("method"), method},
+                               {field("classIndex"), double(classIndex)},
+                               {field("layout"), layout},
+                               {field("classTokenDropped"), classTokenDropped},
+                               {field("height"), height},
+                               {field("width"), width},
+                               {field("top"), topClasses},
+                               {field("inputShape"), toJson(inputShape)},
+                               {field("elapsedMs"), elapsedMs}};
+    frame.payload.append(swappedToOrFromLittleEndian(map));
+    return frame;
+}
+
+CamResult CamResult::fromFrame(const Frame& frame)
+{
+    CamResult result;
+    result.status = Status::fromJson(frame.header);
+    if (!result.status.ok)
+        return result;
+    const QJsonObject& h = frame.header;
+    result.node = h.value(field("node")).toString();
+    result.method = h.value(field("method")).toString();
+    result.classIndex = integers(QJsonArray{h.value(field("classIndex"))}).value(0, -1);
+    result.layout = h.value(field("layout")).toString();
+    result.classTokenDropped = h.value(field("classTokenDropped")).toBool();
+    const QVector<qint64> grid = integers(QJsonArray{h.value(field("height")), h.value(field("width"))});
+    result.inputShape = integers(h.value(field("inputShape")));
+    result.elapsedMs = h.value(field("elapsedMs")).toDouble();
+    for (const QJsonValue& v : h.value(field("top")).toArray()) {
+        const QJsonObject o = v.toObject();
+        result.top.append({integers(QJsonArray{o.value(field("index"))}).value(0, -1), o.value(field("score")).toDouble(),
+                           o.value(field("probability")).toDouble()});
+    }
+    const qint64 bytes = frame.payload.size() == 1 ? frame.payload[0].size() : -1;
+    const qint64 count = elementCount(grid, std::numeric_limits<int>::max());
+    if (bytes < 0 || count <= 0 || count * qint64(sizeof(float)) != bytes) {
+        CamResult broken;
+        broken.status = Status::failure(QStringLiteral("The engine's class activation map is broken: a %1 x %2 grid with %3 "
+                                                       "payload part(s) of %4 bytes.")
+                                            .arg(grid[0])
+                                            .arg(grid[1])
+                                            .arg(frame.payload.size())
+                                            .arg(bytes),
+                                        ErrorKind::Protocol);
+        return broken;
+    }
+    result.height = int(grid[0]);
+    result.width = int(grid[1]);
+    result.map = swappedToOrFromLittleEndian(frame.payload[0]);
+    return result;
+}
+
 QJsonObject ExportRequest::toJson() const
 {
     QJsonObject request{{field("path"), path}, {field("mode"), modeToJson(mode)}, {field("allowUnsafeOps"), allowUnsafeOps}};

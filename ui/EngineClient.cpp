@@ -106,6 +106,13 @@ int EngineClient::exportExtractor(const protocol::ExportRequest& request,
     }, timeoutMs);
 }
 
+int EngineClient::cam(const protocol::CamRequest& request, std::function<void(const protocol::CamResult&)> done, int timeoutMs)
+{
+    return sendForFrame(QStringLiteral("cam"), request.toJson(), [done](const protocol::Frame& response) {
+        done(protocol::CamResult::fromFrame(response));
+    }, timeoutMs);
+}
+
 int EngineClient::sendForFrame(const QString& command, QJsonObject params, FrameCallback callback, int timeoutMs)
 {
     Request r;

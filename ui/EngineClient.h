@@ -45,6 +45,7 @@ public:
     int run(const protocol::RunRequest& request, std::function<void(const protocol::RunResult&)> done, int timeoutMs = 0);
     int exportExtractor(const protocol::ExportRequest& request, std::function<void(const protocol::ExportResult&)> done,
                         int timeoutMs = 0);
+    int cam(const protocol::CamRequest& request, std::function<void(const protocol::CamResult&)> done, int timeoutMs = 0);
     /// Stops request `id`: drops it if queued. A running run is asked to stop (the engine answers "cancelled"
     /// and keeps the model); if the engine does not answer within kCancelGraceMs, or for other requests, it
     /// is killed (the callback gets ErrorKind::Cancelled either way, and the next request replays the load).

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "FeatureMapView.h"
+#include "ModelDocument.h"
 
 #include <QImage>
 #include <QJsonObject>
@@ -10,6 +11,7 @@
 class QCheckBox;
 class QComboBox;
 class QLabel;
+class QPushButton;
 class QSlider;
 
 namespace featscope::ui {
@@ -20,11 +22,22 @@ class ModelDocument;
 /// engine's own steps) or as the file holds it with the crop outlined, and the current output's large map
 /// drawn over it: opacity, nearest or smooth upsampling, aligned through the resize and the crop. A cell
 /// clicked in the large map is outlined over the input: its share of the input in proportion to the grid
-/// (the receptive field, which strides and kernels would give, is larger).
+/// (the receptive field, which strides and kernels would give, is larger). It also asks for a class
+/// activation map (Grad-CAM, Grad-CAM++, gradient x activation) at a return node, draws it over the image
+/// it was computed on, lists the model's top classes by name, and saves the map as .npy or PNG.
 class InputPanel : public QWidget {
     Q_OBJECT
 public:
+    enum class Overlay { FeatureMap, Cam };
+
     explicit InputPanel(ModelDocument* document, QWidget* parent = nullptr);
+
+    /// Which map is drawn over the image; a new CAM switches to it.
+    void setOverlaySource(Overlay source);
+    Overlay overlaySource() const { return m_source; }
+    /// Saves the document's CAM: `.npy` float32 [H, W] (ReLU applied, not normalised) or `.png` (the overlay on
+    /// the model input). False with the reason in `error`.
+    bool exportCam(const QString& path, QString* error) const;
 
     /// The map to draw over the image (ResultsPanel::currentOverlay()).
     void setOverlay(const MapOverlay& overlay);
@@ -37,9 +50,20 @@ public:
     QString problem() const { return m_problem; }
     const QImage& shownImage() const { return m_showOriginal ? m_original : m_input; }
 
+Q_SIGNALS:
+    /// The user asked for a CAM at `node` with `method` for class `classIndex` (-1: the top class).
+    void explainRequested(const QString& node, const QString& method, int classIndex);
+
 private:
     /// Decodes the image the results came from (or the current one before any run), once per image and preprocessing.
     void reload();
+    /// What the shown picture was (or will be) computed from: the CAM's inputs, the results', or the current ones.
+    RunInputs shownInputs() const;
+    /// The chosen overlay coloured, one pixel per cell; null when there is none.
+    QImage overlayColours() const;
+    void updateCaption();
+    void updateCamChoices();
+    QString className(int index) const;
     /// The shown picture's rectangle inside a widget of `size`, aspect ratio kept.
     QRectF pictureRect(QSize size) const;
     /// The model input's rectangle inside `picture` (all of it, or the crop within the original).
@@ -51,6 +75,12 @@ private:
     QCheckBox* m_smooth;
     QLabel* m_caption;
     QWidget* m_canvas;
+    QComboBox* m_sourceBox;
+    QComboBox* m_camNode;
+    QComboBox* m_camMethod;
+    QComboBox* m_camClass;
+    QPushButton* m_explain;
+    QPushButton* m_saveCam;
     QString m_loadedKey;
     QImage m_input;
     QImage m_original;
@@ -58,6 +88,8 @@ private:
     QString m_problem;
     MapOverlay m_overlay;
     bool m_showOriginal = false;
+    Overlay m_source = Overlay::FeatureMap;
+    bool m_smoothChosen = false; ///< the user set Smooth; a CAM no longer turns it on
 };
 
 } // namespace featscope::ui

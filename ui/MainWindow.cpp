@@ -97,6 +97,7 @@ MainWindow::MainWindow(QWidget* parent)
     });
     connect(m_results, &ResultsPanel::layoutChosen, m_document, &ModelDocument::setLayout);
     connect(m_results, &ResultsPanel::overlayChanged, this, [this] { m_inputPanel->setOverlay(m_results->currentOverlay()); });
+    connect(m_inputPanel, &InputPanel::explainRequested, m_controller, &ModelController::explain);
     connect(m_results, &ResultsPanel::displayChanged, this,
             [this] { m_document->setDisplay(m_results->gradientName(), int(m_results->normalisation())); });
     m_document->setDisplay(m_results->gradientName(), int(m_results->normalisation()));

@@ -90,23 +90,30 @@ void ModelController::refuseRun(const QString& message)
     Q_EMIT runFinished(false);
 }
 
+QString ModelController::runBlocker()
+{
+    if (!m_document->hasModel())
+        return tr("Open a model first (File > Open).");
+    if (m_document->imagePath().isEmpty())
+        return tr("Choose an image first: Browse…, File > Open Image (Ctrl+I) or drop one on the window.");
+    if (!m_document->preprocessingProblem().isEmpty())
+        return m_document->preprocessingProblem();
+    if (!confirmUnsafeOps())
+        return tr("Not run: the model's code reaches outside the model and you did not allow it.");
+    return {};
+}
+
 void ModelController::run()
 {
     if (isRunning())
         return;
     const ReturnNodesModel* returns = m_document->returnNodes();
-    if (!m_document->hasModel())
-        return refuseRun(tr("Open a model first (File > Open)."));
-    if (returns->entries().isEmpty())
+    if (m_document->hasModel() && returns->entries().isEmpty())
         return refuseRun(tr("Tick at least one return node in the graph or the node list, or type one under Return nodes."));
     if (returns->hasErrors())
         return refuseRun(tr("Fix the return nodes first. %1").arg(returns->firstError()));
-    if (m_document->imagePath().isEmpty())
-        return refuseRun(tr("Choose an image first: Browse…, File > Open Image (Ctrl+I) or drop one on the window."));
-    if (!m_document->preprocessingProblem().isEmpty())
-        return refuseRun(m_document->preprocessingProblem());
-    if (!confirmUnsafeOps())
-        return refuseRun(tr("Not run: the model's code reaches outside the model and you did not allow it."));
+    if (const QString blocker = runBlocker(); !blocker.isEmpty())
+        return refuseRun(blocker);
     Q_EMIT errorCleared();
     QElapsedTimer timer;
     timer.start();
@@ -148,6 +155,53 @@ void ModelController::run()
         Q_EMIT runFinished(true);
     }, m_runTimeoutMs);
     Q_EMIT runningChanged(true);
+}
+
+void ModelController::explain(const QString& node, const QString& method, int classIndex)
+{
+    if (const QString blocker = runBlocker(); !blocker.isEmpty()) {
+        Q_EMIT errorReported(blocker);
+        Q_EMIT camFinished(false);
+        return;
+    }
+    Q_EMIT errorCleared();
+    const RunInputs inputs = m_document->runInputs();
+    protocol::CamRequest request;
+    request.node = node;
+    request.method = method;
+    request.classIndex = classIndex;
+    request.layout = m_document->layouts().value(node);
+    request.image = inputs.image;
+    request.preprocessing = preprocessingFromRequest(inputs.preprocessing, {});
+    request.allowUnsafeOps = m_document->unsafeOpsAllowed();
+    Q_EMIT busy(tr("Computing %1 at %2…").arg(method, node));
+    m_engine->cam(request, [this, inputs, generation = m_document->generation()](const protocol::CamResult& r) {
+        if (generation != m_document->generation()) {
+            Q_EMIT idle(tr("CAM of the previous model dropped."));
+            Q_EMIT camFinished(false);
+            return;
+        }
+        if (!r.status.ok) {
+            Q_EMIT idle(tr("CAM failed."));
+            Q_EMIT errorReported(tr("Cannot compute the class activation map: %1").arg(errorText(r.status)));
+            Q_EMIT camFinished(false);
+            return;
+        }
+        CamMap cam;
+        cam.node = r.node;
+        cam.method = r.method;
+        cam.classIndex = int(r.classIndex);
+        cam.layout = r.layout;
+        cam.width = r.width;
+        cam.height = r.height;
+        cam.values = QVector<float>(r.data(), r.data() + qsizetype(r.width) * r.height);
+        for (const protocol::CamResult::TopClass& c : r.top)
+            cam.top.append({int(c.index), c.score, c.probability});
+        cam.inputs = inputs;
+        m_document->setCam(cam);
+        Q_EMIT idle(tr("%1 at %2 in %3 ms.").arg(cam.method, cam.node).arg(qint64(r.elapsedMs)));
+        Q_EMIT camFinished(true);
+    }, m_runTimeoutMs);
 }
 
 void ModelController::cancelRun()

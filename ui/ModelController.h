@@ -28,6 +28,9 @@ public:
     void run();
     void cancelRun();
     void exportExtractor(const QString& path);
+    /// Computes a class activation map at `node` (a CAM `method`: gradcam, gradcam++, gradxact) for class
+    /// `classIndex` (-1: the top predicted class) on the document's image; the document keeps it.
+    void explain(const QString& node, const QString& method, int classIndex = -1);
 
     bool isRunning() const { return m_runRequest != 0; }
     /// The engine request id of the run in progress, 0 when none.
@@ -62,11 +65,14 @@ Q_SIGNALS:
     /// `message` says why a run failed or that it was cancelled (empty when ok).
     void runFailed(const QString& message, bool cancelled);
     void exportFinished(bool ok, const QString& path);
+    void camFinished(bool ok);
 
 private:
     bool confirmUnsafeOps();
     /// Refuses a run: says why and finishes it.
     void refuseRun(const QString& message);
+    /// Why the document cannot be run on now (no model, image, valid preprocessing or consent); empty when it can.
+    QString runBlocker();
 
     ModelDocument* m_document;
     SettingsStore* m_settings;

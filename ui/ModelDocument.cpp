@@ -35,6 +35,7 @@ void ModelDocument::open(ModelInfo model, const QJsonObject& state)
     m_summary.clear();
     m_resultsInputs = {};
     m_lastRunFailed = false;
+    m_cam = {};
     restoreState(state);
     Q_EMIT modelChanged();
     Q_EMIT resultsChanged();
@@ -141,6 +142,12 @@ void ModelDocument::setResults(const QVector<RunOutput>& outputs, const RunInput
         m_shapes.insert(output.node, output.shapeText());
     Q_EMIT resultsChanged();
     Q_EMIT freshnessChanged(staleReason());
+}
+
+void ModelDocument::setCam(const CamMap& cam)
+{
+    m_cam = cam;
+    Q_EMIT camChanged();
 }
 
 void ModelDocument::setRunFailed()

@@ -25,6 +25,25 @@ struct RunInputs {
     bool operator!=(const RunInputs& other) const { return !(*this == other); }
 };
 
+/// A class activation map the engine computed (the "cam" request), with the model's top classes.
+struct CamMap {
+    struct TopClass {
+        int index = 0;
+        double score = 0;
+        double probability = 0; ///< softmax share
+    };
+    QString node;   ///< resolved node name
+    QString method; ///< gradcam, gradcam++ or gradxact
+    int classIndex = 0;
+    QString layout; ///< how the node's value was read (nchw, nhwc, tokens)
+    int width = 0, height = 0;
+    QVector<float> values; ///< height x width, ReLU applied, not normalised
+    QVector<TopClass> top;
+    RunInputs inputs; ///< what it was computed from
+
+    bool isEmpty() const { return values.isEmpty(); }
+};
+
 /// The state of the inspector's open model, as Tiled's MapDocument is of a map: the model the engine
 /// described, the mode, the return nodes, the image and its preprocessing, the user's consent to run code
 /// that reaches outside the model, the display choices, and the last run's outputs with the inputs they
@@ -90,6 +109,10 @@ public:
     /// Why the shown outputs are not those of the current inputs; empty when they are (or there are none).
     QString staleReason() const;
 
+    /// The last class activation map; empty before one is computed and after another model is opened.
+    const CamMap& cam() const { return m_cam; }
+    void setCam(const CamMap& cam);
+
     /// Everything kept per model file in the settings.
     QJsonObject saveState() const;
 
@@ -101,6 +124,7 @@ Q_SIGNALS:
     void preprocessingChanged();
     void displayChanged();
     void resultsChanged();
+    void camChanged();
     /// staleReason() may have changed.
     void freshnessChanged(const QString& staleReason);
 
@@ -125,6 +149,7 @@ private:
     QVector<qint64> m_inputShape;
     QHash<QString, QString> m_layouts;
     bool m_lastRunFailed = false;
+    CamMap m_cam;
 };
 
 /// "resize 256, crop 224, RGB": how a run's preprocessing is described to the user.

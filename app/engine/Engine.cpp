@@ -1,6 +1,7 @@
 #include "Engine.h"
 
 #include <featscope/Cancellation.h>
+#include <featscope/GradientCam.h>
 #include <featscope/Errors.h>
 #include <featscope/ImageInputs.h>
 #include <featscope/ModuleLoader.h>
@@ -113,11 +114,11 @@ featscope::protocol::Frame Engine::handle(const QJsonObject& request)
                                    {QStringLiteral("blas"), qs(featscope::describeBlas())}};
         else if (cmd == QLatin1String("load"))
             response = load(request);
-        else if (cmd == QLatin1String("run") || cmd == QLatin1String("export"))
+        else if (cmd == QLatin1String("run") || cmd == QLatin1String("export") || cmd == QLatin1String("cam"))
             frame = runCapped(request);
         else
             throw featscope::Error("Unknown request '" + cmd.toStdString()
-                                   + "'; the engine understands hello, load, run, export and quit.");
+                                   + "'; the engine understands hello, load, run, cam, export and quit.");
         response.insert(QStringLiteral("ok"), true);
     } catch (const featscope::OutOfMemoryError& e) {
         response = QJsonObject{{QStringLiteral("ok"), false}, {QStringLiteral("error"), qs(e.what())},
@@ -232,6 +233,8 @@ QJsonObject Engine::load(const QJsonObject& request)
     }
     extractor_.reset();
     extractorKey_.clear();
+    camModule_.reset();
+    camNode_.clear();
     module_ = std::move(module);
     names_ = std::move(names);
     analysed_ = std::move(analysed);
@@ -268,7 +271,8 @@ torch::jit::Module& Engine::extractorFor(const featscope::ReturnNodes& train, co
 featscope::protocol::Frame Engine::runCapped(const QJsonObject& request)
 {
     const featscope::ScopedAddressSpaceCap memoryCap(options_.runMemoryBytes);
-    const bool isRun = request.value(QStringLiteral("cmd")).toString() == QLatin1String("run");
+    const QString cmd = request.value(QStringLiteral("cmd")).toString();
+    const bool isRun = cmd != QLatin1String("export");
     auto outOfMemory = [&] {
         return featscope::OutOfMemoryError(
             std::string(isRun ? "Running '" : "Exporting the extractor of '") + path_ + "' needed more than the engine's "
@@ -276,6 +280,8 @@ featscope::protocol::Frame Engine::runCapped(const QJsonObject& request)
             + (isRun ? "Use a smaller input size, or raise" : "Raise") + " the cap with FEATSCOPE_RUN_MEMORY_MB (featscope-engine --run-memory-mb).");
     };
     try {
+        if (cmd == QLatin1String("cam"))
+            return cam(featscope::protocol::CamRequest::fromJson(request));
         if (isRun)
             return run(featscope::protocol::RunRequest::fromJson(request));
         return featscope::protocol::Frame{exportExtractor(featscope::protocol::ExportRequest::fromJson(request)), {}};
@@ -404,6 +410,67 @@ featscope::protocol::Frame Engine::run(const featscope::protocol::RunRequest& re
         answer.outputs.append(std::move(output));
     }
     answer.inputShape = QVector<qint64>(input.sizes().begin(), input.sizes().end());
+    answer.elapsedMs = double(timer.elapsed());
+    return answer.toFrame();
+}
+
+// Grad-CAM and its relatives at one node, for the inspector's input view: the map travels inline (a grid of at
+// most a few thousand numbers), with the model's top classes.
+featscope::protocol::Frame Engine::cam(const featscope::protocol::CamRequest& request)
+{
+    requireModel();
+    QElapsedTimer timer;
+    timer.start();
+    const std::string node = request.node.toStdString();
+    if (node.empty())
+        throw featscope::Error("A cam request needs the \"node\" to explain the model's answer at.");
+    requireUnsafeOpsAllowed(request.allowUnsafeOps);
+    featscope::CamRequest camRequest;
+    const std::string method = request.method.toStdString();
+    const auto parsedMethod = featscope::parseCamMethod(method);
+    if (!parsedMethod)
+        throw featscope::Error("Unknown CAM method '" + method + "'; use gradcam, gradcam++ or gradxact.");
+    camRequest.method = *parsedMethod;
+    if (request.classIndex >= 0)
+        camRequest.classIndex = std::int64_t(request.classIndex);
+    const std::string layout = request.layout.toStdString();
+    if (!layout.empty()) {
+        camRequest.layout = featscope::parseSpatialLayout(layout);
+        if (!camRequest.layout)
+            throw featscope::Error("\"layout\" must be nchw, nhwc or tokens, not '" + layout + "'.");
+    }
+    const torch::Tensor input = featscope::imaging::loadImage(request.image.toStdString(), request.preprocessing);
+    camRequest.inputSize = featscope::InputSize{input.size(1), input.size(2)};
+    const featscope::ImageInputs imageInputs(module_->get_method("forward").function().getSchema());
+    // Building the gradient module names the model again: keep it while the node stays the same.
+    const std::string resolved = featscope::resolveNodeName(names(Mode::Eval), node).value_or(node);
+    if (!camModule_ || camNode_ != resolved) {
+        camModule_.reset();
+        camModule_ = featscope::createNodeGradientModule(*module_, resolved, extractionOptions_);
+        camNode_ = resolved;
+    }
+    const featscope::CamResult result = featscope::computeCam(*camModule_, imageInputs({input}), camRequest);
+
+    // The map travels as the answer's payload (docs/engine-protocol.md, "Framing"), as a run's tensors do.
+    featscope::protocol::CamResult answer;
+    const torch::Tensor map = result.map.to(torch::kFloat32).contiguous();
+    answer.map = QByteArray(reinterpret_cast<const char*>(map.data_ptr<float>()), qsizetype(map.numel() * qint64(sizeof(float))));
+    answer.height = int(map.size(0));
+    answer.width = int(map.size(1));
+    const torch::Tensor scores = result.scores.to(torch::kFloat32);
+    const torch::Tensor shares = torch::softmax(scores, 0);
+    const auto top = torch::topk(scores, std::min<std::int64_t>(5, scores.numel()));
+    for (std::int64_t i = 0; i < std::get<1>(top).numel(); ++i) {
+        const std::int64_t index = std::get<1>(top)[i].item<std::int64_t>();
+        answer.top.append({index, scores[index].item<double>(), shares[index].item<double>()});
+    }
+    answer.node = qs(resolved);
+    answer.method = QString::fromLatin1(featscope::toString(camRequest.method));
+    answer.classIndex = result.classIndex;
+    answer.layout = QString::fromLatin1(featscope::toString(result.layout.kind));
+    answer.classTokenDropped = result.layout.classToken;
+    const auto inputShape = input.unsqueeze(0).sizes();
+    answer.inputShape = QVector<qint64>(inputShape.begin(), inputShape.end());
     answer.elapsedMs = double(timer.elapsed());
     return answer.toFrame();
 }

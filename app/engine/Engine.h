@@ -38,6 +38,7 @@ private:
     QJsonObject load(const QJsonObject& request);
     featscope::protocol::Frame run(const featscope::protocol::RunRequest& request);
     QJsonObject exportExtractor(const featscope::protocol::ExportRequest& request);
+    featscope::protocol::Frame cam(const featscope::protocol::CamRequest& request);
 
     featscope::protocol::Frame runCapped(const QJsonObject& request);
     const std::vector<std::string>& names(featscope::Mode mode) const;
@@ -57,4 +58,6 @@ private:
     featscope::GraphDescription descriptions_[2]; ///< per Mode; empty when a mode could not be described
     std::string extractorKey_;
     std::optional<torch::jit::Module> extractor_;
+    std::string camNode_; ///< the node camModule_ was built for
+    std::optional<torch::jit::Module> camModule_;
 };

@@ -4,6 +4,7 @@
 #include "EngineClient.h"
 #include "GraphPanel.h"
 #include "MainWindow.h"
+#include "ModelController.h"
 #include "ModelDocument.h"
 #include "ReturnNodesModel.h"
 
@@ -24,15 +25,24 @@ namespace {
 /// Drives the window for `featscope MODEL --image IMG --select N --screenshot OUT.png`: open, select, run, save.
 class HeadlessRun : public QObject {
 public:
-    HeadlessRun(MainWindow* window, QStringList selects, QString image, QString mode, QString screenshot)
+    HeadlessRun(MainWindow* window, QStringList selects, QString image, QString mode, QString screenshot, QString camNode,
+                QString camMethod)
         : m_window(window), m_selects(std::move(selects)), m_image(std::move(image)), m_mode(std::move(mode)),
-          m_screenshot(std::move(screenshot))
+          m_screenshot(std::move(screenshot)), m_camNode(std::move(camNode)), m_camMethod(std::move(camMethod))
     {
         connect(window, &MainWindow::modelLoaded, this, &HeadlessRun::onLoaded);
         connect(window, &MainWindow::runFinished, this, [this](bool ok) {
             if (!ok)
                 fail(m_window->lastError());
             m_ran = true;
+            if (ok && !m_camNode.isEmpty())
+                waitIdle([this] { m_window->controller()->explain(m_camNode, m_camMethod); });
+            else
+                waitIdle([this] { finish(); });
+        });
+        connect(window->controller(), &featscope::ui::ModelController::camFinished, this, [this](bool ok) {
+            if (!ok)
+                fail(m_window->lastError());
             waitIdle([this] { finish(); });
         });
         m_poll.setInterval(50);
@@ -111,7 +121,7 @@ private:
 
     MainWindow* m_window;
     QStringList m_selects;
-    QString m_image, m_mode, m_screenshot;
+    QString m_image, m_mode, m_screenshot, m_camNode, m_camMethod;
     QTimer m_poll;
     std::function<void()> m_then;
     bool m_ran = false;
@@ -161,7 +171,13 @@ int main(int argc, char** argv)
     QCommandLineOption allowUnsafeOps(QStringLiteral("allow-unsafe-ops"),
                                       QStringLiteral("With --screenshot: run the model even if its code touches files, "
                                                      "processes or the network (otherwise such a run is refused)."));
-    parser.addOptions({image, select, mode, screenshot, allowUnsafeOps});
+    QCommandLineOption cam(QStringLiteral("cam"),
+                           QStringLiteral("With --screenshot: after the run, explain the prediction at NODE with a class "
+                                          "activation map drawn over the input."),
+                           QStringLiteral("NODE"));
+    QCommandLineOption camMethod(QStringLiteral("cam-method"), QStringLiteral("gradcam (default), gradcam++ or gradxact."),
+                                 QStringLiteral("METHOD"), QStringLiteral("gradcam"));
+    parser.addOptions({image, select, mode, screenshot, allowUnsafeOps, cam, camMethod});
     parser.process(app);
 
     const QStringList positional = parser.positionalArguments();
@@ -171,6 +187,15 @@ int main(int argc, char** argv)
     }
     if (parser.isSet(mode) && parser.value(mode) != QLatin1String("train") && parser.value(mode) != QLatin1String("eval")) {
         std::fprintf(stderr, "featscope: --mode must be train or eval\n");
+        return 2;
+    }
+    const QStringList camMethods{QStringLiteral("gradcam"), QStringLiteral("gradcam++"), QStringLiteral("gradxact")};
+    if (!camMethods.contains(parser.value(camMethod))) {
+        std::fprintf(stderr, "featscope: --cam-method must be gradcam, gradcam++ or gradxact\n");
+        return 2;
+    }
+    if (parser.isSet(cam) && (!parser.isSet(screenshot) || !parser.isSet(image) || !parser.isSet(select))) {
+        std::fprintf(stderr, "featscope: --cam needs --screenshot, --image and a --select to run first (see --help)\n");
         return 2;
     }
     if (parser.isSet(screenshot) && positional.isEmpty()) {
@@ -187,7 +212,7 @@ int main(int argc, char** argv)
     }
     if (parser.isSet(screenshot))
         headlessRun = std::make_unique<HeadlessRun>(&window, parser.values(select), parser.value(image), parser.value(mode),
-                                                    parser.value(screenshot));
+                                                    parser.value(screenshot), parser.value(cam), parser.value(camMethod));
     window.show();
     if (!positional.isEmpty()) {
         if (!headlessRun) {

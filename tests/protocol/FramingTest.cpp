@@ -83,6 +83,7 @@ private Q_SLOTS:
     void wrongElementCountIsAProtocolFailure_data();
     void wrongElementCountIsAProtocolFailure();
     void failureCarriesTheEnginesMessage();
+    void camMapIsCheckedAgainstItsGrid();
 };
 
 void FramingTest::severalTensorsSurviveAnyPieceSize_data()
@@ -245,6 +246,30 @@ void FramingTest::failureCarriesTheEnginesMessage()
     QVERIFY(run.status.errorKind == ErrorKind::UnknownNode);
     QCOMPARE(run.status.error, QStringLiteral("No node 'lyer1'."));
     QCOMPARE(run.status.suggestions, QStringList{QStringLiteral("layer1")});
+}
+
+void FramingTest::camMapIsCheckedAgainstItsGrid()
+{
+    CamResult cam;
+    cam.node = QStringLiteral("layer4");
+    cam.height = 2;
+    cam.width = 3;
+    cam.map = floats({0, 1, 2, 3, 4, 5});
+    cam.top = {{281, 9.5, 0.6}};
+    Frame frame = cam.toFrame();
+    frame.header.insert(QStringLiteral("ok"), true);
+    const CamResult back = CamResult::fromFrame(decodeAll(encodeFrame(frame), 4).value(0));
+    QVERIFY2(back.status.ok, qPrintable(back.status.error));
+    QCOMPARE(back.height, 2);
+    QCOMPARE(back.width, 3);
+    QCOMPARE(back.data()[5], 5.0f);
+    QCOMPARE(back.top.value(0).index, qint64(281));
+
+    frame.payload[0].chop(4); // one value short of the grid
+    const CamResult broken = CamResult::fromFrame(decodeAll(encodeFrame(frame), 4).value(0));
+    QVERIFY(!broken.status.ok);
+    QVERIFY(broken.status.errorKind == ErrorKind::Protocol);
+    QVERIFY2(broken.status.error.contains(QStringLiteral("2 x 3 grid")), qPrintable(broken.status.error));
 }
 
 QTEST_GUILESS_MAIN(FramingTest)

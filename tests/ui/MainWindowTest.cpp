@@ -43,6 +43,7 @@
 #include <qcustomplot.h>
 
 #include <cmath>
+#include <cstring>
 #include <csignal>
 #include <memory>
 
@@ -72,6 +73,7 @@ private Q_SLOTS:
     void runShowsHeatmaps();
     void classScoresNameTheClassAndLayoutsAreRemembered();
     void inputShowsTheShownMapOverTheImage();
+    void camAtAReturnNodeEqualsTheCommandLines();
     void exportAndLoadBack();
     void engineKilledMidRunKeepsWindow();
     void cancelStopsRunWithinASecond();
@@ -406,6 +408,75 @@ void MainWindowTest::inputShowsTheShownMapOverTheImage()
     const QRectF cell = input->cellRect(QPoint(0, 0), QSize(600, 400));
     QCOMPARE(cell.topLeft(), QPointF(100, 0));
     QVERIFY(qAbs(cell.width() - 400.0 / 7) < 1e-9);
+}
+
+namespace {
+
+/// The float32 values of a .npy file featscope wrote (little-endian, C order).
+QVector<float> npyValues(const QString& path)
+{
+    QFile file(path);
+    if (!file.open(QIODevice::ReadOnly))
+        return {};
+    const QByteArray bytes = file.readAll();
+    const qsizetype start = bytes.indexOf('\n') + 1;
+    QVector<float> values((bytes.size() - start) / 4);
+    std::memcpy(values.data(), bytes.constData() + start, size_t(values.size()) * 4);
+    return values;
+}
+
+} // namespace
+
+// Explain in the Input dock: a Grad-CAM at a return node, the same numbers featscope-cli cam gives, drawn over
+// the input with the top classes named, saved as .npy and PNG.
+void MainWindowTest::camAtAReturnNodeEqualsTheCommandLines()
+{
+    chooseTwoOutputsAndImage();
+    runAndWait();
+    InputPanel* input = m_window->inputPanel();
+    auto* node = input->findChild<QComboBox*>(QStringLiteral("camNode"));
+    QCOMPARE(node->count(), 2);
+    node->setCurrentIndex(node->findText(QStringLiteral("features.block2.pool")));
+    auto* method = input->findChild<QComboBox*>(QStringLiteral("camMethod"));
+    method->setCurrentIndex(method->findData(QStringLiteral("gradcam++"))); // plain Grad-CAM is zero here
+    QSignalSpy explained(m_window->controller(), &ModelController::camFinished);
+    QTest::mouseClick(input->findChild<QPushButton*>(QStringLiteral("explain")), Qt::LeftButton);
+    QTRY_VERIFY_WITH_TIMEOUT(explained.count() == 1, 60000);
+    QVERIFY2(explained.first().first().toBool(), qPrintable(m_window->lastError()));
+    const CamMap& cam = m_window->document()->cam();
+    QCOMPARE(cam.node, QStringLiteral("features.block2.pool"));
+    QCOMPARE(cam.method, QStringLiteral("gradcam++"));
+    QVERIFY(*std::max_element(cam.values.cbegin(), cam.values.cend()) > 0);
+    QCOMPARE(cam.width, 7);
+    QCOMPARE(cam.height, 7);
+    QCOMPARE(cam.top.size(), 5);
+    QCOMPARE(cam.classIndex, cam.top.first().index);
+    QCOMPARE(input->overlaySource(), InputPanel::Overlay::Cam);
+    const QString className = m_window->document()->model().classes.at(cam.classIndex);
+    QVERIFY(input->findChild<QLabel*>(QStringLiteral("inputCaption"))->text().contains(className));
+
+    const QString cliNpy = m_dir.filePath(QStringLiteral("cli.npy"));
+    QProcess cli;
+    cli.start(QCoreApplication::applicationDirPath() + QStringLiteral("/featscope-cli"),
+              {QStringLiteral("cam"), kModel, kImage, QStringLiteral("--node"), QStringLiteral("features.block2.pool"),
+               QStringLiteral("--method"), QStringLiteral("gradcam++"), QStringLiteral("-o"), cliNpy});
+    QVERIFY(cli.waitForFinished(60000));
+    QVERIFY2(cli.exitCode() == 0, cli.readAllStandardError().constData());
+    const QString guiNpy = m_dir.filePath(QStringLiteral("gui.npy"));
+    QString error;
+    QVERIFY2(input->exportCam(guiNpy, &error), qPrintable(error));
+    const QVector<float> expected = npyValues(cliNpy), saved = npyValues(guiNpy);
+    QCOMPARE(saved.size(), 49);
+    QCOMPARE(expected.size(), 49);
+    for (int i = 0; i < 49; ++i) {
+        QVERIFY2(std::abs(saved[i] - expected[i]) <= 1e-5f * std::max(1.f, std::abs(expected[i])), qPrintable(QString::number(i)));
+        QCOMPARE(cam.values[i], saved[i]);
+    }
+    const QString png = m_dir.filePath(QStringLiteral("cam.png"));
+    QVERIFY2(input->exportCam(png, &error), qPrintable(error));
+    QCOMPARE(QImage(png).size(), QSize(28, 28));
+    QVERIFY(!input->exportCam(m_dir.filePath(QStringLiteral("cam.jpg")), &error));
+    QVERIFY(error.contains(QLatin1String(".npy")));
 }
 
 void MainWindowTest::exportAndLoadBack()

@@ -94,6 +94,46 @@ struct RunResult {
     static RunResult fromFrame(const Frame& frame);
 };
 
+/// A class activation map at one node (docs/engine-protocol.md, "cam").
+struct CamRequest {
+    QString node;
+    QString method = QStringLiteral("gradcam"); ///< gradcam, gradcam++ or gradxact (the engine checks)
+    qint64 classIndex = -1;                     ///< the class explained; -1: the top class
+    QString layout;                             ///< nchw, nhwc or tokens to force one; empty: detected
+    QString image;
+    Preprocessing preprocessing;
+    bool allowUnsafeOps = false;
+
+    QJsonObject toJson() const;
+    /// Throws featscope::Error on a bad preprocessing or class index.
+    static CamRequest fromJson(const QJsonObject& request);
+};
+
+struct CamResult {
+    struct TopClass {
+        qint64 index = 0;
+        double score = 0;
+        double probability = 0; ///< softmax share
+    };
+    Status status;
+    QString node;   ///< the full node name
+    QString method;
+    qint64 classIndex = 0;
+    QString layout; ///< how the node's value was read
+    bool classTokenDropped = false;
+    int height = 0, width = 0;
+    QByteArray map; ///< height * width float32 values in row order, in this machine's byte order
+    QVector<TopClass> top;
+    QVector<qint64> inputShape;
+    double elapsedMs = 0;
+
+    const float* data() const { return reinterpret_cast<const float*>(map.constData()); }
+    /// The engine's answer: the header and the map as the one payload part.
+    Frame toFrame() const;
+    /// Checks that the one payload part holds height * width values; else a failed result of ErrorKind::Protocol.
+    static CamResult fromFrame(const Frame& frame);
+};
+
 struct ExportRequest {
     QString path;
     Mode mode = Mode::Eval; ///< the mode the extractor is saved in
