@@ -30,7 +30,9 @@ constexpr int kMaxRequestsPerInput = 8;
 // The tiny model runs on any image size; larger sides only make the fuzzer slower, not the test deeper.
 constexpr int kMaxImageSide = 64;
 
-std::unique_ptr<Engine> gLoadedEngine;
+// One engine for all inputs: it holds an AnalysedModel, which cannot be copied. An input that loads
+// something gets the fixture loaded again after it, so every input starts from the same model.
+std::unique_ptr<Engine> gEngine;
 
 void copyFixtures()
 {
@@ -63,6 +65,18 @@ bool confine(QJsonObject& request)
     return true;
 }
 
+void loadFixtureModel()
+{
+    const QJsonObject loaded = gEngine->handle(
+        QJsonObject{{QStringLiteral("id"), 0}, {QStringLiteral("cmd"), QStringLiteral("load")},
+                    {QStringLiteral("path"), QString::fromStdString(fuzz::scratchFolder() + "/tiny_cnn.pt")}}).header;
+    if (!loaded.value(QStringLiteral("ok")).toBool()) {
+        std::fprintf(stderr, "fuzz_engine_protocol: cannot load the fixture model: %s\n",
+                     QJsonDocument(loaded).toJson().constData());
+        std::abort();
+    }
+}
+
 } // namespace
 
 extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv)
@@ -71,21 +85,15 @@ extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv)
     fuzz::silenceQtMessages();
     torch::set_num_threads(1);
     copyFixtures();
-    gLoadedEngine = std::make_unique<Engine>(Engine::Options{});
-    const QJsonObject loaded = gLoadedEngine->handle(
-        QJsonObject{{QStringLiteral("id"), 0}, {QStringLiteral("cmd"), QStringLiteral("load")},
-                    {QStringLiteral("path"), QString::fromStdString(fuzz::scratchFolder() + "/tiny_cnn.pt")}}).header;
-    if (!loaded.value(QStringLiteral("ok")).toBool()) {
-        std::fprintf(stderr, "fuzz_engine_protocol: cannot load the fixture model: %s\n",
-                     QJsonDocument(loaded).toJson().constData());
-        std::abort();
-    }
+    gEngine = std::make_unique<Engine>(Engine::Options{});
+    loadFixtureModel();
     return 0;
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size)
 {
-    Engine engine = *gLoadedEngine; // each input starts from the same loaded model
+    Engine& engine = *gEngine;
+    bool loaded = false;
     const QByteArray input(reinterpret_cast<const char*>(data), qsizetype(size));
     int requests = 0;
     for (const QByteArray& line : input.split('\n')) {
@@ -107,6 +115,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             if (!confine(request))
                 continue;
             response = engine.handle(request);
+            loaded = loaded || request.value(QStringLiteral("cmd")).toString() == QLatin1String("load");
             const QJsonObject& header = response.header;
             if (!header.contains(QStringLiteral("ok")) || header.value(QStringLiteral("id")) != request.value(QStringLiteral("id")))
                 std::abort(); // the protocol promises ok and the request's id in every response
@@ -126,5 +135,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     fuzz::clearFolder(fuzz::scratchFolder());
     copyFixtures();
+    if (loaded)
+        loadFixtureModel();
     return 0;
 }
