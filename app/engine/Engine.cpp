@@ -24,6 +24,7 @@
 #include <QThread>
 
 #include <algorithm>
+#include <cmath>
 #include <set>
 
 using featscope::Mode;
@@ -147,11 +148,12 @@ QJsonObject Engine::handle(const QJsonObject& request)
                                    {QStringLiteral("blas"), qs(featscope::describeBlas())}};
         else if (cmd == QLatin1String("load"))
             response = load(request);
-        else if (cmd == QLatin1String("run") || cmd == QLatin1String("export") || cmd == QLatin1String("cam"))
+        else if (cmd == QLatin1String("run") || cmd == QLatin1String("export") || cmd == QLatin1String("cam")
+                 || cmd == QLatin1String("stats"))
             response = runCapped(request);
         else
             throw featscope::Error("Unknown request '" + cmd.toStdString()
-                                   + "'; the engine understands hello, load, run, cam, export and quit.");
+                                   + "'; the engine understands hello, load, run, cam, stats, export and quit.");
         response.insert(QStringLiteral("ok"), true);
     } catch (const featscope::OutOfMemoryError& e) {
         response = QJsonObject{{QStringLiteral("ok"), false}, {QStringLiteral("error"), qs(e.what())},
@@ -263,6 +265,8 @@ QJsonObject Engine::load(const QJsonObject& request)
     extractorKey_.clear();
     camModule_.reset();
     camNode_.clear();
+    for (auto& recorder : statisticsRecorders_)
+        recorder.reset();
     module_ = std::move(module);
     names_ = std::move(names);
     analysed_ = std::move(analysed);
@@ -306,7 +310,11 @@ QJsonObject Engine::runCapped(const QJsonObject& request)
             + (isRun ? "Use a smaller input size, or raise" : "Raise") + " the cap with FEATSCOPE_RUN_MEMORY_MB (featscope-engine --run-memory-mb).");
     };
     try {
-        return cmd == QLatin1String("cam") ? cam(request) : isRun ? run(request) : exportExtractor(request);
+        if (cmd == QLatin1String("cam"))
+            return cam(request);
+        if (cmd == QLatin1String("stats"))
+            return statistics(request);
+        return isRun ? run(request) : exportExtractor(request);
     } catch (const featscope::Error&) {
         throw;
     } catch (const std::bad_alloc&) {
@@ -502,6 +510,53 @@ QJsonObject Engine::cam(const QJsonObject& request)
                        {QStringLiteral("width"), double(map.size(1))},
                        {QStringLiteral("map"), values},
                        {QStringLiteral("top"), topClasses},
+                       {QStringLiteral("inputShape"), toJson(input.unsqueeze(0).sizes().vec())},
+                       {QStringLiteral("elapsedMs"), double(timer.elapsed())}};
+}
+
+// What flows through every node (issue 15): one run summarising each tensor-valued node as it is computed,
+// without keeping the tensors; a few numbers and 16 bins per node, so the answer travels inline.
+QJsonObject Engine::statistics(const QJsonObject& request)
+{
+    requireModel();
+    QElapsedTimer timer;
+    timer.start();
+    const Mode mode = parseMode(request.value(QStringLiteral("mode")));
+    requireUnsafeOpsAllowed(request, "confirm that you trust it");
+    const auto preprocessing =
+        featscope::imaging::Preprocessing::fromRequest(request.value(QStringLiteral("preprocessing")).toObject());
+    const std::string image = request.value(QStringLiteral("image")).toString().toStdString();
+    const torch::Tensor input = featscope::imaging::loadImage(image, preprocessing);
+    const featscope::ImageInputs imageInputs(module_->get_method("forward").function().getSchema());
+    std::optional<featscope::NodeStatisticsRecorder>& recorder = statisticsRecorders_[int(mode)];
+    if (!recorder)
+        recorder.emplace(*module_, mode, extractionOptions_);
+    const featscope::StatisticsRun run =
+        recorder->run(imageInputs({input}), featscope::InputSize{input.size(1), input.size(2)});
+    // JSON has no NaN: a value without elements, or with non-finite ones, gets null there.
+    auto number = [](double value) { return std::isfinite(value) ? QJsonValue(value) : QJsonValue(); };
+    QJsonArray nodes;
+    for (const featscope::NodeStatistics& node : run.nodes) {
+        QJsonArray histogram;
+        for (std::int64_t count : node.histogram)
+            histogram.append(double(count));
+        nodes.append(QJsonObject{{QStringLiteral("name"), qs(node.name)},
+                                 {QStringLiteral("shape"), toJson(node.shape)},
+                                 {QStringLiteral("min"), number(node.min)},
+                                 {QStringLiteral("max"), number(node.max)},
+                                 {QStringLiteral("mean"), number(node.mean)},
+                                 {QStringLiteral("std"), number(node.std)},
+                                 {QStringLiteral("zeros"), number(node.zeros)},
+                                 {QStringLiteral("channelDim"), node.channelDim},
+                                 {QStringLiteral("deadChannels"), double(node.deadChannels)},
+                                 {QStringLiteral("histogram"), histogram}});
+    }
+    QJsonArray skipped;
+    for (const std::string& name : run.skipped)
+        skipped.append(qs(name));
+    return QJsonObject{{QStringLiteral("mode"), QString::fromLatin1(featscope::toString(mode))},
+                       {QStringLiteral("nodes"), nodes},
+                       {QStringLiteral("skipped"), skipped},
                        {QStringLiteral("inputShape"), toJson(input.unsqueeze(0).sizes().vec())},
                        {QStringLiteral("elapsedMs"), double(timer.elapsed())}};
 }

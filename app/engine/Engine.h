@@ -2,6 +2,7 @@
 
 #include <featscope/FeatureExtraction.h>
 #include <featscope/ModuleLoader.h>
+#include <featscope/NodeStatistics.h>
 #include <featscope/UnsafeOps.h>
 
 #include <QJsonObject>
@@ -33,6 +34,7 @@ private:
     QJsonObject run(const QJsonObject& request);
     QJsonObject exportExtractor(const QJsonObject& request);
     QJsonObject cam(const QJsonObject& request);
+    QJsonObject statistics(const QJsonObject& request);
 
     QJsonObject runCapped(const QJsonObject& request);
     const std::vector<std::string>& names(featscope::Mode mode) const;
@@ -54,4 +56,5 @@ private:
     std::optional<torch::jit::Module> extractor_;
     std::string camNode_; ///< the node camModule_ was built for
     std::optional<torch::jit::Module> camModule_;
+    std::optional<featscope::NodeStatisticsRecorder> statisticsRecorders_[2]; ///< per Mode, made on first use
 };

@@ -20,6 +20,8 @@
 #include "ResultsPanel.h"
 #include "ReturnNodesModel.h"
 #include "ReturnNodesPanel.h"
+#include "StatisticsPanel.h"
+#include "NodeStatisticsModel.h"
 
 #include <QDir>
 #include <QCheckBox>
@@ -74,6 +76,7 @@ private Q_SLOTS:
     void classScoresNameTheClassAndLayoutsAreRemembered();
     void inputShowsTheShownMapOverTheImage();
     void camAtAReturnNodeEqualsTheCommandLines();
+    void statisticsColourTheGraphAndAgreeWithTheMaps();
     void exportAndLoadBack();
     void engineKilledMidRunKeepsWindow();
     void cancelStopsRunWithinASecond();
@@ -477,6 +480,54 @@ void MainWindowTest::camAtAReturnNodeEqualsTheCommandLines()
     QCOMPARE(QImage(png).size(), QSize(28, 28));
     QVERIFY(!input->exportCam(m_dir.filePath(QStringLiteral("cam.jpg")), &error));
     QVERIFY(error.contains(QLatin1String(".npy")));
+}
+
+// Run > Compute Statistics (Ctrl+Shift+R): every node summarised in the Statistics dock, the same numbers as
+// the maps of a run, the graph coloured by a statistic, a row click jumps to its node.
+void MainWindowTest::statisticsColourTheGraphAndAgreeWithTheMaps()
+{
+    m_window->addReturnNode(QStringLiteral("features.block1.relu"), QStringLiteral("relu1"));
+    m_window->setImage(kImage);
+    runAndWait();
+    const FeatureTensor& relu = m_window->results()->view(0)->tensor();
+
+    QSignalSpy finished(m_window.get(), &MainWindow::statisticsFinished);
+    QAction* compute = nullptr;
+    for (QAction* action : m_window->findChildren<QAction*>())
+        if (action->shortcut() == QKeySequence(QStringLiteral("Ctrl+Shift+R")))
+            compute = action;
+    QVERIFY(compute);
+    compute->trigger();
+    QTRY_VERIFY_WITH_TIMEOUT(finished.count() == 1, 60000);
+    QVERIFY2(finished.first().first().toBool(), qPrintable(m_window->lastError()));
+    StatisticsPanel* panel = m_window->statisticsPanel();
+    QVERIFY(panel->isVisible());
+    const QStringList names = m_window->document()->model().graph(featscope::Mode::Eval).names;
+    QCOMPARE(panel->model()->rowCount(), names.size()); // every node of this CNN is a tensor
+    int row = -1;
+    for (int r = 0; r < panel->model()->rowCount(); ++r)
+        if (panel->model()->nodes()[r].name == QLatin1String("features.block1.relu"))
+            row = r;
+    QVERIFY(row >= 0);
+    const NodeSummary& summary = panel->model()->nodes()[row];
+    const auto range = relu.range();
+    QCOMPARE(summary.shape, relu.shape());
+    QVERIFY(std::abs(*summary.max - range.second) < 1e-5);
+    QCOMPARE(*summary.min, 0.0);
+    const qint64 zeros = std::count(relu.data().cbegin(), relu.data().cend(), 0.f);
+    QVERIFY(std::abs(*summary.zeros - double(zeros) / relu.data().size()) < 1e-9);
+
+    panel->setColouring(NodeStatisticsModel::ZerosColumn);
+    QVERIFY(graphItem(QStringLiteral("features.block1.relu"))->valueFill().isValid());
+    QVERIFY(graphItem(QStringLiteral("features.block1.relu"))->valueFill() != graphItem(kNode)->valueFill());
+    panel->setColouring(-1);
+    QVERIFY(!graphItem(QStringLiteral("features.block1.relu"))->valueFill().isValid());
+
+    QTableView* table = panel->table();
+    table->setCurrentIndex(table->model()->index(3, 0));
+    const QString chosen = table->model()->index(3, 0).data().toString();
+    QCOMPARE(m_window->graphPanel()->currentNode(), chosen);
+    QCOMPARE(panel->histogram()->plottableCount(), 1);
 }
 
 void MainWindowTest::exportAndLoadBack()
