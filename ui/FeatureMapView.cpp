@@ -72,7 +72,7 @@ QString describeLayout(const featscope::TensorLayout& layout)
 
 FeatureMapView::FeatureMapView(const RunOutput& output, FeatureTensor tensor, MapContext context, QWidget* parent)
     : QWidget(parent), m_output(output), m_values(std::move(tensor)), m_context(std::move(context)), m_layout(new QComboBox),
-      m_gridLabel(new QLabel), m_topList(new QLabel), m_vectorPlot(new QCustomPlot), m_grid(new QCustomPlot),
+      m_gridLabel(new QLabel), m_orderBox(new QComboBox), m_topList(new QLabel), m_vectorPlot(new QCustomPlot), m_grid(new QCustomPlot),
       m_large(new QCustomPlot), m_gridArea(new QScrollArea), m_page(new QSpinBox), m_channel(new QSpinBox),
       m_mean(new QCheckBox(tr("Mean of channels"))), m_info(new QLabel), m_largeTitle(new QLabel),
       m_gradient(QCPColorGradient::gpThermal)
@@ -98,9 +98,18 @@ FeatureMapView::FeatureMapView(const RunOutput& output, FeatureTensor tensor, Ma
     m_gridArea->setFrameShape(QFrame::NoFrame);
     m_gridArea->setAlignment(Qt::AlignLeft | Qt::AlignTop);
 
+    m_orderBox->setObjectName(QStringLiteral("channelOrder"));
+    m_orderBox->addItem(tr("channel order"), int(ChannelOrder::Index));
+    m_orderBox->addItem(tr("by mean activation"), int(ChannelOrder::Mean));
+    m_orderBox->addItem(tr("by area firing"), int(ChannelOrder::Firing));
+    m_orderBox->setToolTip(tr("Order of the tiles: channel index, or the strongest channels first (mean value, "
+                              "or share of positions above zero)"));
+    connect(m_orderBox, &QComboBox::currentIndexChanged, this,
+            [this] { setChannelOrder(ChannelOrder(m_orderBox->currentData().toInt())); });
     auto* gridHeader = new QHBoxLayout;
     gridHeader->addWidget(m_gridLabel);
     gridHeader->addStretch();
+    gridHeader->addWidget(m_orderBox);
     gridHeader->addWidget(m_page);
     auto* gridColumn = new QVBoxLayout;
     gridColumn->addLayout(gridHeader);
@@ -254,7 +263,7 @@ void FeatureMapView::showArrangement()
     m_info->setText(info);
 
     const bool vector = isVector();
-    for (QWidget* w : std::initializer_list<QWidget*>{m_gridArea, m_page, m_large, m_channel, m_mean})
+    for (QWidget* w : std::initializer_list<QWidget*>{m_gridArea, m_page, m_large, m_channel, m_mean, m_orderBox})
         w->setVisible(!vector);
     m_topList->setVisible(vector);
     m_vectorPlot->setVisible(vector);
@@ -279,7 +288,7 @@ void FeatureMapView::showArrangement()
     if (!m_tensor.classToken().isEmpty())
         label += tr(" · class token set apart");
     m_gridLabel->setText(label);
-    buildGrid();
+    setChannelOrder(m_channelOrder); // ranks this arrangement's channels and builds the grid
     setLargeChannel(std::min(m_largeChannel, m_tensor.channels() - 1));
 }
 
@@ -379,7 +388,8 @@ void FeatureMapView::buildGrid()
         auto* map = new QCPColorMap(rect->axis(QCPAxis::atBottom), rect->axis(QCPAxis::atLeft));
         map->setInterpolate(false);
         map->setTightBoundary(false);
-        fill(map, m_tensor.plane(first + i), m_tensor.width(), m_tensor.height());
+        const int channel = m_order.value(first + i, first + i);
+        fill(map, m_tensor.plane(channel), m_tensor.width(), m_tensor.height());
         map->rescaleAxes();
         map->setGradient(m_gradient);
         rect->axis(QCPAxis::atBottom)->setRange(-0.5, m_tensor.width() - 0.5);
@@ -392,12 +402,12 @@ void FeatureMapView::buildGrid()
             label->position->setAxes(rect->axis(QCPAxis::atBottom), rect->axis(QCPAxis::atLeft));
             label->position->setCoords(0.02, 0.02);
             label->setPositionAlignment(Qt::AlignLeft | Qt::AlignTop);
-            label->setText(QString::number(first + i));
+            label->setText(QString::number(channel));
             label->setFont(QFont(font().family(), 7));
             label->setColor(Qt::white);
             label->setBrush(QColor(0, 0, 0, 120));
         }
-        m_cellChannel.insert(rect, first + i);
+        m_cellChannel.insert(rect, channel);
         m_cells.append(map);
     }
     updateRanges();
@@ -428,14 +438,41 @@ QCPRange FeatureMapView::rangeFor(int channel) const
 
 void FeatureMapView::updateRanges()
 {
-    for (auto it = m_cellChannel.cbegin(); it != m_cellChannel.cend(); ++it) {
-        const int index = it.value() - (m_page->value() - 1) * kPageSize;
-        if (index >= 0 && index < m_cells.size()) {
-            m_cells[index]->setGradient(m_gradient);
-            m_cells[index]->setDataRange(rangeFor(it.value()));
-        }
+    const int first = (m_page->value() - 1) * kPageSize;
+    for (int i = 0; i < m_cells.size(); ++i) {
+        m_cells[i]->setGradient(m_gradient);
+        m_cells[i]->setDataRange(rangeFor(m_order.value(first + i, first + i)));
     }
     m_grid->replot(QCustomPlot::rpQueuedReplot);
+}
+
+void FeatureMapView::setChannelOrder(ChannelOrder order)
+{
+    m_channelOrder = order;
+    {
+        const QSignalBlocker block(m_orderBox);
+        m_orderBox->setCurrentIndex(m_orderBox->findData(int(order)));
+    }
+    const int channels = m_tensor.channels();
+    m_order.resize(channels);
+    std::iota(m_order.begin(), m_order.end(), 0);
+    if (order != ChannelOrder::Index && !isVector()) {
+        // Rank by the mean over positions, or by the share of positions where the channel is above zero.
+        const qsizetype plane = qsizetype(m_tensor.height()) * m_tensor.width();
+        QVector<double> score(channels, 0.0);
+        for (int c = 0; c < channels; ++c) {
+            const float* values = m_tensor.plane(c);
+            double total = 0;
+            for (qsizetype i = 0; i < plane; ++i)
+                total += order == ChannelOrder::Mean ? double(values[i]) : (values[i] > 0 ? 1.0 : 0.0);
+            score[c] = plane > 0 ? total / plane : 0.0;
+        }
+        std::stable_sort(m_order.begin(), m_order.end(), [&score](int a, int b) { return score[a] > score[b]; });
+    }
+    if (m_page->value() != 1)
+        m_page->setValue(1); // rebuilds
+    else
+        buildGrid();
 }
 
 void FeatureMapView::setLargeChannel(int channel)

@@ -18,6 +18,9 @@ class QSpinBox;
 
 namespace featscope::ui {
 
+/// Order of the channel tiles.
+enum class ChannelOrder { Index, Mean, Firing };
+
 /// How heatmap colours are scaled.
 enum class Normalisation { PerChannel, PerNode, Global };
 
@@ -63,6 +66,10 @@ public:
     QCustomPlot* vectorPlot() const { return m_vectorPlot; }
     /// The large map (a channel or the mean) coloured as shown, for the input view.
     MapOverlay overlay() const;
+    /// Orders the tiles: by channel index, or the strongest first (mean value, or share of positions above zero).
+    void setChannelOrder(ChannelOrder order);
+    /// Channels in tile order.
+    const QVector<int>& channelOrder() const { return m_order; }
     /// Marks cell (x, y) of the large map (as a click on it does); (-1, -1) clears.
     void setSelectedCell(QPoint cell);
     /// Colour maps drawn in the grid (for tests).
@@ -111,6 +118,7 @@ private:
     MapContext m_context;
     QComboBox* m_layout;
     QLabel* m_gridLabel;
+    QComboBox* m_orderBox;
     QLabel* m_topList;
     QCustomPlot* m_vectorPlot;
     QString m_layoutProblem;
@@ -132,6 +140,8 @@ private:
     QPair<float, float> m_globalRange;
     int m_largeChannel = 0;
     QPoint m_selectedCell{-1, -1};
+    ChannelOrder m_channelOrder = ChannelOrder::Index;
+    QVector<int> m_order; ///< channel shown at each tile position
     int m_columns = 1, m_rows = 1;
 };
 

@@ -106,6 +106,22 @@ private Q_SLOTS:
         QCOMPARE(view.layoutChoice(), QStringLiteral("nchw"));
     }
 
+    void channelsCanBeRankedStrongestFirst()
+    {
+        // Channel means 1, 5, 3; shares above zero 1, 1/4, 1.
+        const QVector<qint64> shape{1, 3, 2, 2};
+        QString error;
+        FeatureTensor maps = FeatureTensor::fromValues(shape, {1, 1, 1, 1, 20, 0, 0, 0, 3, 3, 3, 3}, &error);
+        FeatureMapView view(outputOf(shape), maps);
+        QCOMPARE(view.channelOrder(), (QVector<int>{0, 1, 2}));
+        view.setChannelOrder(ChannelOrder::Mean);
+        QCOMPARE(view.channelOrder(), (QVector<int>{1, 2, 0}));
+        view.setChannelOrder(ChannelOrder::Firing);
+        QCOMPARE(view.channelOrder(), (QVector<int>{0, 2, 1}));
+        // Every channel keeps its tile.
+        QCOMPARE(view.shownMaps(), 3);
+    }
+
     void classScoresListTheTopClassesByName()
     {
         const QVector<qint64> shape{1, 4};
