@@ -77,6 +77,7 @@ private Q_SLOTS:
     void inputShowsTheShownMapOverTheImage();
     void camAtAReturnNodeEqualsTheCommandLines();
     void statisticsColourTheGraphAndAgreeWithTheMaps();
+    void aPinnedRunComparesTwoImages();
     void exportAndLoadBack();
     void engineKilledMidRunKeepsWindow();
     void cancelStopsRunWithinASecond();
@@ -528,6 +529,30 @@ void MainWindowTest::statisticsColourTheGraphAndAgreeWithTheMaps()
     const QString chosen = table->model()->index(3, 0).data().toString();
     QCOMPARE(m_window->graphPanel()->currentNode(), chosen);
     QCOMPARE(panel->histogram()->plottableCount(), 1);
+}
+
+// Compare two images: pin the maps of one, run on the other, look at their difference on one scale.
+void MainWindowTest::aPinnedRunComparesTwoImages()
+{
+    chooseTwoOutputsAndImage();
+    runAndWait();
+    const QVector<float> bag = m_window->results()->view(0)->largeValues();
+    QTest::mouseClick(m_window->results()->findChild<QPushButton*>(QStringLiteral("pinReference")), Qt::LeftButton);
+    QVERIFY(m_window->results()->hasReference());
+    m_window->setImage(QDir::cleanPath(QStringLiteral(FEATSCOPE_SOURCE_DIR "/resources/images/sneaker_9.png")));
+    runAndWait();
+    FeatureMapView* conv = m_window->results()->view(0);
+    QVERIFY(conv->hasReference());
+    const QVector<float> sneaker = conv->largeValues();
+    QVERIFY(sneaker != bag);
+    conv->setComparison(Comparison::Reference);
+    QCOMPARE(conv->largeValues(), bag);
+    conv->setComparison(Comparison::Difference);
+    const QVector<float> difference = conv->largeValues();
+    for (qsizetype i = 0; i < difference.size(); ++i)
+        QCOMPARE(difference[i], sneaker[i] - bag[i]);
+    QTest::mouseClick(m_window->results()->findChild<QPushButton*>(QStringLiteral("unpinReference")), Qt::LeftButton);
+    QVERIFY(!conv->hasReference());
 }
 
 void MainWindowTest::exportAndLoadBack()
