@@ -2,13 +2,14 @@
 
 #include <cerrno>
 #include <cstddef>
+#include <optional>
 #include <string>
 
 #include <sys/socket.h>
 #include <unistd.h>
 
-// The conversation between loadModule (the parent) and the reader process it starts, featscope-reader
-// (core/src/ModuleReader.cpp). The parent writes one request to the reader's stdin:
+// The conversation between loadModule (the parent, through SandboxedRead) and the reader process it
+// starts (the reader's side: core/src/ModuleReader.cpp). The parent writes one request to the reader's stdin:
 //     "<memory bytes> <seconds> <path length> <libraries length>\n<path><libraries>"
 // where <libraries> are the paths of the op libraries to load first (featscope/OpsLibraries.h), joined by '\n',
 // and reads the reader's report from its stdout: kRequestReceived once the request is in (the time cap
@@ -32,6 +33,22 @@ inline constexpr const char* kExecutableVariable = "FEATSCOPE_READER";
 
 /// Longest path a request may carry.
 inline constexpr std::size_t kMaxPathLength = 1 << 16;
+
+/// What the parent asks the reader to read, and under which caps.
+struct ReadRequest {
+    std::string path;
+    std::size_t memoryBytes = 0;
+    double seconds = 0;
+    /// Paths of the op libraries to load first, joined by '\n' (opslibraries::joinedLibraryPaths).
+    std::string opsLibraries;
+};
+
+/// The request as the parent writes it (the reader's alarm and the parent's deadline round the seconds up).
+std::string encodeRequest(const ReadRequest& request);
+
+/// Reads one request from `fd`; nullopt when the input ends before any byte (an idle spare reader whose
+/// parent went away). Throws featscope::Error on a malformed request.
+std::optional<ReadRequest> receiveRequest(int fd);
 
 /// Writes all of `text` to the socket `fd`; false if the other side is gone (no SIGPIPE).
 inline bool sendAll(int fd, const std::string& text)
