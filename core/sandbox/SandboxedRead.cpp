@@ -309,7 +309,7 @@ bool SandboxedRead::pump()
     return true;
 }
 
-// Takes the steps off the report; a failure message (the rest of the report) stays.
+// Takes the complete messages off the report; a failure message (the rest of the report) stays.
 void SandboxedRead::parseReport()
 {
     while (parsed_ < report_.size()) {
@@ -321,7 +321,16 @@ void SandboxedRead::parseReport()
             ++parsed_;
             continue;
         }
-        return;
+        if (step != reader::kMetadata)
+            return;
+        const std::size_t newline = report_.find('\n', parsed_);
+        if (newline == std::string::npos || newline - parsed_ > 16)
+            return; // incomplete, or not a length: a malformed report is reported as the reader's failure
+        const std::size_t length = std::strtoull(report_.c_str() + parsed_ + 1, nullptr, 10);
+        if (length > reader::kMaxMetadataMessage || report_.size() - newline - 1 < length)
+            return;
+        metadata_ = report_.substr(newline + 1, length);
+        parsed_ = newline + 1 + length;
     }
 }
 

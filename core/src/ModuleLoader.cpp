@@ -68,7 +68,7 @@ void prepareModuleReader()
     sandbox::prepareSpareReader(&runModuleReader);
 }
 
-torch::jit::Module loadModule(const std::string& path, const LoadLimits& limits)
+LoadedModule loadModuleWithMetadata(const std::string& path, const LoadLimits& limits)
 {
     checkFile(path);
     const LoadLimits caps = effectiveLoadLimits(path, limits);
@@ -84,7 +84,7 @@ torch::jit::Module loadModule(const std::string& path, const LoadLimits& limits)
         reader.waitUntilDone();
         if (!module.find_method("forward"))
             throw Error("Cannot use " + quotedPath(path) + ": the module has no forward method.");
-        return module;
+        return {std::move(module), reader.metadata()};
     } catch (const c10::Error& error) {
         throw Error("Cannot load " + quotedPath(path) + " as TorchScript: " + printableFirstLine(error.what_without_backtrace()) + " " + kSaveHint);
     } catch (const torch::jit::ErrorReport& error) {
@@ -92,6 +92,11 @@ torch::jit::Module loadModule(const std::string& path, const LoadLimits& limits)
         throw Error(missingOp.empty() ? "Cannot load " + quotedPath(path) + " as TorchScript: " + printableFirstLine(error.what()) + " " + kSaveHint
                                       : missingOp);
     }
+}
+
+torch::jit::Module loadModule(const std::string& path, const LoadLimits& limits)
+{
+    return loadModuleWithMetadata(path, limits).module;
 }
 
 void saveModuleAtomically(const torch::jit::Module& module, const std::string& path)

@@ -3,6 +3,7 @@
 #include "OpsLibraryLoading.h"
 
 #include <featscope/Errors.h>
+#include <featscope/ModuleLoader.h>
 #include <featscope/OpsLibraries.h>
 #include <featscope/ProcessLimits.h>
 #include <featscope/UnsafeOps.h>
@@ -13,6 +14,7 @@
 #include <torch/csrc/jit/serialization/pickle.h>
 #include <torch/script.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdlib>
 #include <string>
@@ -23,6 +25,8 @@
 
 namespace featscope {
 namespace {
+
+static_assert(reader::kMaxMetadataMessage == kMaxModelMetadataBytes + 1, "the report carries one byte more than is accepted");
 
 using messages::printableFirstLine;
 using messages::kSaveHint;
@@ -135,6 +139,11 @@ int runModuleReader(int requestFd, int reportFd)
             caffe2::serialize::PyTorchStreamReader archive(request.path);
             code = checkArchive(archive, request.path);
             checkDebugInformation(archive, request.path);
+            if (archive.hasRecord(kModelMetadataRecord)) {
+                const auto record = archive.getRecord(kModelMetadataRecord);
+                const std::string text(static_cast<const char*>(std::get<0>(record).get()), std::min(std::get<1>(record), reader::kMaxMetadataMessage));
+                reader::sendAll(reportFd, reader::metadataMessage(text));
+            }
         } catch (const c10::Error& error) {
             throw Error("Cannot open " + quotedPath(request.path) + ": the archive is truncated or corrupt ("
                         + printableFirstLine(error.what_without_backtrace()) + "). Save the model again.");

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 
 // The parent's side of the model reader (featscope_sandbox, internal to featscope: no header here is
@@ -40,6 +41,10 @@ public:
     /// Returns once the reader has read everything; throws the error it met, if any.
     void waitUntilDone();
 
+    /// The archive's metadata record as the reader sent it (see reader::kMetadata); nullopt when the
+    /// archive has none. Known once waitUntilArchiveRead has returned.
+    const std::optional<std::string>& metadata() const { return metadata_; }
+
 private:
     bool pump();
     void parseReport();
@@ -53,6 +58,7 @@ private:
     bool requestReceived_ = false;
     bool archiveRead_ = false;
     bool readAll_ = false;
+    std::optional<std::string> metadata_;
     std::chrono::steady_clock::time_point deadline_;
 };
 
