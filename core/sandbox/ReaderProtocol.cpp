@@ -3,17 +3,23 @@
 #include <featscope/Errors.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
+
+#include <sys/socket.h>
+#include <unistd.h>
 
 namespace featscope::reader {
 namespace {
 
-// Reads exactly `size` bytes; false at end of input or on error.
-bool readExactly(int fd, char* data, std::size_t size)
+// Calls `step(done)`, one read or write of the bytes from `done` on, until `size` bytes have moved;
+// retries on EINTR. False at end of input or on error.
+template <typename Step>
+bool moveAll(std::size_t size, Step step)
 {
     std::size_t done = 0;
     while (done < size) {
-        const ssize_t n = ::read(fd, data + done, size - done);
+        const ssize_t n = step(done);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
@@ -23,7 +29,20 @@ bool readExactly(int fd, char* data, std::size_t size)
     return true;
 }
 
+bool readExactly(int fd, char* data, std::size_t size)
+{
+    return moveAll(size, [&](std::size_t done) { return ::read(fd, data + done, size - done); });
+}
+
 } // namespace
+
+bool sendAll(int fd, const std::string& text)
+{
+    return moveAll(text.size(), [&](std::size_t done) {
+        const ssize_t n = ::send(fd, text.data() + done, text.size() - done, MSG_NOSIGNAL);
+        return n < 0 && errno == ENOTSOCK ? ::write(fd, text.data() + done, text.size() - done) : n; // a pipe or file
+    });
+}
 
 std::string encodeRequest(const ReadRequest& request)
 {

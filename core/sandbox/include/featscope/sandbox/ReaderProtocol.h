@@ -1,12 +1,8 @@
 #pragma once
 
-#include <cerrno>
 #include <cstddef>
 #include <optional>
 #include <string>
-
-#include <sys/socket.h>
-#include <unistd.h>
 
 // The conversation between loadModule (the parent, through SandboxedRead) and the reader process it
 // starts (the reader's side: core/src/ModuleReader.cpp). The parent writes one request to the reader's
@@ -69,20 +65,6 @@ std::string encodeRequest(const ReadRequest& request);
 std::optional<ReadRequest> receiveRequest(int fd);
 
 /// Writes all of `text` to the socket `fd`; false if the other side is gone (no SIGPIPE).
-inline bool sendAll(int fd, const std::string& text)
-{
-    std::size_t done = 0;
-    while (done < text.size()) {
-        ssize_t n = ::send(fd, text.data() + done, text.size() - done, MSG_NOSIGNAL);
-        if (n < 0 && errno == ENOTSOCK)
-            n = ::write(fd, text.data() + done, text.size() - done);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return false;
-        done += static_cast<std::size_t>(n);
-    }
-    return true;
-}
+bool sendAll(int fd, const std::string& text);
 
 } // namespace featscope::reader
