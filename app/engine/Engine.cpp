@@ -198,7 +198,8 @@ QJsonObject Engine::load(const QJsonObject& request)
     // The previous model stays loaded until the new one has loaded and been described.
     const featscope::LoadLimits limits = featscope::effectiveLoadLimits(path, options_.loadLimits);
     const featscope::ScopedAddressSpaceCap memoryCap(limits.memoryBytes);
-    torch::jit::Module module = featscope::loadModule(path, limits);
+    featscope::LoadedModule loaded = featscope::loadModuleWithMetadata(path, limits);
+    torch::jit::Module module = std::move(loaded.module);
     module.eval();
     std::vector<featscope::UnsafeOp> unsafeOps = featscope::findUnsafeOps(module);
     // The model is named once, here: names, descriptions and every later extractor come from these named
@@ -256,7 +257,7 @@ QJsonObject Engine::load(const QJsonObject& request)
     response.insert(QStringLiteral("opsLibraries"), opsLibraries);
     // A malformed featscope.json fails the load, naming the file, as in featscope-cli: silently
     // running with other preprocessing than the model's author wrote would show wrong heatmaps.
-    if (const std::optional<QJsonObject> metadata = featscope::imaging::readModelMetadata(path)) {
+    if (const std::optional<QJsonObject> metadata = featscope::imaging::parseModelMetadata(loaded.metadata, path)) {
         response.insert(QStringLiteral("preprocessing"),
                         featscope::imaging::Preprocessing::fromModelMetadata(*metadata, path).toRequest());
         response.insert(QStringLiteral("metadata"), *metadata);
