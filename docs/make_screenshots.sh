@@ -29,6 +29,8 @@ PY
   --screenshot docs/images/guide-cam.png
 "$bin/featscope" "$tmp/resnet18.pt" --image resources/images/ankle_boot_0_rgb224.png \
   --select layer4 --cam layer4 --screenshot docs/images/guide-cam-resnet18.png
+"$bin/featscope" "$tmp/resnet18.pt" --image resources/images/ankle_boot_0_rgb224.png \
+  --colour-by zeros --screenshot docs/images/guide-statistics.png
 /usr/bin/python3 - "$tmp/vit_b_16.pt" <<'PY'
 import sys, torch, torchvision
 torch.manual_seed(0)

@@ -72,7 +72,7 @@ QString describeLayout(const featscope::TensorLayout& layout)
 
 FeatureMapView::FeatureMapView(const RunOutput& output, FeatureTensor tensor, MapContext context, QWidget* parent)
     : QWidget(parent), m_output(output), m_values(std::move(tensor)), m_context(std::move(context)), m_layout(new QComboBox),
-      m_gridLabel(new QLabel), m_topList(new QLabel), m_vectorPlot(new QCustomPlot), m_grid(new QCustomPlot),
+      m_gridLabel(new QLabel), m_orderBox(new QComboBox), m_topList(new QLabel), m_vectorPlot(new QCustomPlot), m_grid(new QCustomPlot),
       m_large(new QCustomPlot), m_gridArea(new QScrollArea), m_page(new QSpinBox), m_channel(new QSpinBox),
       m_mean(new QCheckBox(tr("Mean of channels"))), m_info(new QLabel), m_largeTitle(new QLabel),
       m_gradient(QCPColorGradient::gpThermal)
@@ -98,9 +98,23 @@ FeatureMapView::FeatureMapView(const RunOutput& output, FeatureTensor tensor, Ma
     m_gridArea->setFrameShape(QFrame::NoFrame);
     m_gridArea->setAlignment(Qt::AlignLeft | Qt::AlignTop);
 
+    m_compareBox = new QComboBox;
+    m_compareBox->setObjectName(QStringLiteral("comparison"));
+    m_compareBox->setVisible(false);
+    connect(m_compareBox, &QComboBox::currentIndexChanged, this,
+            [this] { setComparison(Comparison(m_compareBox->currentData().toInt())); });
+    m_orderBox->setObjectName(QStringLiteral("channelOrder"));
+    m_orderBox->addItem(tr("channel order"), int(ChannelOrder::Index));
+    m_orderBox->addItem(tr("by mean activation"), int(ChannelOrder::Mean));
+    m_orderBox->addItem(tr("by area firing"), int(ChannelOrder::Firing));
+    m_orderBox->setToolTip(tr("Order of the tiles: channel index, or the strongest channels first (mean value, "
+                              "or share of positions above zero)"));
+    connect(m_orderBox, &QComboBox::currentIndexChanged, this,
+            [this] { setChannelOrder(ChannelOrder(m_orderBox->currentData().toInt())); });
     auto* gridHeader = new QHBoxLayout;
     gridHeader->addWidget(m_gridLabel);
     gridHeader->addStretch();
+    gridHeader->addWidget(m_orderBox);
     gridHeader->addWidget(m_page);
     auto* gridColumn = new QVBoxLayout;
     gridColumn->addLayout(gridHeader);
@@ -110,6 +124,7 @@ FeatureMapView::FeatureMapView(const RunOutput& output, FeatureTensor tensor, Ma
     auto* largeHeader = new QHBoxLayout;
     largeHeader->addWidget(m_largeTitle);
     largeHeader->addStretch();
+    largeHeader->addWidget(m_compareBox);
     largeHeader->addWidget(m_channel);
     largeHeader->addWidget(m_mean);
     auto* largeColumn = new QVBoxLayout;
@@ -237,6 +252,8 @@ bool FeatureMapView::setLayout(const QString& choice)
         m_layout->setCurrentIndex(m_layout->findData(choice));
     }
     m_tensor = m_values.arranged(layout);
+    if (hasReference())
+        m_referenceMaps = m_referenceValues.arranged(layout);
     showArrangement();
     return true;
 }
@@ -254,7 +271,7 @@ void FeatureMapView::showArrangement()
     m_info->setText(info);
 
     const bool vector = isVector();
-    for (QWidget* w : std::initializer_list<QWidget*>{m_gridArea, m_page, m_large, m_channel, m_mean})
+    for (QWidget* w : std::initializer_list<QWidget*>{m_gridArea, m_page, m_large, m_channel, m_mean, m_orderBox})
         w->setVisible(!vector);
     m_topList->setVisible(vector);
     m_vectorPlot->setVisible(vector);
@@ -279,7 +296,7 @@ void FeatureMapView::showArrangement()
     if (!m_tensor.classToken().isEmpty())
         label += tr(" · class token set apart");
     m_gridLabel->setText(label);
-    buildGrid();
+    setChannelOrder(m_channelOrder); // ranks this arrangement's channels and builds the grid
     setLargeChannel(std::min(m_largeChannel, m_tensor.channels() - 1));
 }
 
@@ -379,7 +396,8 @@ void FeatureMapView::buildGrid()
         auto* map = new QCPColorMap(rect->axis(QCPAxis::atBottom), rect->axis(QCPAxis::atLeft));
         map->setInterpolate(false);
         map->setTightBoundary(false);
-        fill(map, m_tensor.plane(first + i), m_tensor.width(), m_tensor.height());
+        const int channel = m_order.value(first + i, first + i);
+        fill(map, m_tensor.plane(channel), m_tensor.width(), m_tensor.height());
         map->rescaleAxes();
         map->setGradient(m_gradient);
         rect->axis(QCPAxis::atBottom)->setRange(-0.5, m_tensor.width() - 0.5);
@@ -392,32 +410,34 @@ void FeatureMapView::buildGrid()
             label->position->setAxes(rect->axis(QCPAxis::atBottom), rect->axis(QCPAxis::atLeft));
             label->position->setCoords(0.02, 0.02);
             label->setPositionAlignment(Qt::AlignLeft | Qt::AlignTop);
-            label->setText(QString::number(first + i));
+            label->setText(QString::number(channel));
             label->setFont(QFont(font().family(), 7));
             label->setColor(Qt::white);
             label->setBrush(QColor(0, 0, 0, 120));
         }
-        m_cellChannel.insert(rect, first + i);
+        m_cellChannel.insert(rect, channel);
         m_cells.append(map);
     }
     updateRanges();
     fitGrid();
 }
 
-QCPRange FeatureMapView::rangeFor(int channel) const
+QCPRange FeatureMapView::rangeFor(int channel) const { return rangeIn(m_tensor, channel); }
+
+QCPRange FeatureMapView::rangeIn(const FeatureTensor& maps, int channel) const
 {
     switch (m_normalisation) {
     case Normalisation::PerChannel: {
         if (channel < 0) {
-            const QVector<float> mean = m_tensor.channelMean();
+            const QVector<float> mean = maps.channelMean();
             const auto mm = std::minmax_element(mean.cbegin(), mean.cend());
             return mean.isEmpty() ? QCPRange(0, 1) : safeRange(*mm.first, *mm.second);
         }
-        const auto r = m_tensor.channelRange(channel);
+        const auto r = maps.channelRange(channel);
         return safeRange(r.first, r.second);
     }
     case Normalisation::PerNode: {
-        const auto r = m_tensor.range();
+        const auto r = maps.range();
         return safeRange(r.first, r.second);
     }
     case Normalisation::Global:
@@ -426,16 +446,108 @@ QCPRange FeatureMapView::rangeFor(int channel) const
     return QCPRange(0, 1);
 }
 
+QVector<float> FeatureMapView::largeValues() const
+{
+    auto valuesOf = [this](const FeatureTensor& maps) {
+        if (m_largeChannel < 0)
+            return maps.channelMean();
+        const float* plane = maps.plane(m_largeChannel);
+        return QVector<float>(plane, plane + qsizetype(maps.height()) * maps.width());
+    };
+    if (!hasReference() || m_comparison == Comparison::Run)
+        return valuesOf(m_tensor);
+    if (m_comparison == Comparison::Reference)
+        return valuesOf(m_referenceMaps);
+    QVector<float> difference = valuesOf(m_tensor);
+    const QVector<float> reference = valuesOf(m_referenceMaps);
+    for (qsizetype i = 0; i < difference.size(); ++i)
+        difference[i] -= reference[i];
+    return difference;
+}
+
+QCPRange FeatureMapView::largeRange() const
+{
+    if (!hasReference())
+        return rangeFor(m_largeChannel);
+    if (m_comparison == Comparison::Difference) {
+        const QVector<float> difference = largeValues();
+        float largest = 0;
+        for (float v : difference)
+            if (std::isfinite(v))
+                largest = std::max(largest, std::abs(v));
+        return largest > 0 ? QCPRange(-largest, largest) : QCPRange(-1, 1);
+    }
+    // One scale for both runs, so the same colour means the same value.
+    QCPRange range = rangeIn(m_tensor, m_largeChannel);
+    range.expand(rangeIn(m_referenceMaps, m_largeChannel));
+    return range;
+}
+
+void FeatureMapView::setReference(const FeatureTensor& values, const QString& label)
+{
+    const bool fits = !values.isEmpty() && values.shape() == m_values.shape() && !isVector();
+    m_referenceValues = fits ? values : FeatureTensor();
+    m_referenceMaps = fits ? values.arranged(m_tensor.layout()) : FeatureTensor();
+    m_referenceLabel = label;
+    {
+        const QSignalBlocker block(m_compareBox);
+        m_compareBox->clear();
+        m_compareBox->addItem(tr("this run"), int(Comparison::Run));
+        m_compareBox->addItem(tr("reference: %1").arg(label), int(Comparison::Reference));
+        m_compareBox->addItem(tr("difference (this − reference)"), int(Comparison::Difference));
+        m_compareBox->setCurrentIndex(m_compareBox->findData(int(m_comparison)));
+    }
+    m_compareBox->setVisible(fits);
+    updateLarge();
+}
+
+void FeatureMapView::setComparison(Comparison comparison)
+{
+    m_comparison = comparison;
+    {
+        const QSignalBlocker block(m_compareBox);
+        m_compareBox->setCurrentIndex(m_compareBox->findData(int(comparison)));
+    }
+    updateLarge();
+}
+
 void FeatureMapView::updateRanges()
 {
-    for (auto it = m_cellChannel.cbegin(); it != m_cellChannel.cend(); ++it) {
-        const int index = it.value() - (m_page->value() - 1) * kPageSize;
-        if (index >= 0 && index < m_cells.size()) {
-            m_cells[index]->setGradient(m_gradient);
-            m_cells[index]->setDataRange(rangeFor(it.value()));
-        }
+    const int first = (m_page->value() - 1) * kPageSize;
+    for (int i = 0; i < m_cells.size(); ++i) {
+        m_cells[i]->setGradient(m_gradient);
+        m_cells[i]->setDataRange(rangeFor(m_order.value(first + i, first + i)));
     }
     m_grid->replot(QCustomPlot::rpQueuedReplot);
+}
+
+void FeatureMapView::setChannelOrder(ChannelOrder order)
+{
+    m_channelOrder = order;
+    {
+        const QSignalBlocker block(m_orderBox);
+        m_orderBox->setCurrentIndex(m_orderBox->findData(int(order)));
+    }
+    const int channels = m_tensor.channels();
+    m_order.resize(channels);
+    std::iota(m_order.begin(), m_order.end(), 0);
+    if (order != ChannelOrder::Index && !isVector()) {
+        // Rank by the mean over positions, or by the share of positions where the channel is above zero.
+        const qsizetype plane = qsizetype(m_tensor.height()) * m_tensor.width();
+        QVector<double> score(channels, 0.0);
+        for (int c = 0; c < channels; ++c) {
+            const float* values = m_tensor.plane(c);
+            double total = 0;
+            for (qsizetype i = 0; i < plane; ++i)
+                total += order == ChannelOrder::Mean ? double(values[i]) : (values[i] > 0 ? 1.0 : 0.0);
+            score[c] = plane > 0 ? total / plane : 0.0;
+        }
+        std::stable_sort(m_order.begin(), m_order.end(), [&score](int a, int b) { return score[a] > score[b]; });
+    }
+    if (m_page->value() != 1)
+        m_page->setValue(1); // rebuilds
+    else
+        buildGrid();
 }
 
 void FeatureMapView::setLargeChannel(int channel)
@@ -458,24 +570,26 @@ void FeatureMapView::updateLarge()
 {
     if (isVector())
         return; // drawn as bars, not as a map
+    const QVector<float> values = largeValues();
+    fill(m_largeMap, values.constData(), m_tensor.width(), m_tensor.height());
     if (m_largeChannel < 0) {
-        const QVector<float> mean = m_tensor.channelMean();
-        fill(m_largeMap, mean.constData(), m_tensor.width(), m_tensor.height());
         m_largeTitle->setText(tr("Mean over %n channel(s)", nullptr, m_tensor.channels()));
     } else {
-        fill(m_largeMap, m_tensor.plane(m_largeChannel), m_tensor.width(), m_tensor.height());
         QString title = tr("Channel %1 of %2").arg(m_largeChannel).arg(m_tensor.channels());
         if (m_largeChannel < m_tensor.classToken().size())
             title += tr(" · class token %1").arg(m_tensor.classToken().at(m_largeChannel), 0, 'g', 4);
         m_largeTitle->setText(title);
     }
-    m_largeMap->setGradient(m_gradient);
-    m_largeMap->setDataRange(rangeFor(m_largeChannel));
+    const bool difference = hasReference() && m_comparison == Comparison::Difference;
+    m_largeMap->setGradient(difference ? QCPColorGradient(QCPColorGradient::gpPolar) : m_gradient);
+    m_largeMap->setDataRange(largeRange());
     m_large->xAxis->setRange(-0.5, m_tensor.width() - 0.5);
     m_large->yAxis->setRange(-0.5, m_tensor.height() - 0.5);
-    m_scale->axis()->setLabel(m_normalisation == Normalisation::PerChannel ? tr("value (this map)")
-                              : m_normalisation == Normalisation::PerNode  ? tr("value (this output)")
-                                                                           : tr("value (all outputs)"));
+    m_scale->axis()->setLabel(difference                                   ? tr("this run − reference")
+                              : hasReference()                              ? tr("value (both runs)")
+                              : m_normalisation == Normalisation::PerChannel ? tr("value (this map)")
+                              : m_normalisation == Normalisation::PerNode    ? tr("value (this output)")
+                                                                             : tr("value (all outputs)"));
     m_large->replot(QCustomPlot::rpQueuedReplot);
     Q_EMIT overlayChanged();
 }
@@ -486,17 +600,11 @@ MapOverlay FeatureMapView::overlay() const
     if (isVector() || m_tensor.isEmpty())
         return overlay;
     const int width = m_tensor.width(), height = m_tensor.height();
-    QVector<double> values(qsizetype(width) * height);
-    if (m_largeChannel < 0) {
-        const QVector<float> mean = m_tensor.channelMean();
-        std::copy(mean.cbegin(), mean.cend(), values.begin());
-    } else {
-        const float* plane = m_tensor.plane(m_largeChannel);
-        std::copy(plane, plane + values.size(), values.begin());
-    }
+    const QVector<float> shown = largeValues();
+    const QVector<double> values(shown.cbegin(), shown.cend());
     overlay.colours = QImage(width, height, QImage::Format_ARGB32);
-    QCPColorGradient gradient = m_gradient;
-    const QCPRange range = rangeFor(m_largeChannel);
+    QCPColorGradient gradient = hasReference() && m_comparison == Comparison::Difference ? QCPColorGradient(QCPColorGradient::gpPolar) : m_gradient;
+    const QCPRange range = largeRange();
     for (int y = 0; y < height; ++y)
         gradient.colorize(values.constData() + qsizetype(y) * width, range, reinterpret_cast<QRgb*>(overlay.colours.scanLine(y)), width);
     overlay.title = m_largeChannel < 0 ? tr("%1: mean of %n channel(s)", nullptr, m_tensor.channels()).arg(m_output.key)

@@ -18,6 +18,12 @@ class QSpinBox;
 
 namespace featscope::ui {
 
+/// What the enlarged map shows when a reference run is pinned: this run, the reference, or this run minus it.
+enum class Comparison { Run, Reference, Difference };
+
+/// Order of the channel tiles.
+enum class ChannelOrder { Index, Mean, Firing };
+
 /// How heatmap colours are scaled.
 enum class Normalisation { PerChannel, PerNode, Global };
 
@@ -63,6 +69,20 @@ public:
     QCustomPlot* vectorPlot() const { return m_vectorPlot; }
     /// The large map (a channel or the mean) coloured as shown, for the input view.
     MapOverlay overlay() const;
+    /// Orders the tiles: by channel index, or the strongest first (mean value, or share of positions above zero).
+    void setChannelOrder(ChannelOrder order);
+    /// Channels in tile order.
+    const QVector<int>& channelOrder() const { return m_order; }
+    /// Pins the same output of another run (e.g. another image) to compare with; `label` names it. A tensor of
+    /// another shape, or an empty one, clears it.
+    void setReference(const FeatureTensor& values, const QString& label);
+    bool hasReference() const { return !m_referenceValues.isEmpty(); }
+    /// What the enlarged map shows; this run and the reference share one colour scale, the difference is
+    /// centred on zero.
+    void setComparison(Comparison comparison);
+    Comparison comparison() const { return m_comparison; }
+    /// The enlarged map's values (height x width), as compared.
+    QVector<float> largeValues() const;
     /// Marks cell (x, y) of the large map (as a click on it does); (-1, -1) clears.
     void setSelectedCell(QPoint cell);
     /// Colour maps drawn in the grid (for tests).
@@ -104,6 +124,10 @@ private:
     void chooseColumns();
     void fitGrid();
     QCPRange rangeFor(int channel) const;
+    /// rangeFor's rule on `maps`.
+    QCPRange rangeIn(const FeatureTensor& maps, int channel) const;
+    /// The colour range of the enlarged map as compared.
+    QCPRange largeRange() const;
 
     RunOutput m_output;
     FeatureTensor m_values;
@@ -111,6 +135,7 @@ private:
     MapContext m_context;
     QComboBox* m_layout;
     QLabel* m_gridLabel;
+    QComboBox* m_orderBox;
     QLabel* m_topList;
     QCustomPlot* m_vectorPlot;
     QString m_layoutProblem;
@@ -132,6 +157,13 @@ private:
     QPair<float, float> m_globalRange;
     int m_largeChannel = 0;
     QPoint m_selectedCell{-1, -1};
+    ChannelOrder m_channelOrder = ChannelOrder::Index;
+    FeatureTensor m_referenceValues;
+    FeatureTensor m_referenceMaps; ///< the reference in this view's layout
+    QString m_referenceLabel;
+    QComboBox* m_compareBox;
+    Comparison m_comparison = Comparison::Run;
+    QVector<int> m_order; ///< channel shown at each tile position
     int m_columns = 1, m_rows = 1;
 };
 

@@ -135,7 +135,7 @@ void GraphNodeItem::paint(QPainter* painter, const QStyleOptionGraphicsItem* opt
         painter->drawRoundedRect(m_rect.adjusted(-2, -2, 2, 2), 5, 5);
     }
     painter->setPen(border);
-    painter->setBrush(m_matched ? QColor(0xff, 0xf1, 0x76) : m_fill);
+    painter->setBrush(m_matched ? QColor(0xff, 0xf1, 0x76) : m_valueFill.isValid() ? m_valueFill : m_fill);
     if (m_isModule && lod > 0.3) {
         // A stacked look tells collapsed modules apart from single nodes.
         painter->drawRoundedRect(m_rect.translated(3, 3), 4, 4);

@@ -28,6 +28,9 @@ public:
     QRectF checkBoxRect() const;
 
     void setFill(const QColor& fill) { m_fill = fill; update(); }
+    /// A fill that says something about the node (a statistic), over the kind's fill; invalid: none.
+    void setValueFill(const QColor& fill) { m_valueFill = fill; update(); }
+    QColor valueFill() const { return m_valueFill; }
     void setTicked(bool ticked);
     bool isTicked() const { return m_ticked; }
     void setCurrent(bool current);
@@ -58,6 +61,7 @@ private:
     QString m_modeMark;
     QString m_shape;
     QColor m_fill;
+    QColor m_valueFill;
     bool m_isModule;
     bool m_ticked = false;
     bool m_current = false;

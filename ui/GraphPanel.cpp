@@ -143,6 +143,13 @@ void GraphPanel::applyDecorations()
     m_scene->setShapes(m_shapes);
     m_scene->setMatches(m_matches);
     m_scene->setCurrent(m_current);
+    m_scene->setValueFills(m_valueFills);
+}
+
+void GraphPanel::setValueFills(const QHash<QString, QColor>& colours)
+{
+    m_valueFills = colours;
+    m_scene->setValueFills(colours);
 }
 
 void GraphPanel::setTicked(const QSet<QString>& names)

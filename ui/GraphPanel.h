@@ -42,6 +42,8 @@ public:
     void setTicked(const QSet<QString>& names);
     void setShapes(const QHash<QString, QString>& shapes);
     void setMatches(const QSet<QString>& names);
+    /// Colours node boxes by a statistic (StatisticsPanel::nodeColours); empty: none.
+    void setValueFills(const QHash<QString, QColor>& colours);
     /// Highlights node `name`; `reveal` expands collapsed modules hiding it and scrolls to it.
     void setCurrentNode(const QString& name, bool reveal);
     /// The highlighted node or module, empty when none.
@@ -91,6 +93,7 @@ private:
     QSet<QString> m_ticked;
     QSet<QString> m_matches;
     QHash<QString, QString> m_shapes;
+    QHash<QString, QColor> m_valueFills;
     QString m_current;
     bool m_centerOnCurrent = false;
     enum class Fit { None, Start, Whole };

@@ -164,6 +164,12 @@ void GraphScene::setShapes(const QHash<QString, QString>& shapes)
         item->setShapeText(item->isModule() ? QString() : shapes.value(item->name()));
 }
 
+void GraphScene::setValueFills(const QHash<QString, QColor>& colours)
+{
+    for (GraphNodeItem* item : m_items)
+        item->setValueFill(item->isModule() ? QColor() : colours.value(item->name()));
+}
+
 GraphNodeItem* GraphScene::nodeItemAt(const QPointF& pos) const
 {
     for (QGraphicsItem* item : items(pos)) {

@@ -34,6 +34,8 @@ public:
     void setCurrent(const QString& name);
     void setMatches(const QSet<QString>& names);
     void setShapes(const QHash<QString, QString>& shapes);
+    /// Fills node boxes by a statistic; nodes absent from `colours` keep their kind's fill.
+    void setValueFills(const QHash<QString, QColor>& colours);
 
 Q_SIGNALS:
     /// A box was clicked: a node name, or a module path for a collapsed module.

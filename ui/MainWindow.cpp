@@ -13,6 +13,7 @@
 #include "NodeTreePanel.h"
 #include "PreprocessingWidget.h"
 #include "ResultsPanel.h"
+#include "StatisticsPanel.h"
 #include "ReturnNodesModel.h"
 #include "ReturnNodesPanel.h"
 #include "WheelGuard.h"
@@ -40,6 +41,7 @@ MainWindow::MainWindow(QWidget* parent)
       m_graph(new GraphPanel), m_tree(new NodeTreePanel), m_finder(new NodeFinder(this)),
       m_returnsPanel(new ReturnNodesPanel(m_document)), m_imagePanel(new ImagePanel(m_document)),
       m_preprocessing(new PreprocessingWidget), m_results(new ResultsPanel), m_inputPanel(new InputPanel(m_document)),
+      m_statisticsPanel(new StatisticsPanel(m_document)),
       m_errorLabel(new QLabel),
       m_statusLabel(new QLabel), m_progress(new QProgressBar)
 {
@@ -54,6 +56,8 @@ MainWindow::MainWindow(QWidget* parent)
     m_resultsDock = addDock(tr("Feature maps"), QStringLiteral("resultsDock"), m_results, Qt::BottomDockWidgetArea);
     m_inputDock = addDock(tr("Input"), QStringLiteral("inputDock"), m_inputPanel, Qt::BottomDockWidgetArea);
     splitDockWidget(m_resultsDock, m_inputDock, Qt::Horizontal);
+    m_statisticsDock = addDock(tr("Statistics"), QStringLiteral("statisticsDock"), m_statisticsPanel, Qt::BottomDockWidgetArea);
+    tabifyDockWidget(m_resultsDock, m_statisticsDock);
     resizeDocks({treeDock, sideDock}, {290, 400}, Qt::Horizontal);
     resizeDocks({m_resultsDock}, {360}, Qt::Vertical);
 
@@ -98,6 +102,9 @@ MainWindow::MainWindow(QWidget* parent)
     connect(m_results, &ResultsPanel::layoutChosen, m_document, &ModelDocument::setLayout);
     connect(m_results, &ResultsPanel::overlayChanged, this, [this] { m_inputPanel->setOverlay(m_results->currentOverlay()); });
     connect(m_inputPanel, &InputPanel::explainRequested, m_controller, &ModelController::explain);
+    connect(m_statisticsPanel, &StatisticsPanel::computeRequested, this, &MainWindow::computeStatistics);
+    connect(m_statisticsPanel, &StatisticsPanel::nodeSelected, this, &MainWindow::showNode);
+    connect(m_statisticsPanel, &StatisticsPanel::nodeColoursChanged, m_graph, &GraphPanel::setValueFills);
     connect(m_results, &ResultsPanel::displayChanged, this,
             [this] { m_document->setDisplay(m_results->gradientName(), int(m_results->normalisation())); });
     m_document->setDisplay(m_results->gradientName(), int(m_results->normalisation()));
@@ -109,6 +116,7 @@ MainWindow::MainWindow(QWidget* parent)
     // Until there are maps, the graph gets the room the maps would take.
     m_resultsDock->hide();
     m_inputDock->hide();
+    m_statisticsDock->hide();
     updateRecentMenu();
     updateActions();
 }
@@ -212,6 +220,7 @@ void MainWindow::connectController()
     });
     connect(m_controller, &ModelController::modelLoaded, this, &MainWindow::modelLoaded);
     connect(m_controller, &ModelController::runFinished, this, &MainWindow::runFinished);
+    connect(m_controller, &ModelController::statisticsFinished, this, &MainWindow::statisticsFinished);
     connect(m_controller, &ModelController::exportFinished, this, &MainWindow::exportFinished);
 }
 
@@ -281,6 +290,7 @@ void MainWindow::createMenus()
     QMenu* runMenu = menuBar()->addMenu(tr("&Run"));
     m_runAction = runMenu->addAction(tr("&Run Extractor"), QKeySequence(tr("Ctrl+R")), this, &MainWindow::run);
     runMenu->addAction(tr("&Cancel Run"), QKeySequence(Qt::Key_Escape), this, &MainWindow::cancelRun);
+    runMenu->addAction(tr("Compute &Statistics"), QKeySequence(tr("Ctrl+Shift+R")), this, &MainWindow::computeStatistics);
 
     QMenu* help = menuBar()->addMenu(tr("&Help"));
     help->addAction(tr("&About featscope"), this, [this] {
@@ -469,6 +479,13 @@ EngineClient* MainWindow::engine() const { return m_controller->engine(); }
 void MainWindow::run() { m_controller->run(); }
 
 void MainWindow::cancelRun() { m_controller->cancelRun(); }
+
+void MainWindow::computeStatistics()
+{
+    m_statisticsDock->show();
+    m_statisticsDock->raise();
+    m_controller->computeStatistics();
+}
 
 void MainWindow::exportExtractor(const QString& path) { m_controller->exportExtractor(path); }
 

@@ -26,6 +26,7 @@ class NodeTreePanel;
 class PreprocessingWidget;
 class ResultsPanel;
 class ReturnNodesPanel;
+class StatisticsPanel;
 
 /// featscope's main window: the docks around one ModelDocument (node tree, graph, model and run, feature
 /// maps) and the named actions of its menus. State lives in the document, engine work in the
@@ -48,6 +49,8 @@ public:
     bool addReturnNodeSpec(const QString& spec, QString* error = nullptr);
     void run();
     void cancelRun();
+    /// Summarises every node on the image (Run > Compute Statistics) into the Statistics dock.
+    void computeStatistics();
     void exportExtractor(const QString& path);
     /// Saves the current output's maps as PNG with a title; ".png" is appended when `path` lacks it.
     bool exportMapsPng(const QString& path);
@@ -73,6 +76,7 @@ public:
     PreprocessingWidget* preprocessing() const { return m_preprocessing; }
     ResultsPanel* results() const { return m_results; }
     InputPanel* inputPanel() const { return m_inputPanel; }
+    StatisticsPanel* statisticsPanel() const { return m_statisticsPanel; }
 
 Q_SIGNALS:
     /// A load finished (ok or not); the graph may still be laying out.
@@ -80,6 +84,7 @@ Q_SIGNALS:
     /// The graph of the current model is drawn.
     void graphReady();
     void runFinished(bool ok);
+    void statisticsFinished(bool ok);
     void exportFinished(bool ok, const QString& path);
     void errorReported(const QString& message);
 
@@ -126,11 +131,13 @@ private:
     PreprocessingWidget* m_preprocessing;
     ResultsPanel* m_results;
     InputPanel* m_inputPanel;
+    StatisticsPanel* m_statisticsPanel;
     QLabel* m_errorLabel;
     QLabel* m_statusLabel;
     QProgressBar* m_progress;
     QDockWidget* m_resultsDock = nullptr;
     QDockWidget* m_inputDock = nullptr;
+    QDockWidget* m_statisticsDock = nullptr;
     QMenu* m_recentMenu = nullptr;
     QAction* m_exportAction = nullptr;
     QAction* m_exportPngAction = nullptr;

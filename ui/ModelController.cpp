@@ -204,6 +204,45 @@ void ModelController::explain(const QString& node, const QString& method, int cl
     }, m_runTimeoutMs);
 }
 
+void ModelController::computeStatistics()
+{
+    if (const QString blocker = runBlocker(); !blocker.isEmpty()) {
+        Q_EMIT errorReported(blocker);
+        Q_EMIT statisticsFinished(false);
+        return;
+    }
+    Q_EMIT errorCleared();
+    const RunInputs inputs = m_document->runInputs();
+    const QJsonObject params{{QStringLiteral("mode"), modeName(inputs.mode)},
+                             {QStringLiteral("image"), inputs.image},
+                             {QStringLiteral("preprocessing"), inputs.preprocessing},
+                             {QStringLiteral("allowUnsafeOps"), m_document->unsafeOpsAllowed()}};
+    Q_EMIT busy(tr("Summarising every node of %1…").arg(QFileInfo(inputs.model).fileName()));
+    m_engine->send(QStringLiteral("stats"), params, [this, inputs, generation = m_document->generation()](const QJsonObject& r) {
+        if (generation != m_document->generation()) {
+            Q_EMIT idle(tr("Statistics of the previous model dropped."));
+            Q_EMIT statisticsFinished(false);
+            return;
+        }
+        if (!r.value(QStringLiteral("ok")).toBool()) {
+            Q_EMIT idle(tr("Statistics failed."));
+            Q_EMIT errorReported(tr("Cannot compute the statistics: %1").arg(errorText(protocol::Status::fromJson(r))));
+            Q_EMIT statisticsFinished(false);
+            return;
+        }
+        StatisticsSet statistics;
+        for (const QJsonValue& v : r.value(QStringLiteral("nodes")).toArray())
+            statistics.nodes.append(NodeSummary::fromJson(v.toObject()));
+        for (const QJsonValue& v : r.value(QStringLiteral("skipped")).toArray())
+            statistics.skipped.append(v.toString());
+        statistics.inputs = inputs;
+        statistics.elapsedMs = qint64(r.value(QStringLiteral("elapsedMs")).toDouble());
+        m_document->setStatistics(statistics);
+        Q_EMIT idle(tr("Summarised %n node(s) in %1 ms.", nullptr, int(statistics.nodes.size())).arg(statistics.elapsedMs));
+        Q_EMIT statisticsFinished(true);
+    }, m_runTimeoutMs);
+}
+
 void ModelController::cancelRun()
 {
     if (m_runRequest != 0)

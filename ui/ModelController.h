@@ -31,6 +31,8 @@ public:
     /// Computes a class activation map at `node` (a CAM `method`: gradcam, gradcam++, gradxact) for class
     /// `classIndex` (-1: the top predicted class) on the document's image; the document keeps it.
     void explain(const QString& node, const QString& method, int classIndex = -1);
+    /// Summarises every tensor-valued node of the current mode on the document's image; the document keeps it.
+    void computeStatistics();
 
     bool isRunning() const { return m_runRequest != 0; }
     /// The engine request id of the run in progress, 0 when none.
@@ -66,6 +68,7 @@ Q_SIGNALS:
     void runFailed(const QString& message, bool cancelled);
     void exportFinished(bool ok, const QString& path);
     void camFinished(bool ok);
+    void statisticsFinished(bool ok);
 
 private:
     bool confirmUnsafeOps();

@@ -36,6 +36,7 @@ void ModelDocument::open(ModelInfo model, const QJsonObject& state)
     m_resultsInputs = {};
     m_lastRunFailed = false;
     m_cam = {};
+    m_statistics = {};
     restoreState(state);
     Q_EMIT modelChanged();
     Q_EMIT resultsChanged();
@@ -148,6 +149,12 @@ void ModelDocument::setCam(const CamMap& cam)
 {
     m_cam = cam;
     Q_EMIT camChanged();
+}
+
+void ModelDocument::setStatistics(const StatisticsSet& statistics)
+{
+    m_statistics = statistics;
+    Q_EMIT statisticsChanged();
 }
 
 void ModelDocument::setRunFailed()

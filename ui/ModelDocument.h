@@ -1,6 +1,7 @@
 #pragma once
 
 #include "ModelInfo.h"
+#include "NodeStatisticsModel.h"
 
 #include <QHash>
 #include <QJsonObject>
@@ -42,6 +43,16 @@ struct CamMap {
     RunInputs inputs; ///< what it was computed from
 
     bool isEmpty() const { return values.isEmpty(); }
+};
+
+/// One statistics run (the "stats" request): every tensor-valued node summarised.
+struct StatisticsSet {
+    QVector<NodeSummary> nodes; ///< in execution order
+    QStringList skipped;        ///< nodes inside loops or branches: no single value
+    RunInputs inputs;           ///< what it was computed from
+    qint64 elapsedMs = 0;
+
+    bool isEmpty() const { return nodes.isEmpty(); }
 };
 
 /// The state of the inspector's open model, as Tiled's MapDocument is of a map: the model the engine
@@ -113,6 +124,10 @@ public:
     const CamMap& cam() const { return m_cam; }
     void setCam(const CamMap& cam);
 
+    /// The last statistics run; empty before one and after another model is opened.
+    const StatisticsSet& statistics() const { return m_statistics; }
+    void setStatistics(const StatisticsSet& statistics);
+
     /// Everything kept per model file in the settings.
     QJsonObject saveState() const;
 
@@ -125,6 +140,7 @@ Q_SIGNALS:
     void displayChanged();
     void resultsChanged();
     void camChanged();
+    void statisticsChanged();
     /// staleReason() may have changed.
     void freshnessChanged(const QString& staleReason);
 
@@ -150,6 +166,7 @@ private:
     QHash<QString, QString> m_layouts;
     bool m_lastRunFailed = false;
     CamMap m_cam;
+    StatisticsSet m_statistics;
 };
 
 /// "resize 256, crop 224, RGB": how a run's preprocessing is described to the user.

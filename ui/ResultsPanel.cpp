@@ -4,6 +4,8 @@
 
 #include <QComboBox>
 #include <QDir>
+#include <QFileInfo>
+#include <QPushButton>
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QPainter>
@@ -36,7 +38,8 @@ const QList<QPair<QString, QCPColorGradient::GradientPreset>>& gradients()
 
 ResultsPanel::ResultsPanel(QWidget* parent)
     : QWidget(parent), m_gradient(new QComboBox), m_normalisation(new QComboBox), m_summary(new QLabel),
-      m_staleBanner(new QLabel), m_tabs(new QTabWidget)
+      m_staleBanner(new QLabel), m_tabs(new QTabWidget), m_pin(new QPushButton(tr("Pin as Reference"))),
+      m_unpin(new QPushButton(tr("Unpin")))
 {
     for (const auto& g : gradients())
         m_gradient->addItem(g.first);
@@ -59,6 +62,15 @@ ResultsPanel::ResultsPanel(QWidget* parent)
     controls->addWidget(m_normalisation);
     controls->addSpacing(12);
     controls->addWidget(m_summary, 1);
+    m_pin->setObjectName(QStringLiteral("pinReference"));
+    m_pin->setToolTip(tr("Keep these outputs to compare the next runs with (e.g. on another image): each map then "
+                         "shows this run, the reference or their difference on one colour scale"));
+    m_unpin->setObjectName(QStringLiteral("unpinReference"));
+    m_unpin->setEnabled(false);
+    controls->addWidget(m_pin);
+    controls->addWidget(m_unpin);
+    connect(m_pin, &QPushButton::clicked, this, [this] { pinReference(QFileInfo(m_shownImage).fileName()); });
+    connect(m_unpin, &QPushButton::clicked, this, &ResultsPanel::clearReference);
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(4, 4, 4, 4);
     layout->addLayout(controls);
@@ -112,6 +124,7 @@ bool ResultsPanel::showResults(const ModelDocument& document)
     if (input.size() == 4)
         context.input = featscope::InputSize{input[2], input[3]};
     context.classes = document.model().classes;
+    m_shownImage = document.resultsInputs().image;
     return setResults(document.outputs(), document.resultsSummary(), context, document.layouts());
 }
 
@@ -151,6 +164,8 @@ bool ResultsPanel::setResults(const QVector<RunOutput>& outputs, const QString& 
         viewContext.layout = layouts.value(output.node);
         auto* view = new FeatureMapView(output, std::move(tensor), viewContext);
         connect(view, &FeatureMapView::layoutChosen, this, &ResultsPanel::layoutChosen);
+        if (m_reference.contains(output.key))
+            view->setReference(m_reference.value(output.key), m_referenceLabel);
         connect(view, &FeatureMapView::overlayChanged, this, [this, view] {
             if (view == currentView())
                 Q_EMIT overlayChanged();
@@ -249,6 +264,29 @@ bool ResultsPanel::exportPng(const QString& path, QString* error) const
         return false;
     }
     return true;
+}
+
+void ResultsPanel::pinReference(const QString& label)
+{
+    m_reference.clear();
+    for (int i = 0; i < m_tabs->count(); ++i)
+        if (FeatureMapView* v = view(i))
+            m_reference.insert(v->output().key, v->tensor());
+    m_referenceLabel = label;
+    for (int i = 0; i < m_tabs->count(); ++i)
+        if (FeatureMapView* v = view(i))
+            v->setReference(m_reference.value(v->output().key), label);
+    m_unpin->setEnabled(!m_reference.isEmpty());
+    m_unpin->setToolTip(tr("Stop comparing with %1").arg(label));
+}
+
+void ResultsPanel::clearReference()
+{
+    m_reference.clear();
+    for (int i = 0; i < m_tabs->count(); ++i)
+        if (FeatureMapView* v = view(i))
+            v->setReference({}, {});
+    m_unpin->setEnabled(false);
 }
 
 QStringList ResultsPanel::exportNpy(const QString& directory, QString* error) const

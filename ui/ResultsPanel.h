@@ -5,6 +5,7 @@
 #include <QWidget>
 
 class QComboBox;
+class QPushButton;
 class QLabel;
 class QTabWidget;
 
@@ -38,6 +39,12 @@ public:
     MapOverlay currentOverlay() const;
     QTabWidget* tabs() const { return m_tabs; }
 
+    /// Keeps the shown outputs as the reference the next runs are compared with (another image, say); `label`
+    /// names it. Every output of the same key and shape then offers this run, the reference and their difference.
+    void pinReference(const QString& label);
+    void clearReference();
+    bool hasReference() const { return !m_reference.isEmpty(); }
+
     void setNormalisation(Normalisation normalisation);
     Normalisation normalisation() const;
     void setGradientName(const QString& name);
@@ -65,6 +72,11 @@ private:
     QLabel* m_staleBanner;
     QString m_outOfDate;
     QTabWidget* m_tabs;
+    QPushButton* m_pin;
+    QPushButton* m_unpin;
+    QHash<QString, FeatureTensor> m_reference; ///< by output key
+    QString m_referenceLabel;
+    QString m_shownImage; ///< the image of the shown outputs, to name a pinned reference
     QPair<float, float> m_globalRange{0.f, 1.f};
 };
 

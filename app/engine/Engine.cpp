@@ -21,6 +21,7 @@
 #include <QThread>
 
 #include <algorithm>
+#include <cmath>
 #include <set>
 
 using featscope::Mode;
@@ -37,6 +38,14 @@ QJsonArray toJson(const std::vector<std::string>& values)
     QJsonArray a;
     for (const auto& v : values)
         a.append(qs(v));
+    return a;
+}
+
+QJsonArray toJson(const std::vector<int64_t>& values)
+{
+    QJsonArray a;
+    for (auto v : values)
+        a.append(double(v));
     return a;
 }
 
@@ -114,11 +123,12 @@ featscope::protocol::Frame Engine::handle(const QJsonObject& request)
                                    {QStringLiteral("blas"), qs(featscope::describeBlas())}};
         else if (cmd == QLatin1String("load"))
             response = load(request);
-        else if (cmd == QLatin1String("run") || cmd == QLatin1String("export") || cmd == QLatin1String("cam"))
+        else if (cmd == QLatin1String("run") || cmd == QLatin1String("export") || cmd == QLatin1String("cam")
+                 || cmd == QLatin1String("stats"))
             frame = runCapped(request);
         else
             throw featscope::Error("Unknown request '" + cmd.toStdString()
-                                   + "'; the engine understands hello, load, run, cam, export and quit.");
+                                   + "'; the engine understands hello, load, run, cam, stats, export and quit.");
         response.insert(QStringLiteral("ok"), true);
     } catch (const featscope::OutOfMemoryError& e) {
         response = QJsonObject{{QStringLiteral("ok"), false}, {QStringLiteral("error"), qs(e.what())},
@@ -168,7 +178,8 @@ QJsonObject Engine::load(const QJsonObject& request)
     // The previous model stays loaded until the new one has loaded and been described.
     const featscope::LoadLimits limits = featscope::effectiveLoadLimits(path, options_.loadLimits);
     const featscope::ScopedAddressSpaceCap memoryCap(limits.memoryBytes);
-    torch::jit::Module module = featscope::loadModule(path, limits);
+    featscope::LoadedModule loaded = featscope::loadModuleWithMetadata(path, limits);
+    torch::jit::Module module = std::move(loaded.module);
     module.eval();
     std::vector<featscope::UnsafeOp> unsafeOps = featscope::findUnsafeOps(module);
     // The model is named once, here: names, descriptions and every later extractor come from these named
@@ -226,7 +237,7 @@ QJsonObject Engine::load(const QJsonObject& request)
     response.insert(QStringLiteral("opsLibraries"), opsLibraries);
     // A malformed featscope.json fails the load, naming the file, as in featscope-cli: silently
     // running with other preprocessing than the model's author wrote would show wrong heatmaps.
-    if (const std::optional<QJsonObject> metadata = featscope::imaging::readModelMetadata(path)) {
+    if (const std::optional<QJsonObject> metadata = featscope::imaging::parseModelMetadata(loaded.metadata, path)) {
         response.insert(QStringLiteral("preprocessing"),
                         featscope::imaging::Preprocessing::fromModelMetadata(*metadata, path).toRequest());
         response.insert(QStringLiteral("metadata"), *metadata);
@@ -235,6 +246,8 @@ QJsonObject Engine::load(const QJsonObject& request)
     extractorKey_.clear();
     camModule_.reset();
     camNode_.clear();
+    for (auto& recorder : statisticsRecorders_)
+        recorder.reset();
     module_ = std::move(module);
     names_ = std::move(names);
     analysed_ = std::move(analysed);
@@ -282,6 +295,8 @@ featscope::protocol::Frame Engine::runCapped(const QJsonObject& request)
     try {
         if (cmd == QLatin1String("cam"))
             return cam(featscope::protocol::CamRequest::fromJson(request));
+        if (cmd == QLatin1String("stats"))
+            return featscope::protocol::Frame{statistics(request), {}};
         if (isRun)
             return run(featscope::protocol::RunRequest::fromJson(request));
         return featscope::protocol::Frame{exportExtractor(featscope::protocol::ExportRequest::fromJson(request)), {}};
@@ -473,6 +488,53 @@ featscope::protocol::Frame Engine::cam(const featscope::protocol::CamRequest& re
     answer.inputShape = QVector<qint64>(inputShape.begin(), inputShape.end());
     answer.elapsedMs = double(timer.elapsed());
     return answer.toFrame();
+}
+
+// What flows through every node (issue 15): one run summarising each tensor-valued node as it is computed,
+// without keeping the tensors; a few numbers and 16 bins per node, so the answer travels inline.
+QJsonObject Engine::statistics(const QJsonObject& request)
+{
+    requireModel();
+    QElapsedTimer timer;
+    timer.start();
+    const Mode mode = featscope::protocol::modeFromJson(request.value(QStringLiteral("mode")));
+    requireUnsafeOpsAllowed(request.value(QStringLiteral("allowUnsafeOps")).toBool());
+    const auto preprocessing =
+        featscope::imaging::Preprocessing::fromRequest(request.value(QStringLiteral("preprocessing")).toObject());
+    const std::string image = request.value(QStringLiteral("image")).toString().toStdString();
+    const torch::Tensor input = featscope::imaging::loadImage(image, preprocessing);
+    const featscope::ImageInputs imageInputs(module_->get_method("forward").function().getSchema());
+    std::optional<featscope::NodeStatisticsRecorder>& recorder = statisticsRecorders_[int(mode)];
+    if (!recorder)
+        recorder.emplace(*module_, mode, extractionOptions_);
+    const featscope::StatisticsRun run =
+        recorder->run(imageInputs({input}), featscope::InputSize{input.size(1), input.size(2)});
+    // JSON has no NaN: a value without elements, or with non-finite ones, gets null there.
+    auto number = [](double value) { return std::isfinite(value) ? QJsonValue(value) : QJsonValue(); };
+    QJsonArray nodes;
+    for (const featscope::NodeStatistics& node : run.nodes) {
+        QJsonArray histogram;
+        for (std::int64_t count : node.histogram)
+            histogram.append(double(count));
+        nodes.append(QJsonObject{{QStringLiteral("name"), qs(node.name)},
+                                 {QStringLiteral("shape"), toJson(node.shape)},
+                                 {QStringLiteral("min"), number(node.min)},
+                                 {QStringLiteral("max"), number(node.max)},
+                                 {QStringLiteral("mean"), number(node.mean)},
+                                 {QStringLiteral("std"), number(node.std)},
+                                 {QStringLiteral("zeros"), number(node.zeros)},
+                                 {QStringLiteral("channelDim"), node.channelDim},
+                                 {QStringLiteral("deadChannels"), double(node.deadChannels)},
+                                 {QStringLiteral("histogram"), histogram}});
+    }
+    QJsonArray skipped;
+    for (const std::string& name : run.skipped)
+        skipped.append(qs(name));
+    return QJsonObject{{QStringLiteral("mode"), QString::fromLatin1(featscope::toString(mode))},
+                       {QStringLiteral("nodes"), nodes},
+                       {QStringLiteral("skipped"), skipped},
+                       {QStringLiteral("inputShape"), toJson(input.unsqueeze(0).sizes().vec())},
+                       {QStringLiteral("elapsedMs"), double(timer.elapsed())}};
 }
 
 // A model whose code reaches outside it runs (or is exported) only when the request says the

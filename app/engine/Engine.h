@@ -2,6 +2,7 @@
 
 #include <featscope/FeatureExtraction.h>
 #include <featscope/ModuleLoader.h>
+#include <featscope/NodeStatistics.h>
 #include <featscope/UnsafeOps.h>
 #include <featscope/protocol/Framing.h>
 #include <featscope/protocol/Messages.h>
@@ -39,6 +40,7 @@ private:
     featscope::protocol::Frame run(const featscope::protocol::RunRequest& request);
     QJsonObject exportExtractor(const featscope::protocol::ExportRequest& request);
     featscope::protocol::Frame cam(const featscope::protocol::CamRequest& request);
+    QJsonObject statistics(const QJsonObject& request);
 
     featscope::protocol::Frame runCapped(const QJsonObject& request);
     const std::vector<std::string>& names(featscope::Mode mode) const;
@@ -60,4 +62,5 @@ private:
     std::optional<torch::jit::Module> extractor_;
     std::string camNode_; ///< the node camModule_ was built for
     std::optional<torch::jit::Module> camModule_;
+    std::optional<featscope::NodeStatisticsRecorder> statisticsRecorders_[2]; ///< per Mode, made on first use
 };

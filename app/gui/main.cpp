@@ -6,7 +6,9 @@
 #include "MainWindow.h"
 #include "ModelController.h"
 #include "ModelDocument.h"
+#include "NodeStatisticsModel.h"
 #include "ReturnNodesModel.h"
+#include "StatisticsPanel.h"
 
 #include <QApplication>
 #include <QDebug>
@@ -26,10 +28,17 @@ namespace {
 class HeadlessRun : public QObject {
 public:
     HeadlessRun(MainWindow* window, QStringList selects, QString image, QString mode, QString screenshot, QString camNode,
-                QString camMethod)
+                QString camMethod, int colourBy)
         : m_window(window), m_selects(std::move(selects)), m_image(std::move(image)), m_mode(std::move(mode)),
-          m_screenshot(std::move(screenshot)), m_camNode(std::move(camNode)), m_camMethod(std::move(camMethod))
+          m_screenshot(std::move(screenshot)), m_camNode(std::move(camNode)), m_camMethod(std::move(camMethod)),
+          m_colourBy(colourBy)
     {
+        connect(window, &MainWindow::statisticsFinished, this, [this](bool ok) {
+            if (!ok)
+                fail(m_window->lastError());
+            m_window->statisticsPanel()->setColouring(m_colourBy);
+            waitIdle([this] { finish(); });
+        });
         connect(window, &MainWindow::modelLoaded, this, &HeadlessRun::onLoaded);
         connect(window, &MainWindow::runFinished, this, [this](bool ok) {
             if (!ok)
@@ -37,13 +46,18 @@ public:
             m_ran = true;
             if (ok && !m_camNode.isEmpty())
                 waitIdle([this] { m_window->controller()->explain(m_camNode, m_camMethod); });
+            else if (ok && m_colourBy >= 0)
+                waitIdle([this] { m_window->computeStatistics(); });
             else
                 waitIdle([this] { finish(); });
         });
         connect(window->controller(), &featscope::ui::ModelController::camFinished, this, [this](bool ok) {
             if (!ok)
                 fail(m_window->lastError());
-            waitIdle([this] { finish(); });
+            if (ok && m_colourBy >= 0)
+                waitIdle([this] { m_window->computeStatistics(); });
+            else
+                waitIdle([this] { finish(); });
         });
         m_poll.setInterval(50);
         connect(&m_poll, &QTimer::timeout, this, &HeadlessRun::poll);
@@ -77,6 +91,8 @@ private:
         waitIdle([this] {
             if (!m_image.isEmpty() && !m_window->document()->returnNodes()->entries().isEmpty())
                 m_window->run();
+            else if (!m_image.isEmpty() && m_colourBy >= 0)
+                m_window->computeStatistics();
             else
                 finish();
         });
@@ -122,6 +138,7 @@ private:
     MainWindow* m_window;
     QStringList m_selects;
     QString m_image, m_mode, m_screenshot, m_camNode, m_camMethod;
+    int m_colourBy = -1; ///< NodeStatisticsModel column, -1: no statistics run
     QTimer m_poll;
     std::function<void()> m_then;
     bool m_ran = false;
@@ -177,7 +194,11 @@ int main(int argc, char** argv)
                            QStringLiteral("NODE"));
     QCommandLineOption camMethod(QStringLiteral("cam-method"), QStringLiteral("gradcam (default), gradcam++ or gradxact."),
                                  QStringLiteral("METHOD"), QStringLiteral("gradcam"));
-    parser.addOptions({image, select, mode, screenshot, allowUnsafeOps, cam, camMethod});
+    QCommandLineOption colourBy(QStringLiteral("colour-by"),
+                                QStringLiteral("With --screenshot: after the run, summarise every node and colour the graph by "
+                                               "mean, std, max, zeros or dead (channels)."),
+                                QStringLiteral("STAT"));
+    parser.addOptions({image, select, mode, screenshot, allowUnsafeOps, cam, camMethod, colourBy});
     parser.process(app);
 
     const QStringList positional = parser.positionalArguments();
@@ -198,6 +219,16 @@ int main(int argc, char** argv)
         std::fprintf(stderr, "featscope: --cam needs --screenshot, --image and a --select to run first (see --help)\n");
         return 2;
     }
+    using featscope::ui::NodeStatisticsModel;
+    const QHash<QString, int> statistics{{QStringLiteral("mean"), NodeStatisticsModel::MeanColumn},
+                                         {QStringLiteral("std"), NodeStatisticsModel::StdColumn},
+                                         {QStringLiteral("max"), NodeStatisticsModel::MaxColumn},
+                                         {QStringLiteral("zeros"), NodeStatisticsModel::ZerosColumn},
+                                         {QStringLiteral("dead"), NodeStatisticsModel::DeadColumn}};
+    if (parser.isSet(colourBy) && (!statistics.contains(parser.value(colourBy)) || !parser.isSet(screenshot) || !parser.isSet(image))) {
+        std::fprintf(stderr, "featscope: --colour-by takes mean, std, max, zeros or dead, with --screenshot and --image\n");
+        return 2;
+    }
     if (parser.isSet(screenshot) && positional.isEmpty()) {
         std::fprintf(stderr, "featscope: --screenshot needs a model file (see --help)\n");
         return 2;
@@ -212,7 +243,8 @@ int main(int argc, char** argv)
     }
     if (parser.isSet(screenshot))
         headlessRun = std::make_unique<HeadlessRun>(&window, parser.values(select), parser.value(image), parser.value(mode),
-                                                    parser.value(screenshot), parser.value(cam), parser.value(camMethod));
+                                                    parser.value(screenshot), parser.value(cam), parser.value(camMethod),
+                                                    parser.isSet(colourBy) ? statistics.value(parser.value(colourBy)) : -1);
     window.show();
     if (!positional.isEmpty()) {
         if (!headlessRun) {

@@ -1,7 +1,7 @@
 // featscope-reader: reads one model file for featscope's loadModule, in a process of its own, so that a
-// hostile file crashes this process instead of the program that asked (core/include/featscope/ModuleReader.h).
+// hostile file crashes this process instead of the program that asked (core/src/ModuleReader.h).
 
-#include <featscope/ModuleReader.h>
+#include "ModuleReader.h"
 
 #include <cstdio>
 #include <cstdlib>

@@ -1,6 +1,6 @@
 #include <featscope/AtomicFile.h>
 
-#include "ModelFileMessages.h"
+#include <featscope/sandbox/ModelFileMessages.h>
 
 #include <featscope/Errors.h>
 

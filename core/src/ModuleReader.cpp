@@ -1,20 +1,20 @@
-#include <featscope/ModuleReader.h>
+#include "ModuleReader.h"
 
-#include "ModelFileMessages.h"
 #include "OpsLibraryLoading.h"
-#include "ReaderProtocol.h"
 
 #include <featscope/Errors.h>
+#include <featscope/ModuleLoader.h>
 #include <featscope/OpsLibraries.h>
 #include <featscope/ProcessLimits.h>
 #include <featscope/UnsafeOps.h>
+#include <featscope/sandbox/ModelFileMessages.h>
+#include <featscope/sandbox/ReaderProtocol.h>
 
 #include <caffe2/serialize/inline_container.h>
 #include <torch/csrc/jit/serialization/pickle.h>
 #include <torch/script.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <csignal>
 #include <cstdlib>
 #include <string>
@@ -25,6 +25,8 @@
 
 namespace featscope {
 namespace {
+
+static_assert(reader::kMaxMetadataMessage == kMaxModelMetadataBytes + 1, "the report carries one byte more than is accepted");
 
 using messages::printableFirstLine;
 using messages::kSaveHint;
@@ -116,54 +118,6 @@ void readDebugInformation(torch::jit::Block* block)
     }
 }
 
-// Reads exactly `size` bytes; false at end of input or on error.
-bool readExactly(int fd, char* data, std::size_t size)
-{
-    std::size_t done = 0;
-    while (done < size) {
-        const ssize_t n = ::read(fd, data + done, size - done);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return false;
-        done += static_cast<std::size_t>(n);
-    }
-    return true;
-}
-
-struct Request {
-    std::size_t memoryBytes = 0;
-    unsigned seconds = 0;
-    std::string path;
-    std::vector<std::string> opsLibraries;
-};
-
-// Parses "<memory bytes> <seconds> <path length> <libraries length>\n<path><libraries>"; an empty path
-// means no request came.
-Request readRequest(int fd)
-{
-    std::string header;
-    char c = 0;
-    while (header.size() < 64 && readExactly(fd, &c, 1) && c != '\n')
-        header += c;
-    Request request;
-    if (header.empty())
-        return request;
-    char* end = nullptr;
-    request.memoryBytes = std::strtoull(header.c_str(), &end, 10);
-    request.seconds = static_cast<unsigned>(std::min(std::strtoull(end, &end, 10), 1ULL << 20));
-    const unsigned long long length = std::strtoull(end, &end, 10);
-    const unsigned long long librariesLength = std::strtoull(end, &end, 10);
-    if (c != '\n' || *end != '\0' || length == 0 || length > reader::kMaxPathLength || librariesLength > reader::kMaxPathLength)
-        throw Error("The model reader received a malformed request; it is started by featscope, not by hand.");
-    request.path.resize(length);
-    std::string libraries(librariesLength, '\0');
-    if (!readExactly(fd, request.path.data(), length) || !readExactly(fd, libraries.data(), librariesLength))
-        throw Error("The model reader's request ended early.");
-    request.opsLibraries = opslibraries::splitLibraryPaths(libraries);
-    return request;
-}
-
 } // namespace
 
 int runModuleReader(int requestFd, int reportFd)
@@ -172,23 +126,29 @@ int runModuleReader(int requestFd, int reportFd)
     ::setrlimit(RLIMIT_CORE, &noCore);
     std::string failure;
     try {
-        const Request request = readRequest(requestFd);
-        if (request.path.empty())
+        const std::optional<reader::ReadRequest> received = reader::receiveRequest(requestFd);
+        if (!received)
             return 0;
+        const reader::ReadRequest& request = *received;
         reader::sendAll(reportFd, std::string(1, reader::kRequestReceived));
         // The parent stops the reader at the time cap; the alarm stops it should the parent be gone.
-        ::alarm(request.seconds + 10);
+        ::alarm(static_cast<unsigned>(request.seconds) + 10);
         capAddressSpace(currentAddressSpace() + request.memoryBytes);
         std::vector<std::string> code;
         try {
             caffe2::serialize::PyTorchStreamReader archive(request.path);
             code = checkArchive(archive, request.path);
             checkDebugInformation(archive, request.path);
+            if (archive.hasRecord(kModelMetadataRecord)) {
+                const auto record = archive.getRecord(kModelMetadataRecord);
+                const std::string text(static_cast<const char*>(std::get<0>(record).get()), std::min(std::get<1>(record), reader::kMaxMetadataMessage));
+                reader::sendAll(reportFd, reader::metadataMessage(text));
+            }
         } catch (const c10::Error& error) {
             throw Error("Cannot open " + quotedPath(request.path) + ": the archive is truncated or corrupt ("
                         + printableFirstLine(error.what_without_backtrace()) + "). Save the model again.");
         }
-        for (const std::string& library : request.opsLibraries)
+        for (const std::string& library : opslibraries::splitLibraryPaths(request.opsLibraries))
             loadOpsLibrary(library);
         opslibraries::loadOpsLibrariesCalledBy(code);
         torch::jit::Module module;

@@ -1,6 +1,6 @@
 #include <featscope/OpsLibraries.h>
 
-#include "ModelFileMessages.h"
+#include <featscope/sandbox/ModelFileMessages.h>
 #include "OpsLibraryLoading.h"
 
 #include <featscope/Errors.h>

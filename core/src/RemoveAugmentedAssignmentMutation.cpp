@@ -3,6 +3,7 @@
 #include "SourceText.h"
 
 #include <array>
+#include <cctype>
 
 namespace featscope {
 namespace {
@@ -61,9 +62,19 @@ void rewriteBlock(Block* block, const ReplacedCallback& replaced)
 
 } // namespace
 
+// A call's source range covers its callee (`out.mul_`, `torch.relu_`) and, in some frontends, the
+// arguments too (`out.mul_(2)`): the op's name is the range's last word or is followed by '('.
 bool isExplicitInPlaceCall(const Node* node)
 {
-    return originalSourceText(node).find(std::string(node->kind().toUnqualString()) + "(") != std::string::npos;
+    const std::string text = originalSourceText(node);
+    const std::string name = node->kind().toUnqualString();
+    const auto isIdentifierCharacter = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; };
+    for (auto found = text.find(name); found != std::string::npos; found = text.find(name, found + 1)) {
+        const std::size_t end = found + name.size();
+        if ((found == 0 || !isIdentifierCharacter(text[found - 1])) && (end == text.size() || text[end] == '('))
+            return true;
+    }
+    return false;
 }
 
 void removeAugmentedAssignmentMutation(const std::shared_ptr<torch::jit::Graph>& graph,

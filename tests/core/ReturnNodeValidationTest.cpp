@@ -69,6 +69,23 @@ private Q_SLOTS:
         QVERIFY(closestNames(names, std::string(300, 'x')).empty()); // no typo of any name
     }
 
+    void suggestionsAreDistinctAndBounded()
+    {
+        const std::vector<std::string> names{"layer1.0.relu", "layer1.0.relu", "layer1.0.relu_1", "layer1.1.relu", "fc"};
+        const auto closest = closestNames(names, "layer1.0.rlu", 3);
+        QCOMPARE(closest, (std::vector<std::string>{"layer1.0.relu", "layer1.0.relu_1", "layer1.1.relu"}));
+        QCOMPARE(closestNames(names, "fc", 10).size(), std::size_t(4)); // each name once
+        QVERIFY(closestNames(names, "fc", 0).empty());
+        QVERIFY(closestNames({}, "fc").empty());
+    }
+
+    // A truncated name ranks the names that start like it first, even above a shorter name fewer edits away.
+    void suggestionsPreferNamesStartingLikeTheQuery()
+    {
+        const std::vector<std::string> names{"fc", "features.0.conv", "features.1.conv"};
+        QCOMPARE(closestNames(names, "feat", 2), (std::vector<std::string>{"features.0.conv", "features.1.conv"}));
+    }
+
     void specsParseNodeAndKey()
     {
         const ReturnNode plain = parseReturnNodeSpec("layer1");

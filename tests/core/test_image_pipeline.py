@@ -133,6 +133,8 @@ class ImagePipelineTest(unittest.TestCase):
             "infinite_mean.pt": ("{\"channels\": 1, \"mean\": [1e999]}", "featscope.json in"),
             "text_std.pt": ("{\"channels\": 1, \"std\": \"wide\"}", "std must be a number or a list of numbers"),
             "five_channels.pt": ("{\"channels\": 5}", "channels is 5"),
+            # The engine gets the record from the reader's report, cut at 1 MB + 1 byte: still refused.
+            "oversized.pt": (json.dumps({"channels": 1, "note": "x" * (1 << 20)}), "is larger than 1 MB"),
         }
         engine = Engine(engine=ENGINE)
         try:

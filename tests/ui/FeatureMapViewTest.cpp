@@ -106,6 +106,47 @@ private Q_SLOTS:
         QCOMPARE(view.layoutChoice(), QStringLiteral("nchw"));
     }
 
+    void channelsCanBeRankedStrongestFirst()
+    {
+        // Channel means 1, 5, 3; shares above zero 1, 1/4, 1.
+        const QVector<qint64> shape{1, 3, 2, 2};
+        QString error;
+        FeatureTensor maps = FeatureTensor::fromValues(shape, {1, 1, 1, 1, 20, 0, 0, 0, 3, 3, 3, 3}, &error);
+        FeatureMapView view(outputOf(shape), maps);
+        QCOMPARE(view.channelOrder(), (QVector<int>{0, 1, 2}));
+        view.setChannelOrder(ChannelOrder::Mean);
+        QCOMPARE(view.channelOrder(), (QVector<int>{1, 2, 0}));
+        view.setChannelOrder(ChannelOrder::Firing);
+        QCOMPARE(view.channelOrder(), (QVector<int>{0, 2, 1}));
+        // Every channel keeps its tile.
+        QCOMPARE(view.shownMaps(), 3);
+    }
+
+    void aPinnedReferenceGivesOneScaleAndTheDifference()
+    {
+        // Two runs of one output, e.g. on two images: channel 0 is 0..3 and 10..13.
+        const QVector<qint64> shape{1, 2, 2, 2};
+        QString error;
+        FeatureMapView view(outputOf(shape), FeatureTensor::fromValues(shape, {10, 11, 12, 13, 5, 5, 5, 5}, &error));
+        QVERIFY(!view.hasReference());
+        view.setReference(FeatureTensor::fromValues(shape, {0, 1, 2, 3, 5, 5, 5, 5}, &error), QStringLiteral("a.png"));
+        QVERIFY(view.hasReference());
+        QCOMPARE(view.largeValues(), (QVector<float>{10, 11, 12, 13}));
+        auto* map = qobject_cast<QCPColorMap*>(view.largePlot()->plottable(0));
+        QVERIFY(map);
+        QCOMPARE(map->dataRange(), QCPRange(0, 13)); // both runs on one scale
+        view.setComparison(Comparison::Reference);
+        QCOMPARE(view.largeValues(), (QVector<float>{0, 1, 2, 3}));
+        QCOMPARE(map->dataRange(), QCPRange(0, 13));
+        view.setComparison(Comparison::Difference);
+        QCOMPARE(view.largeValues(), (QVector<float>{10, 10, 10, 10}));
+        QCOMPARE(map->dataRange(), QCPRange(-10, 10)); // centred on zero
+        // Another shape cannot be compared: the reference goes.
+        view.setReference(FeatureTensor::fromValues({1, 8}, {0, 1, 2, 3, 4, 5, 6, 7}, &error), QStringLiteral("b.png"));
+        QVERIFY(!view.hasReference());
+        QCOMPARE(view.largeValues(), (QVector<float>{10, 11, 12, 13}));
+    }
+
     void classScoresListTheTopClassesByName()
     {
         const QVector<qint64> shape{1, 4};

@@ -20,6 +20,8 @@
 #include "ResultsPanel.h"
 #include "ReturnNodesModel.h"
 #include "ReturnNodesPanel.h"
+#include "StatisticsPanel.h"
+#include "NodeStatisticsModel.h"
 
 #include <QDir>
 #include <QCheckBox>
@@ -74,6 +76,8 @@ private Q_SLOTS:
     void classScoresNameTheClassAndLayoutsAreRemembered();
     void inputShowsTheShownMapOverTheImage();
     void camAtAReturnNodeEqualsTheCommandLines();
+    void statisticsColourTheGraphAndAgreeWithTheMaps();
+    void aPinnedRunComparesTwoImages();
     void exportAndLoadBack();
     void engineKilledMidRunKeepsWindow();
     void cancelStopsRunWithinASecond();
@@ -477,6 +481,78 @@ void MainWindowTest::camAtAReturnNodeEqualsTheCommandLines()
     QCOMPARE(QImage(png).size(), QSize(28, 28));
     QVERIFY(!input->exportCam(m_dir.filePath(QStringLiteral("cam.jpg")), &error));
     QVERIFY(error.contains(QLatin1String(".npy")));
+}
+
+// Run > Compute Statistics (Ctrl+Shift+R): every node summarised in the Statistics dock, the same numbers as
+// the maps of a run, the graph coloured by a statistic, a row click jumps to its node.
+void MainWindowTest::statisticsColourTheGraphAndAgreeWithTheMaps()
+{
+    m_window->addReturnNode(QStringLiteral("features.block1.relu"), QStringLiteral("relu1"));
+    m_window->setImage(kImage);
+    runAndWait();
+    const FeatureTensor& relu = m_window->results()->view(0)->tensor();
+
+    QSignalSpy finished(m_window.get(), &MainWindow::statisticsFinished);
+    QAction* compute = nullptr;
+    for (QAction* action : m_window->findChildren<QAction*>())
+        if (action->shortcut() == QKeySequence(QStringLiteral("Ctrl+Shift+R")))
+            compute = action;
+    QVERIFY(compute);
+    compute->trigger();
+    QTRY_VERIFY_WITH_TIMEOUT(finished.count() == 1, 60000);
+    QVERIFY2(finished.first().first().toBool(), qPrintable(m_window->lastError()));
+    StatisticsPanel* panel = m_window->statisticsPanel();
+    QVERIFY(panel->isVisible());
+    const QStringList names = m_window->document()->model().graph(featscope::Mode::Eval).names;
+    QCOMPARE(panel->model()->rowCount(), names.size()); // every node of this CNN is a tensor
+    int row = -1;
+    for (int r = 0; r < panel->model()->rowCount(); ++r)
+        if (panel->model()->nodes()[r].name == QLatin1String("features.block1.relu"))
+            row = r;
+    QVERIFY(row >= 0);
+    const NodeSummary& summary = panel->model()->nodes()[row];
+    const auto range = relu.range();
+    QCOMPARE(summary.shape, relu.shape());
+    QVERIFY(std::abs(*summary.max - range.second) < 1e-5);
+    QCOMPARE(*summary.min, 0.0);
+    const qint64 zeros = std::count(relu.data().cbegin(), relu.data().cend(), 0.f);
+    QVERIFY(std::abs(*summary.zeros - double(zeros) / relu.data().size()) < 1e-9);
+
+    panel->setColouring(NodeStatisticsModel::ZerosColumn);
+    QVERIFY(graphItem(QStringLiteral("features.block1.relu"))->valueFill().isValid());
+    QVERIFY(graphItem(QStringLiteral("features.block1.relu"))->valueFill() != graphItem(kNode)->valueFill());
+    panel->setColouring(-1);
+    QVERIFY(!graphItem(QStringLiteral("features.block1.relu"))->valueFill().isValid());
+
+    QTableView* table = panel->table();
+    table->setCurrentIndex(table->model()->index(3, 0));
+    const QString chosen = table->model()->index(3, 0).data().toString();
+    QCOMPARE(m_window->graphPanel()->currentNode(), chosen);
+    QCOMPARE(panel->histogram()->plottableCount(), 1);
+}
+
+// Compare two images: pin the maps of one, run on the other, look at their difference on one scale.
+void MainWindowTest::aPinnedRunComparesTwoImages()
+{
+    chooseTwoOutputsAndImage();
+    runAndWait();
+    const QVector<float> bag = m_window->results()->view(0)->largeValues();
+    QTest::mouseClick(m_window->results()->findChild<QPushButton*>(QStringLiteral("pinReference")), Qt::LeftButton);
+    QVERIFY(m_window->results()->hasReference());
+    m_window->setImage(QDir::cleanPath(QStringLiteral(FEATSCOPE_SOURCE_DIR "/resources/images/sneaker_9.png")));
+    runAndWait();
+    FeatureMapView* conv = m_window->results()->view(0);
+    QVERIFY(conv->hasReference());
+    const QVector<float> sneaker = conv->largeValues();
+    QVERIFY(sneaker != bag);
+    conv->setComparison(Comparison::Reference);
+    QCOMPARE(conv->largeValues(), bag);
+    conv->setComparison(Comparison::Difference);
+    const QVector<float> difference = conv->largeValues();
+    for (qsizetype i = 0; i < difference.size(); ++i)
+        QCOMPARE(difference[i], sneaker[i] - bag[i]);
+    QTest::mouseClick(m_window->results()->findChild<QPushButton*>(QStringLiteral("unpinReference")), Qt::LeftButton);
+    QVERIFY(!conv->hasReference());
 }
 
 void MainWindowTest::exportAndLoadBack()

@@ -2,6 +2,8 @@
 
 #include <torch/script.h>
 
+#include <cstddef>
+#include <optional>
 #include <string>
 
 namespace featscope {
@@ -29,6 +31,24 @@ LoadLimits effectiveLoadLimits(const std::string& path, LoadLimits limits = {});
 /// executable, else in the installation's libexec/featscope/, else on PATH; always when FEATSCOPE_READER
 /// is set).
 torch::jit::Module loadModule(const std::string& path, const LoadLimits& limits = {});
+
+/// The archive record featscope reads a model's metadata from (preprocessing, class names): what
+/// torch.jit.save(..., _extra_files={"featscope.json": ...}) writes.
+inline constexpr const char* kModelMetadataRecord = "extra/featscope.json";
+/// Largest metadata record featscope accepts.
+inline constexpr std::size_t kMaxModelMetadataBytes = std::size_t(1) << 20;
+
+/// A loaded module and its archive's metadata record.
+struct LoadedModule {
+    torch::jit::Module module;
+    /// The bytes of kModelMetadataRecord, nullopt when the archive has none. A record larger than
+    /// kMaxModelMetadataBytes is cut to kMaxModelMetadataBytes + 1 bytes: enough to refuse it.
+    std::optional<std::string> metadata;
+};
+
+/// loadModule, with the metadata record the reader process read from the archive, so that the archive
+/// is not opened a third time for it.
+LoadedModule loadModuleWithMetadata(const std::string& path, const LoadLimits& limits = {});
 
 /// Starts the reader process of the next loadModule now, so that it does not wait the second or so
 /// LibTorch takes to start in a new program. Call it first thing in main(), while the process has one

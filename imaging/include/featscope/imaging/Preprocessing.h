@@ -19,6 +19,10 @@ using protocol::Preprocessing;
 /// larger than 1 MB or not a JSON object.
 std::optional<QJsonObject> readModelMetadata(const std::string& modelPath);
 
+/// The same from the record loadModuleWithMetadata gave for the model at `modelPath` (nullopt: none), for
+/// a program that loads the model anyway and need not open its archive again.
+std::optional<QJsonObject> parseModelMetadata(const std::optional<std::string>& record, const std::string& modelPath);
+
 /// The preprocessing of the model file at `modelPath`: its featscope.json through
 /// Preprocessing::fromModelMetadata, or the ImageNet defaults when it has none. Throws
 /// featscope::Error naming the file on malformed JSON or a bad value; the result is validated.

@@ -1,0 +1,291 @@
+// The core passes on small TorchScript modules built here with LibTorch's C++ API: torchvision's naming
+// counter and module-scoped names (NameGraphNodes.h), flattening of module calls and of `self.training`
+// (FlattenModuleCalls.h), augmented assignment (RemoveAugmentedAssignmentMutation.h) and the closest
+// names offered for an unknown node. Runs in about a second: no fixtures, no Python.
+//
+// Each module's Python twin is in the comment above its builder; the expected names are what
+// torchvision 0.14.1's get_graph_node_names returns for that twin (checked with /usr/bin/python3).
+
+#include "FlattenModuleCalls.h"
+#include "LeafPolicy.h"
+#include "NameGraphNodes.h"
+#include "RemoveAugmentedAssignmentMutation.h"
+
+#include <featscope/Errors.h>
+#include <featscope/FeatureExtraction.h>
+
+#include <torch/csrc/jit/serialization/import.h>
+#include <torch/script.h>
+
+#include <QTest>
+
+#include <sstream>
+
+using namespace featscope;
+using Names = std::vector<std::string>;
+
+namespace {
+
+// One compilation unit per test module, as torch.jit.script makes one per model; classes defined twice
+// are mangled (`___torch_mangle_<n>`) as in a scripted torchvision model. C++'s resolver has no
+// `__call__` for modules, so the sources write `self.act.forward(x)`: the same prim::CallMethod that
+// Python's `self.act(x)` compiles to.
+class ModuleBuilder {
+public:
+    using Children = std::vector<std::pair<std::string, torch::jit::Module>>;
+
+    torch::jit::Module module(const std::string& pythonClass, const std::string& source, const Children& children = {})
+    {
+        torch::jit::Module m(c10::QualifiedName("__torch__." + pythonClass), unit_, /*shouldMangle=*/true);
+        m.register_attribute("training", c10::BoolType::get(), true);
+        for (const auto& [name, child] : children)
+            m.register_module(name, child);
+        m.define(source);
+        return m;
+    }
+
+    // `nn.ReLU()`: a torch.nn class, so a leaf for torch.fx.
+    torch::jit::Module relu()
+    {
+        return module("torch.nn.modules.activation.ReLU", "def forward(self, x):\n    return torch.relu(x)\n");
+    }
+
+private:
+    std::shared_ptr<torch::jit::CompilationUnit> unit_ = std::make_shared<torch::jit::CompilationUnit>();
+};
+
+// The module as a user has it: saved by TorchScript and loaded again. Its nodes point at the serialized
+// code, and the source they were compiled from is the range that generated it (SourceText.h). A module
+// compiled in this process has no such range, so the rules that read the source (augmented assignment,
+// `/` versus div()) only apply to loaded modules, which is what featscope is given.
+torch::jit::Module savedAndLoaded(const torch::jit::Module& module)
+{
+    std::stringstream archive;
+    module.save(archive);
+    return torch::jit::load(archive);
+}
+
+// class Block(nn.Module):                       class Net(nn.Module):
+//     def __init__(self):                           def __init__(self):
+//         self.act = nn.ReLU()                          self.block, self.block_2 = Block(), Block()
+//     def forward(self, x):                             self.act, self.conv_1 = nn.ReLU(), nn.ReLU()
+//         y = self.act(x)                           def forward(self, x):
+//         y = self.act(y)                               x = torch.relu(x)
+//         z = torch.relu(y)                             x = self.block(x)
+//         z = torch.relu(z)                             x = self.block_2(x)
+//         return z + y                                  x = torch.relu(x)
+//                                                       x = self.act(x)
+//                                                       x = self.conv_1(x)
+//                                                       return x + 1
+torch::jit::Module repeatedOpsNet()
+{
+    ModuleBuilder b;
+    const std::string blockSource = "def forward(self, x):\n"
+                               "    y = self.act.forward(x)\n"
+                               "    y = self.act.forward(y)\n"
+                               "    z = torch.relu(y)\n"
+                               "    z = torch.relu(z)\n"
+                               "    return z + y\n";
+    const auto block = b.module("Block", blockSource, {{"act", b.relu()}});
+    const auto block2 = b.module("Block", blockSource, {{"act", b.relu()}});
+    return b.module("Net",
+                    "def forward(self, x):\n"
+                    "    x = torch.relu(x)\n"
+                    "    x = self.block.forward(x)\n"
+                    "    x = self.block_2.forward(x)\n"
+                    "    x = torch.relu(x)\n"
+                    "    x = self.act.forward(x)\n"
+                    "    x = self.conv_1.forward(x)\n"
+                    "    return x + 1\n",
+                    {{"block", block}, {"block_2", block2}, {"act", b.relu()}, {"conv_1", b.relu()}});
+}
+
+// class Head(nn.Module):                        class Top(nn.Module):
+//     def __init__(self):                           def __init__(self):
+//         self.act = nn.ReLU()                          self.head = Head()
+//     def scale(self, x):                           def forward(self, x):
+//         return torch.relu(x) * 3                      return self.head(torch.sigmoid(x))
+//     def forward(self, x):
+//         x = self.scale(x)
+//         if self.training:
+//             return x * 2
+//         return self.act(x - 1)
+torch::jit::Module modeDependentTop()
+{
+    ModuleBuilder b;
+    const auto head = b.module("Head",
+                               "def scale(self, x):\n"
+                               "    return torch.relu(x) * 3\n"
+                               "def forward(self, x):\n"
+                               "    x = self.scale(x)\n"
+                               "    if self.training:\n"
+                               "        return x * 2\n"
+                               "    return self.act.forward(x - 1)\n",
+                               {{"act", b.relu()}});
+    return b.module("Top", "def forward(self, x):\n    return self.head.forward(torch.sigmoid(x))\n", {{"head", head}});
+}
+
+// class Residual(nn.Module):
+//     def forward(self, x):
+//         out = torch.relu(x)
+//         out += x
+//         out.mul_(2)
+//         y = torch.relu_(out)
+//         y -= 1
+//         return y
+torch::jit::Module augmentedResidual()
+{
+    return savedAndLoaded(ModuleBuilder().module("Residual", "def forward(self, x):\n"
+                                              "    out = torch.relu(x)\n"
+                                              "    out += x\n"
+                                              "    out.mul_(2)\n"
+                                              "    y = torch.relu_(out)\n"
+                                              "    y -= 1\n"
+                                              "    return y\n"));
+}
+
+Names namesOf(const torch::jit::Module& module, Mode mode)
+{
+    const LeafPolicy policy;
+    return nameGraphNodes(flattenModuleCalls(module, mode, policy), module, policy).names();
+}
+
+std::vector<std::string> kindsOf(const torch::jit::Graph& graph)
+{
+    std::vector<std::string> kinds;
+    for (const torch::jit::Node* node : graph.nodes())
+        if (node->kind() != torch::jit::prim::Constant)
+            kinds.push_back(node->kind().toQualString());
+    return kinds;
+}
+
+bool contains(const std::vector<std::string>& list, const std::string& item)
+{
+    return std::find(list.begin(), list.end(), item) != list.end();
+}
+
+std::string joined(const Names& names)
+{
+    std::string text;
+    for (const std::string& name : names)
+        text += (text.empty() ? "" : ", ") + name;
+    return text;
+}
+
+#define COMPARE_NAMES(actual, expected)                                                                \
+    do {                                                                                               \
+        const Names a = (actual);                                                                      \
+        const Names e = (expected);                                                                    \
+        QVERIFY2(a == e, ("got [" + joined(a) + "], torchvision gives [" + joined(e) + "]").c_str()); \
+    } while (false)
+
+} // namespace
+
+class PassesTest : public QObject {
+    Q_OBJECT
+
+private Q_SLOTS:
+    // torchvision's counter is per full name: the second call of a leaf module or op gets `_1`, an op
+    // repeated in another module starts again (`block_2.relu`, not fx's global `relu_3`), and a leaf
+    // whose own name ends in `_<n>` loses that suffix (`conv_1` is listed as `conv`).
+    void repeatedOpsAreCountedPerModulePath()
+    {
+        const Names expected{"x", "relu", "block.act", "block.act_1", "block.relu", "block.relu_1", "block.add",
+                             "block_2.act", "block_2.act_1", "block_2.relu", "block_2.relu_1", "block_2.add",
+                             "relu_1", "act", "conv", "add"};
+        const torch::jit::Module net = repeatedOpsNet();
+        COMPARE_NAMES(namesOf(net, Mode::Eval), expected);
+        COMPARE_NAMES(namesOf(net, Mode::Train), expected);
+        COMPARE_NAMES(namesOf(savedAndLoaded(net), Mode::Eval), expected);
+    }
+
+    // Non-leaf module calls and methods are inlined under the caller's path, leaf calls stay calls, and
+    // the branch on `self.training` keeps only the taken block, so the modes differ as in torchvision.
+    void flatteningInlinesModuleCallsAndEvaluatesTheMode()
+    {
+        const torch::jit::Module top = modeDependentTop();
+        const LeafPolicy policy;
+        const FlatGraph eval = flattenModuleCalls(top, Mode::Eval, policy);
+        QVERIFY(eval.readsMode);
+        const std::vector<std::string> kinds = kindsOf(*eval.graph);
+        QVERIFY2(!contains(kinds, "prim::If"), "the branch on self.training was not evaluated");
+        QCOMPARE(std::count(kinds.begin(), kinds.end(), "prim::CallMethod"), 1L);
+        for (const torch::jit::Node* node : eval.graph->nodes()) {
+            if (node->kind() == torch::jit::prim::CallMethod)
+                QCOMPARE(modulePathOf(node->input(0)), std::string("head.act"));
+            if (node->kind() == torch::jit::aten::relu)
+                QCOMPARE(eval.modulePaths.at(node), std::string("head")); // from Head.scale, inlined
+            if (node->kind() == torch::jit::aten::sigmoid)
+                QCOMPARE(eval.modulePaths.count(node) ? eval.modulePaths.at(node) : std::string(), std::string());
+        }
+        QVERIFY(!flattenModuleCalls(repeatedOpsNet(), Mode::Eval, policy).readsMode);
+
+        for (const torch::jit::Module& module : {top, savedAndLoaded(top)}) {
+            COMPARE_NAMES(namesOf(module, Mode::Train), (Names{"x", "sigmoid", "head.relu", "head.mul", "head.mul_1"}));
+            COMPARE_NAMES(namesOf(module, Mode::Eval),
+                          (Names{"x", "sigmoid", "head.relu", "head.mul", "head.sub", "head.act"}));
+        }
+        QVERIFY(getGraphNodeNames(top).warning.has_value());
+        QVERIFY(!getGraphNodeNames(repeatedOpsNet()).warning.has_value());
+    }
+
+    // `out += x` compiles to aten::add_; the pass makes it aten::add as torch.fx records it, and leaves the
+    // explicit `out.mul_(2)` and `torch.relu_(out)` in place and named with their `_`, as fx does too.
+    void augmentedAssignmentBecomesOutOfPlace()
+    {
+        const torch::jit::Module residual = augmentedResidual();
+        const auto graph = residual.get_method("forward").graph()->copy();
+        const std::vector<std::string> before = kindsOf(*graph);
+        QVERIFY(contains(before, "aten::add_") && contains(before, "aten::sub_") && contains(before, "aten::mul_")
+                && contains(before, "aten::relu_"));
+        int replaced = 0;
+        removeAugmentedAssignmentMutation(graph, [&](torch::jit::Node* old, torch::jit::Node* replacement) {
+            ++replaced;
+            QCOMPARE(std::string(old->kind().toUnqualString()), std::string(replacement->kind().toUnqualString()) + "_");
+        });
+        QCOMPARE(replaced, 2);
+        const std::vector<std::string> after = kindsOf(*graph);
+        QVERIFY(contains(after, "aten::add") && contains(after, "aten::sub") && contains(after, "aten::mul_")
+                && contains(after, "aten::relu_"));
+        QVERIFY(!contains(after, "aten::add_") && !contains(after, "aten::sub_"));
+
+        const Names expected{"x", "relu", "add", "mul_", "relu_", "sub"};
+        COMPARE_NAMES(namesOf(residual, Mode::Eval), expected);
+    }
+
+    // The value before an augmented assignment is returned on its own, as torchvision's extractor returns it.
+    void valueBeforeAugmentedAssignmentStaysIntact()
+    {
+        const torch::jit::Module residual = savedAndLoaded(ModuleBuilder().module(
+            "Residual", "def forward(self, x):\n    out = torch.relu(x)\n    out += x\n    return out\n"));
+        torch::jit::Module extractor = createFeatureExtractor(residual, {{"relu", "before"}, {"add", "after"}});
+        extractor.eval();
+        const torch::Tensor x = torch::tensor({{-1.0f, 2.0f}, {3.0f, -4.0f}});
+        const auto features = extractor.forward({x}).toGenericDict();
+        QVERIFY(torch::equal(features.at("before").toTensor(), torch::relu(x)));
+        QVERIFY(torch::equal(features.at("after").toTensor(), torch::relu(x) + x));
+    }
+
+    // An unknown node on a named graph fails with the closest names of that graph, best first.
+    void unknownNodesSuggestTheClosestNames()
+    {
+        const torch::jit::Module net = repeatedOpsNet();
+        try {
+            createFeatureExtractor(net, {{"blok_2.relu", "k"}});
+            QFAIL("no exception for an unknown node");
+        } catch (const UnknownNodeError& e) {
+            QVERIFY(!e.suggestions().empty());
+            QCOMPARE(e.suggestions().front(), std::string("block_2.relu"));
+            QVERIFY2(std::string(e.what()).find("block_2.relu") != std::string::npos, e.what());
+        }
+        // A truncated name that exists selects the last node below it instead.
+        torch::jit::Module extractor = createFeatureExtractor(net, {{"block", "b"}});
+        extractor.eval();
+        const torch::Tensor x = torch::tensor({-1.0f, 0.5f});
+        const auto y = torch::relu(torch::relu(x));
+        QVERIFY(torch::equal(extractor.forward({x}).toGenericDict().at("b").toTensor(), y + y));
+    }
+};
+
+QTEST_APPLESS_MAIN(PassesTest)
+#include "PassesTest.moc"
