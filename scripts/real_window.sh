@@ -20,10 +20,12 @@ mkdir -p "$shots"
 cmake --build build --target featscope featscope-engine featscope-reader >/dev/null
 # -displayfd: Xvfb picks a free display and writes its number once it accepts connections.
 displayfile=$(mktemp)
+# A fresh profile: what a user saved for these models (return nodes, images) must not change the replay.
+profile=$(mktemp -d)
 Xvfb -displayfd 3 -screen 0 1600x1000x24 3>"$displayfile" >/dev/null 2>&1 &
 xvfb=$!
-trap 'kill $xvfb; rm -f "$displayfile"' EXIT
+trap 'kill $xvfb; rm -rf "$displayfile" "$profile"' EXIT
 for _ in $(seq 100); do [[ -s "$displayfile" ]] && break; sleep 0.1; done
 [[ -s "$displayfile" ]] || { echo "real_window.sh: Xvfb did not start" >&2; exit 2; }
-DISPLAY=":$(cat "$displayfile")" dbus-run-session -- /usr/bin/python3 scripts/real_window_session.py \
+DISPLAY=":$(cat "$displayfile")" XDG_CONFIG_HOME="$profile" dbus-run-session -- /usr/bin/python3 scripts/real_window_session.py \
   build/bin/featscope "$model" "$PWD/resources/models/fashion_cnn.pt" "$shots"
