@@ -1,8 +1,8 @@
 #include "Engine.h"
 
 #include <featscope/Cancellation.h>
-#include <featscope/GradientCam.h>
 #include <featscope/Errors.h>
+#include <featscope/GradientCam.h>
 #include <featscope/ImageInputs.h>
 #include <featscope/ModuleLoader.h>
 #include <featscope/OpsLibraries.h>
@@ -14,6 +14,8 @@
 #include <featscope/imaging/Preprocessing.h>
 #include <featscope/protocol/ErrorKind.h>
 #include <featscope/protocol/GraphJson.h>
+
+#include <torch/csrc/jit/runtime/graph_executor.h>
 
 #include <QElapsedTimer>
 #include <QFileInfo>
@@ -120,7 +122,8 @@ featscope::protocol::Frame Engine::handle(const QJsonObject& request)
                                    {QStringLiteral("addressSpaceCaps"), featscope::addressSpaceCapsSupported()},
                                    {QStringLiteral("threads"), featscope::intraOpThreads()},
                                    {QStringLiteral("availableCores"), featscope::availableCores()},
-                                   {QStringLiteral("blas"), qs(featscope::describeBlas())}};
+                                   {QStringLiteral("blas"), qs(featscope::describeBlas())},
+                                   {QStringLiteral("profilingExecutor"), bool(torch::jit::getProfilingMode())}};
         else if (cmd == QLatin1String("load"))
             response = load(request);
         else if (cmd == QLatin1String("run") || cmd == QLatin1String("export") || cmd == QLatin1String("cam")

@@ -17,6 +17,8 @@
 #include <featscope/protocol/ErrorKind.h>
 #include <featscope/protocol/Framing.h>
 
+#include <torch/csrc/jit/runtime/graph_executor.h>
+
 #include <QCoreApplication>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -151,6 +153,11 @@ int main(int argc, char** argv)
     options.runMemoryBytes = static_cast<std::size_t>(std::max(0LL, runMemoryMb)) << 20;
     // After prepareModuleReader above: sizing LibTorch's pool starts threads, and the first reader is a fork.
     featscope::configureThreads(static_cast<int>(threads));
+    // The window's runs are few and each new selection is a new graph: LibTorch's profiling executor spends the
+    // first run of every new graph profiling it, the legacy executor does not, and repeated runs take the same
+    // time under both (ResNet-50 and ViT-B/16, quiet machine, 2026-12-01: a new selection 450-525 -> 335-400 ms
+    // on ViT-B/16, 72-98 -> 57-68 ms on ResNet-50; repeated runs equal). `hello` reports it.
+    torch::jit::getProfilingMode() = false;
     featscope::warnIfReferenceBlas("featscope-engine");
 
     std::mutex protocolMutex;

@@ -159,6 +159,8 @@ class EngineTest(unittest.TestCase):
                     self.assertEqual(hello["threads"], expected, hello)
                     self.assertEqual(hello["availableCores"], cores, hello)
                     self.assertTrue(hello["blas"], hello)
+                    # A new selection's first run must not pay for profiling (issue 11).
+                    self.assertIs(hello["profilingExecutor"], False, hello)
                 finally:
                     engine.close()
         if shutil.which("taskset") and cores > 1:
