@@ -22,6 +22,9 @@ PY
 "$bin/featscope" "$tmp/resnet18.pt" --image resources/images/ankle_boot_0_rgb224.png \
   --select layer1=0 --select layer2=1 --select layer3=2 --select layer4=3 \
   --screenshot docs/images/guide-resnet18.png
+# Two images compared: the sneaker's maps pinned as the reference, the ankle boot's shown as the difference.
+"$bin/featscope" "$model" --image resources/images/sneaker_9.png --compare resources/images/ankle_boot_0.png \
+  --select features.block1.relu=block1 --select features.block2=block2 --screenshot docs/images/guide-compare.png
 # Grad-CAM++ on the trained bundled CNN; Grad-CAM on ResNet-18 and on a ViT-B/16 whose 197 tokens are drawn
 # as a 14x14 grid. torchvision starts ViT's head at zero, which gives no gradient: it gets random weights here.
 "$bin/featscope" "$model" --image resources/images/sneaker_9.png \

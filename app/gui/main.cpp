@@ -2,11 +2,13 @@
 // this executable never links LibTorch.
 
 #include "EngineClient.h"
+#include "FeatureMapView.h"
 #include "GraphPanel.h"
 #include "MainWindow.h"
 #include "ModelController.h"
 #include "ModelDocument.h"
 #include "NodeStatisticsModel.h"
+#include "ResultsPanel.h"
 #include "ReturnNodesModel.h"
 #include "StatisticsPanel.h"
 
@@ -28,10 +30,10 @@ namespace {
 class HeadlessRun : public QObject {
 public:
     HeadlessRun(MainWindow* window, QStringList selects, QString image, QString mode, QString screenshot, QString camNode,
-                QString camMethod, int colourBy)
+                QString camMethod, int colourBy, QString compareImage)
         : m_window(window), m_selects(std::move(selects)), m_image(std::move(image)), m_mode(std::move(mode)),
           m_screenshot(std::move(screenshot)), m_camNode(std::move(camNode)), m_camMethod(std::move(camMethod)),
-          m_colourBy(colourBy)
+          m_colourBy(colourBy), m_compareImage(std::move(compareImage))
     {
         connect(window, &MainWindow::statisticsFinished, this, [this](bool ok) {
             if (!ok)
@@ -44,6 +46,19 @@ public:
             if (!ok)
                 fail(m_window->lastError());
             m_ran = true;
+            if (ok && !m_compareImage.isEmpty() && !m_compared) {
+                // The first run is the reference; the second, on the other image, is shown as their difference.
+                m_compared = true;
+                waitIdle([this] {
+                    m_window->results()->pinReference(QFileInfo(m_image).fileName());
+                    m_window->setImage(m_compareImage);
+                    m_window->run();
+                });
+                return;
+            }
+            if (ok && m_compared)
+                for (int i = 0; i < m_window->results()->outputCount(); ++i)
+                    m_window->results()->view(i)->setComparison(featscope::ui::Comparison::Difference);
             if (ok && !m_camNode.isEmpty())
                 waitIdle([this] { m_window->controller()->explain(m_camNode, m_camMethod); });
             else if (ok && m_colourBy >= 0)
@@ -139,6 +154,8 @@ private:
     QStringList m_selects;
     QString m_image, m_mode, m_screenshot, m_camNode, m_camMethod;
     int m_colourBy = -1; ///< NodeStatisticsModel column, -1: no statistics run
+    QString m_compareImage; ///< run again on this image, compared with the first run
+    bool m_compared = false;
     QTimer m_poll;
     std::function<void()> m_then;
     bool m_ran = false;
@@ -198,7 +215,11 @@ int main(int argc, char** argv)
                                 QStringLiteral("With --screenshot: after the run, summarise every node and colour the graph by "
                                                "mean, std, max, zeros or dead (channels)."),
                                 QStringLiteral("STAT"));
-    parser.addOptions({image, select, mode, screenshot, allowUnsafeOps, cam, camMethod, colourBy});
+    QCommandLineOption compare(QStringLiteral("compare"),
+                               QStringLiteral("With --screenshot: after the run, pin its maps, run on IMG too and show "
+                                              "the difference of the two."),
+                               QStringLiteral("IMG"));
+    parser.addOptions({image, select, mode, screenshot, allowUnsafeOps, cam, camMethod, colourBy, compare});
     parser.process(app);
 
     const QStringList positional = parser.positionalArguments();
@@ -229,6 +250,10 @@ int main(int argc, char** argv)
         std::fprintf(stderr, "featscope: --colour-by takes mean, std, max, zeros or dead, with --screenshot and --image\n");
         return 2;
     }
+    if (parser.isSet(compare) && (!parser.isSet(screenshot) || !parser.isSet(image) || !parser.isSet(select))) {
+        std::fprintf(stderr, "featscope: --compare needs --screenshot, --image and a --select to run first (see --help)\n");
+        return 2;
+    }
     if (parser.isSet(screenshot) && positional.isEmpty()) {
         std::fprintf(stderr, "featscope: --screenshot needs a model file (see --help)\n");
         return 2;
@@ -244,7 +269,8 @@ int main(int argc, char** argv)
     if (parser.isSet(screenshot))
         headlessRun = std::make_unique<HeadlessRun>(&window, parser.values(select), parser.value(image), parser.value(mode),
                                                     parser.value(screenshot), parser.value(cam), parser.value(camMethod),
-                                                    parser.isSet(colourBy) ? statistics.value(parser.value(colourBy)) : -1);
+                                                    parser.isSet(colourBy) ? statistics.value(parser.value(colourBy)) : -1,
+                                                    parser.value(compare));
     window.show();
     if (!positional.isEmpty()) {
         if (!headlessRun) {
