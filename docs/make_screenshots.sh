@@ -25,6 +25,18 @@ PY
 # Two images compared: the sneaker's maps pinned as the reference, the ankle boot's shown as the difference.
 "$bin/featscope" "$model" --image resources/images/sneaker_9.png --compare resources/images/ankle_boot_0.png \
   --select features.block1.relu=block1 --select features.block2=block2 --screenshot docs/images/guide-compare.png
+# Two models compared: ResNet-18 and a copy with layer3.1.conv2's weights scaled by 1.05.
+/usr/bin/python3 - "$tmp/resnet18_a.pt" "$tmp/resnet18_b.pt" <<'PY'
+import sys, torch, torchvision
+torch.manual_seed(0)
+model = torchvision.models.resnet18().eval()
+torch.jit.script(model).save(sys.argv[1])
+with torch.no_grad():
+    model.layer3[1].conv2.weight.mul_(1.05)
+torch.jit.script(model).save(sys.argv[2])
+PY
+"$bin/featscope" "$tmp/resnet18_a.pt" --image resources/images/ankle_boot_0_rgb224.png \
+  --compare-model "$tmp/resnet18_b.pt" --screenshot docs/images/guide-compare-models.png
 # Grad-CAM++ on the trained bundled CNN; Grad-CAM on ResNet-18 and on a ViT-B/16 whose 197 tokens are drawn
 # as a 14x14 grid. torchvision starts ViT's head at zero, which gives no gradient: it gets random weights here.
 "$bin/featscope" "$model" --image resources/images/sneaker_9.png \

@@ -7,6 +7,7 @@
 #include "GraphPanel.h"
 #include "GraphView.h"
 #include "InputPanel.h"
+#include "ModelComparisonPanel.h"
 #include "ModelController.h"
 #include "ModelDocument.h"
 #include "NodeFinder.h"
@@ -41,7 +42,7 @@ MainWindow::MainWindow(QWidget* parent)
       m_graph(new GraphPanel), m_tree(new NodeTreePanel), m_finder(new NodeFinder(this)),
       m_returnsPanel(new ReturnNodesPanel(m_document)), m_imagePanel(new ImagePanel(m_document)),
       m_preprocessing(new PreprocessingWidget), m_results(new ResultsPanel), m_inputPanel(new InputPanel(m_document)),
-      m_statisticsPanel(new StatisticsPanel(m_document)),
+      m_statisticsPanel(new StatisticsPanel(m_document)), m_comparisonPanel(new ModelComparisonPanel(m_document)),
       m_errorLabel(new QLabel),
       m_statusLabel(new QLabel), m_progress(new QProgressBar)
 {
@@ -58,6 +59,8 @@ MainWindow::MainWindow(QWidget* parent)
     splitDockWidget(m_resultsDock, m_inputDock, Qt::Horizontal);
     m_statisticsDock = addDock(tr("Statistics"), QStringLiteral("statisticsDock"), m_statisticsPanel, Qt::BottomDockWidgetArea);
     tabifyDockWidget(m_resultsDock, m_statisticsDock);
+    m_comparisonDock = addDock(tr("Model comparison"), QStringLiteral("comparisonDock"), m_comparisonPanel, Qt::BottomDockWidgetArea);
+    tabifyDockWidget(m_statisticsDock, m_comparisonDock);
     resizeDocks({treeDock, sideDock}, {290, 400}, Qt::Horizontal);
     resizeDocks({m_resultsDock}, {360}, Qt::Vertical);
 
@@ -105,6 +108,12 @@ MainWindow::MainWindow(QWidget* parent)
     connect(m_statisticsPanel, &StatisticsPanel::computeRequested, this, &MainWindow::computeStatistics);
     connect(m_statisticsPanel, &StatisticsPanel::nodeSelected, this, &MainWindow::showNode);
     connect(m_statisticsPanel, &StatisticsPanel::nodeColoursChanged, m_graph, &GraphPanel::setValueFills);
+    connect(m_comparisonPanel, &ModelComparisonPanel::nodeSelected, this, &MainWindow::showNode);
+    connect(m_comparisonPanel, &ModelComparisonPanel::nodeColoursChanged, m_graph, &GraphPanel::setValueFills);
+    connect(m_document, &ModelDocument::comparisonChanged, this, [this] {
+        if (!m_document->comparison().firstDivergent.isEmpty())
+            showNode(m_document->comparison().firstDivergent);
+    });
     connect(m_results, &ResultsPanel::displayChanged, this,
             [this] { m_document->setDisplay(m_results->gradientName(), int(m_results->normalisation())); });
     m_document->setDisplay(m_results->gradientName(), int(m_results->normalisation()));
@@ -117,6 +126,7 @@ MainWindow::MainWindow(QWidget* parent)
     m_resultsDock->hide();
     m_inputDock->hide();
     m_statisticsDock->hide();
+    m_comparisonDock->hide();
     updateRecentMenu();
     updateActions();
 }
@@ -221,6 +231,7 @@ void MainWindow::connectController()
     connect(m_controller, &ModelController::modelLoaded, this, &MainWindow::modelLoaded);
     connect(m_controller, &ModelController::runFinished, this, &MainWindow::runFinished);
     connect(m_controller, &ModelController::statisticsFinished, this, &MainWindow::statisticsFinished);
+    connect(m_controller, &ModelController::comparisonFinished, this, &MainWindow::comparisonFinished);
     connect(m_controller, &ModelController::exportFinished, this, &MainWindow::exportFinished);
 }
 
@@ -237,6 +248,13 @@ void MainWindow::createMenus()
     });
     file->addAction(tr("Open &Image…"), QKeySequence(tr("Ctrl+I")), this, &MainWindow::browseImage);
     m_recentMenu = file->addMenu(tr("Open &Recent"));
+    file->addAction(tr("&Compare with Model…"), this, [this] {
+        const QString path = QFileDialog::getOpenFileName(this, tr("Compare with Model"), dialogDirectory(), modelFileFilter());
+        if (!path.isEmpty()) {
+            m_settings.setLastDirectory(path);
+            compareWithModel(path);
+        }
+    });
     file->addSeparator();
     m_exportAction = file->addAction(tr("&Export Extractor…"), QKeySequence(tr("Ctrl+E")), this, [this] {
         const QString base = QFileInfo(m_document->model().file).completeBaseName() + QStringLiteral("_extractor.pt");
@@ -479,6 +497,13 @@ EngineClient* MainWindow::engine() const { return m_controller->engine(); }
 void MainWindow::run() { m_controller->run(); }
 
 void MainWindow::cancelRun() { m_controller->cancelRun(); }
+
+void MainWindow::compareWithModel(const QString& path)
+{
+    m_comparisonDock->show();
+    m_comparisonDock->raise();
+    m_controller->compareWithModel(path);
+}
 
 void MainWindow::computeStatistics()
 {

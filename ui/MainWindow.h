@@ -18,6 +18,7 @@ namespace featscope::ui {
 class EngineClient;
 class GraphPanel;
 class ImagePanel;
+class ModelComparisonPanel;
 class InputPanel;
 class ModelController;
 class ModelDocument;
@@ -51,6 +52,8 @@ public:
     void cancelRun();
     /// Summarises every node on the image (Run > Compute Statistics) into the Statistics dock.
     void computeStatistics();
+    /// Runs the model at `path` beside the open one and compares them node by node (File > Compare with Model).
+    void compareWithModel(const QString& path);
     void exportExtractor(const QString& path);
     /// Saves the current output's maps as PNG with a title; ".png" is appended when `path` lacks it.
     bool exportMapsPng(const QString& path);
@@ -77,6 +80,7 @@ public:
     ResultsPanel* results() const { return m_results; }
     InputPanel* inputPanel() const { return m_inputPanel; }
     StatisticsPanel* statisticsPanel() const { return m_statisticsPanel; }
+    ModelComparisonPanel* comparisonPanel() const { return m_comparisonPanel; }
 
 Q_SIGNALS:
     /// A load finished (ok or not); the graph may still be laying out.
@@ -85,6 +89,7 @@ Q_SIGNALS:
     void graphReady();
     void runFinished(bool ok);
     void statisticsFinished(bool ok);
+    void comparisonFinished(bool ok);
     void exportFinished(bool ok, const QString& path);
     void errorReported(const QString& message);
 
@@ -132,12 +137,14 @@ private:
     ResultsPanel* m_results;
     InputPanel* m_inputPanel;
     StatisticsPanel* m_statisticsPanel;
+    ModelComparisonPanel* m_comparisonPanel;
     QLabel* m_errorLabel;
     QLabel* m_statusLabel;
     QProgressBar* m_progress;
     QDockWidget* m_resultsDock = nullptr;
     QDockWidget* m_inputDock = nullptr;
     QDockWidget* m_statisticsDock = nullptr;
+    QDockWidget* m_comparisonDock = nullptr;
     QMenu* m_recentMenu = nullptr;
     QAction* m_exportAction = nullptr;
     QAction* m_exportPngAction = nullptr;

@@ -243,6 +243,69 @@ void ModelController::computeStatistics()
     }, m_runTimeoutMs);
 }
 
+void ModelController::compareWithModel(const QString& path)
+{
+    if (const QString blocker = runBlocker(); !blocker.isEmpty()) {
+        Q_EMIT errorReported(blocker);
+        Q_EMIT comparisonFinished(false);
+        return;
+    }
+    Q_EMIT errorCleared();
+    const RunInputs inputs = m_document->runInputs();
+    const QJsonObject params{{QStringLiteral("path"), QFileInfo(path).absoluteFilePath()},
+                             {QStringLiteral("mode"), modeName(inputs.mode)},
+                             {QStringLiteral("image"), inputs.image},
+                             {QStringLiteral("preprocessing"), inputs.preprocessing},
+                             {QStringLiteral("allowUnsafeOps"), m_document->unsafeOpsAllowed()}};
+    Q_EMIT busy(tr("Comparing %1 with %2…").arg(QFileInfo(inputs.model).fileName(), QFileInfo(path).fileName()));
+    m_engine->send(QStringLiteral("diff"), params, [this, inputs, generation = m_document->generation()](const QJsonObject& r) {
+        if (generation != m_document->generation()) {
+            Q_EMIT idle(tr("Comparison with the previous model dropped."));
+            Q_EMIT comparisonFinished(false);
+            return;
+        }
+        if (!r.value(QStringLiteral("ok")).toBool()) {
+            Q_EMIT idle(tr("Comparison failed."));
+            Q_EMIT errorReported(tr("Cannot compare the models: %1").arg(errorText(protocol::Status::fromJson(r))));
+            Q_EMIT comparisonFinished(false);
+            return;
+        }
+        auto optionalNumber = [](const QJsonValue& v) { return v.isDouble() ? std::optional<double>(v.toDouble()) : std::nullopt; };
+        auto shape = [](const QJsonValue& v) {
+            QVector<qint64> dims;
+            for (const QJsonValue& d : v.toArray())
+                dims.append(qint64(d.toDouble()));
+            return dims;
+        };
+        auto strings = [](const QJsonValue& v) {
+            QStringList list;
+            for (const QJsonValue& s : v.toArray())
+                list.append(s.toString());
+            return list;
+        };
+        ModelComparison comparison;
+        comparison.otherModel = r.value(QStringLiteral("path")).toString();
+        for (const QJsonValue& v : r.value(QStringLiteral("nodes")).toArray()) {
+            const QJsonObject o = v.toObject();
+            comparison.nodes.append({o.value(QStringLiteral("name")).toString(), shape(o.value(QStringLiteral("shapeA"))),
+                                     shape(o.value(QStringLiteral("shapeB"))), optionalNumber(o.value(QStringLiteral("maxAbs"))),
+                                     optionalNumber(o.value(QStringLiteral("maxRel"))), o.value(QStringLiteral("divergent")).toBool()});
+        }
+        comparison.firstDivergent = r.value(QStringLiteral("firstDivergent")).toString();
+        comparison.onlyInA = strings(r.value(QStringLiteral("onlyInA")));
+        comparison.onlyInB = strings(r.value(QStringLiteral("onlyInB")));
+        comparison.skipped = strings(r.value(QStringLiteral("skipped")));
+        comparison.atol = r.value(QStringLiteral("atol")).toDouble();
+        comparison.rtol = r.value(QStringLiteral("rtol")).toDouble();
+        comparison.inputs = inputs;
+        comparison.elapsedMs = qint64(r.value(QStringLiteral("elapsedMs")).toDouble());
+        m_document->setComparison(comparison);
+        Q_EMIT idle(comparison.firstDivergent.isEmpty() ? tr("The models agree on every shared node.")
+                                                        : tr("The models first differ at %1.").arg(comparison.firstDivergent));
+        Q_EMIT comparisonFinished(true);
+    }, m_runTimeoutMs);
+}
+
 void ModelController::cancelRun()
 {
     if (m_runRequest != 0)

@@ -33,6 +33,9 @@ public:
     void explain(const QString& node, const QString& method, int classIndex = -1);
     /// Summarises every tensor-valued node of the current mode on the document's image; the document keeps it.
     void computeStatistics();
+    /// Runs the open model and the model at `path` on the document's image and compares them node by node;
+    /// the document keeps the result.
+    void compareWithModel(const QString& path);
 
     bool isRunning() const { return m_runRequest != 0; }
     /// The engine request id of the run in progress, 0 when none.
@@ -69,6 +72,7 @@ Q_SIGNALS:
     void exportFinished(bool ok, const QString& path);
     void camFinished(bool ok);
     void statisticsFinished(bool ok);
+    void comparisonFinished(bool ok);
 
 private:
     bool confirmUnsafeOps();

@@ -37,6 +37,7 @@ void ModelDocument::open(ModelInfo model, const QJsonObject& state)
     m_lastRunFailed = false;
     m_cam = {};
     m_statistics = {};
+    m_comparison = {};
     restoreState(state);
     Q_EMIT modelChanged();
     Q_EMIT resultsChanged();
@@ -155,6 +156,12 @@ void ModelDocument::setStatistics(const StatisticsSet& statistics)
 {
     m_statistics = statistics;
     Q_EMIT statisticsChanged();
+}
+
+void ModelDocument::setComparison(const ModelComparison& comparison)
+{
+    m_comparison = comparison;
+    Q_EMIT comparisonChanged();
 }
 
 void ModelDocument::setRunFailed()

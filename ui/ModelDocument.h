@@ -55,6 +55,25 @@ struct StatisticsSet {
     bool isEmpty() const { return nodes.isEmpty(); }
 };
 
+/// The open model (A) and another file (B) run on one image and compared node by node (the "diff" request).
+struct ModelComparison {
+    struct Node {
+        QString name;
+        QVector<qint64> shapeA, shapeB;
+        std::optional<double> maxAbs, maxRel; ///< empty when the shapes differ
+        bool divergent = false;
+    };
+    QString otherModel; ///< B's file
+    QVector<Node> nodes; ///< shared tensor nodes, in A's order
+    QString firstDivergent; ///< empty when none diverges
+    QStringList onlyInA, onlyInB, skipped;
+    double atol = 0, rtol = 0;
+    RunInputs inputs;
+    qint64 elapsedMs = 0;
+
+    bool isEmpty() const { return otherModel.isEmpty(); }
+};
+
 /// The state of the inspector's open model, as Tiled's MapDocument is of a map: the model the engine
 /// described, the mode, the return nodes, the image and its preprocessing, the user's consent to run code
 /// that reaches outside the model, the display choices, and the last run's outputs with the inputs they
@@ -128,6 +147,10 @@ public:
     const StatisticsSet& statistics() const { return m_statistics; }
     void setStatistics(const StatisticsSet& statistics);
 
+    /// The last comparison with another model; empty before one and after another model is opened.
+    const ModelComparison& comparison() const { return m_comparison; }
+    void setComparison(const ModelComparison& comparison);
+
     /// Everything kept per model file in the settings.
     QJsonObject saveState() const;
 
@@ -141,6 +164,7 @@ Q_SIGNALS:
     void resultsChanged();
     void camChanged();
     void statisticsChanged();
+    void comparisonChanged();
     /// staleReason() may have changed.
     void freshnessChanged(const QString& staleReason);
 
@@ -167,6 +191,7 @@ private:
     bool m_lastRunFailed = false;
     CamMap m_cam;
     StatisticsSet m_statistics;
+    ModelComparison m_comparison;
 };
 
 /// "resize 256, crop 224, RGB": how a run's preprocessing is described to the user.

@@ -4,6 +4,7 @@
 #include <featscope/Errors.h>
 #include <featscope/GradientCam.h>
 #include <featscope/ImageInputs.h>
+#include <featscope/ModelDiff.h>
 #include <featscope/ModuleLoader.h>
 #include <featscope/OpsLibraries.h>
 #include <featscope/ProcessLimits.h>
@@ -127,11 +128,11 @@ featscope::protocol::Frame Engine::handle(const QJsonObject& request)
         else if (cmd == QLatin1String("load"))
             response = load(request);
         else if (cmd == QLatin1String("run") || cmd == QLatin1String("export") || cmd == QLatin1String("cam")
-                 || cmd == QLatin1String("stats"))
+                 || cmd == QLatin1String("stats") || cmd == QLatin1String("diff"))
             frame = runCapped(request);
         else
             throw featscope::Error("Unknown request '" + cmd.toStdString()
-                                   + "'; the engine understands hello, load, run, cam, stats, export and quit.");
+                                   + "'; the engine understands hello, load, run, cam, stats, diff, export and quit.");
         response.insert(QStringLiteral("ok"), true);
     } catch (const featscope::OutOfMemoryError& e) {
         response = QJsonObject{{QStringLiteral("ok"), false}, {QStringLiteral("error"), qs(e.what())},
@@ -300,6 +301,8 @@ featscope::protocol::Frame Engine::runCapped(const QJsonObject& request)
             return cam(featscope::protocol::CamRequest::fromJson(request));
         if (cmd == QLatin1String("stats"))
             return featscope::protocol::Frame{statistics(request), {}};
+        if (cmd == QLatin1String("diff"))
+            return featscope::protocol::Frame{diff(request), {}};
         if (isRun)
             return run(featscope::protocol::RunRequest::fromJson(request));
         return featscope::protocol::Frame{exportExtractor(featscope::protocol::ExportRequest::fromJson(request)), {}};
@@ -542,6 +545,67 @@ QJsonObject Engine::statistics(const QJsonObject& request)
 
 // A model whose code reaches outside it runs (or is exported) only when the request says the
 // user allowed it; the GUI asks first.
+// Two models on one image, node by node (issue 15): the loaded one (A) and another file (B), read through the
+// same sandboxed reader as a load; B is dropped after the comparison.
+QJsonObject Engine::diff(const QJsonObject& request)
+{
+    requireModel();
+    QElapsedTimer timer;
+    timer.start();
+    const QString otherPath = request.value(QStringLiteral("path")).toString();
+    if (otherPath.isEmpty())
+        throw featscope::Error("A diff request needs the \"path\" of the model to compare with.");
+    const std::string other = QFileInfo(otherPath).absoluteFilePath().toStdString();
+    const Mode mode = featscope::protocol::modeFromJson(request.value(QStringLiteral("mode")));
+    const bool allowUnsafeOps = request.value(QStringLiteral("allowUnsafeOps")).toBool();
+    requireUnsafeOpsAllowed(allowUnsafeOps);
+    featscope::DiffTolerance tolerance;
+    tolerance.atol = request.value(QStringLiteral("atol")).toDouble(tolerance.atol);
+    tolerance.rtol = request.value(QStringLiteral("rtol")).toDouble(tolerance.rtol);
+    if (!(tolerance.atol >= 0) || !(tolerance.rtol >= 0))
+        throw featscope::Error("\"atol\" and \"rtol\" must be numbers of 0 or more.");
+    const auto preprocessing =
+        featscope::imaging::Preprocessing::fromRequest(request.value(QStringLiteral("preprocessing")).toObject());
+    const std::string image = request.value(QStringLiteral("image")).toString().toStdString();
+    const torch::Tensor input = featscope::imaging::loadImage(image, preprocessing);
+
+    const featscope::LoadLimits limits = featscope::effectiveLoadLimits(other, options_.loadLimits);
+    torch::jit::Module b = featscope::loadModuleWithMetadata(other, limits).module;
+    b.eval();
+    // The user's consent was for the open model; a second file that reaches outside itself is refused.
+    if (const std::vector<featscope::UnsafeOp> unsafe = featscope::findUnsafeOps(b); !unsafe.empty())
+        throw featscope::Error(featscope::describeUnsafeOps(unsafe, other, "compare it with featscope-cli diff --allow-unsafe-ops"));
+    const featscope::ImageInputs imageInputs(module_->get_method("forward").function().getSchema());
+    const featscope::ModelDifference difference =
+        featscope::compareModels(*module_, b, mode, imageInputs({input}), tolerance, extractionOptions_);
+
+    auto number = [](double value) { return std::isfinite(value) ? QJsonValue(value) : QJsonValue(); };
+    auto strings = [](const std::vector<std::string>& values) {
+        QJsonArray array;
+        for (const std::string& v : values)
+            array.append(qs(v));
+        return array;
+    };
+    QJsonArray nodes;
+    for (const featscope::NodeDifference& node : difference.nodes)
+        nodes.append(QJsonObject{{QStringLiteral("name"), qs(node.name)},
+                                 {QStringLiteral("shapeA"), toJson(node.shapeA)},
+                                 {QStringLiteral("shapeB"), toJson(node.shapeB)},
+                                 {QStringLiteral("maxAbs"), number(node.maxAbs)},
+                                 {QStringLiteral("maxRel"), number(node.maxRel)},
+                                 {QStringLiteral("divergent"), node.divergent}});
+    return QJsonObject{{QStringLiteral("path"), qs(other)},
+                       {QStringLiteral("mode"), QString::fromLatin1(featscope::toString(mode))},
+                       {QStringLiteral("atol"), tolerance.atol},
+                       {QStringLiteral("rtol"), tolerance.rtol},
+                       {QStringLiteral("nodes"), nodes},
+                       {QStringLiteral("firstDivergent"), difference.firstDivergent ? QJsonValue(qs(*difference.firstDivergent)) : QJsonValue()},
+                       {QStringLiteral("onlyInA"), strings(difference.onlyInA)},
+                       {QStringLiteral("onlyInB"), strings(difference.onlyInB)},
+                       {QStringLiteral("skipped"), strings(difference.skipped)},
+                       {QStringLiteral("elapsedMs"), double(timer.elapsed())}};
+}
+
 void Engine::requireUnsafeOpsAllowed(bool allowed) const
 {
     if (!unsafeOps_.empty() && !allowed)

@@ -41,6 +41,7 @@ private:
     QJsonObject exportExtractor(const featscope::protocol::ExportRequest& request);
     featscope::protocol::Frame cam(const featscope::protocol::CamRequest& request);
     QJsonObject statistics(const QJsonObject& request);
+    QJsonObject diff(const QJsonObject& request);
 
     featscope::protocol::Frame runCapped(const QJsonObject& request);
     const std::vector<std::string>& names(featscope::Mode mode) const;

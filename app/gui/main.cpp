@@ -30,11 +30,16 @@ namespace {
 class HeadlessRun : public QObject {
 public:
     HeadlessRun(MainWindow* window, QStringList selects, QString image, QString mode, QString screenshot, QString camNode,
-                QString camMethod, int colourBy, QString compareImage)
+                QString camMethod, int colourBy, QString compareImage, QString compareModel)
         : m_window(window), m_selects(std::move(selects)), m_image(std::move(image)), m_mode(std::move(mode)),
           m_screenshot(std::move(screenshot)), m_camNode(std::move(camNode)), m_camMethod(std::move(camMethod)),
-          m_colourBy(colourBy), m_compareImage(std::move(compareImage))
+          m_colourBy(colourBy), m_compareImage(std::move(compareImage)), m_compareModel(std::move(compareModel))
     {
+        connect(window, &MainWindow::comparisonFinished, this, [this](bool ok) {
+            if (!ok)
+                fail(m_window->lastError());
+            waitIdle([this] { finish(); });
+        });
         connect(window, &MainWindow::statisticsFinished, this, [this](bool ok) {
             if (!ok)
                 fail(m_window->lastError());
@@ -108,6 +113,8 @@ private:
                 m_window->run();
             else if (!m_image.isEmpty() && m_colourBy >= 0)
                 m_window->computeStatistics();
+            else if (!m_image.isEmpty() && !m_compareModel.isEmpty())
+                m_window->compareWithModel(m_compareModel);
             else
                 finish();
         });
@@ -155,6 +162,7 @@ private:
     QString m_image, m_mode, m_screenshot, m_camNode, m_camMethod;
     int m_colourBy = -1; ///< NodeStatisticsModel column, -1: no statistics run
     QString m_compareImage; ///< run again on this image, compared with the first run
+    QString m_compareModel; ///< compare the model with this one (without a run)
     bool m_compared = false;
     QTimer m_poll;
     std::function<void()> m_then;
@@ -219,7 +227,11 @@ int main(int argc, char** argv)
                                QStringLiteral("With --screenshot: after the run, pin its maps, run on IMG too and show "
                                               "the difference of the two."),
                                QStringLiteral("IMG"));
-    parser.addOptions({image, select, mode, screenshot, allowUnsafeOps, cam, camMethod, colourBy, compare});
+    QCommandLineOption compareModel(QStringLiteral("compare-model"),
+                                    QStringLiteral("With --screenshot and --image (no --select): compare MODEL with B.pt "
+                                                   "node by node on the image."),
+                                    QStringLiteral("B.pt"));
+    parser.addOptions({image, select, mode, screenshot, allowUnsafeOps, cam, camMethod, colourBy, compare, compareModel});
     parser.process(app);
 
     const QStringList positional = parser.positionalArguments();
@@ -250,6 +262,10 @@ int main(int argc, char** argv)
         std::fprintf(stderr, "featscope: --colour-by takes mean, std, max, zeros or dead, with --screenshot and --image\n");
         return 2;
     }
+    if (parser.isSet(compareModel) && (!parser.isSet(screenshot) || !parser.isSet(image) || parser.isSet(select))) {
+        std::fprintf(stderr, "featscope: --compare-model needs --screenshot and --image, and no --select (see --help)\n");
+        return 2;
+    }
     if (parser.isSet(compare) && (!parser.isSet(screenshot) || !parser.isSet(image) || !parser.isSet(select))) {
         std::fprintf(stderr, "featscope: --compare needs --screenshot, --image and a --select to run first (see --help)\n");
         return 2;
@@ -270,7 +286,7 @@ int main(int argc, char** argv)
         headlessRun = std::make_unique<HeadlessRun>(&window, parser.values(select), parser.value(image), parser.value(mode),
                                                     parser.value(screenshot), parser.value(cam), parser.value(camMethod),
                                                     parser.isSet(colourBy) ? statistics.value(parser.value(colourBy)) : -1,
-                                                    parser.value(compare));
+                                                    parser.value(compare), parser.value(compareModel));
     window.show();
     if (!positional.isEmpty()) {
         if (!headlessRun) {

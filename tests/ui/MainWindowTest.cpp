@@ -21,6 +21,8 @@
 #include "ReturnNodesModel.h"
 #include "ReturnNodesPanel.h"
 #include "StatisticsPanel.h"
+#include "ModelComparisonPanel.h"
+#include <QTableWidget>
 #include "NodeStatisticsModel.h"
 
 #include <QDir>
@@ -78,6 +80,7 @@ private Q_SLOTS:
     void camAtAReturnNodeEqualsTheCommandLines();
     void statisticsColourTheGraphAndAgreeWithTheMaps();
     void aPinnedRunComparesTwoImages();
+    void compareWithModelListsEveryNode();
     void exportAndLoadBack();
     void engineKilledMidRunKeepsWindow();
     void cancelStopsRunWithinASecond();
@@ -553,6 +556,39 @@ void MainWindowTest::aPinnedRunComparesTwoImages()
         QCOMPARE(difference[i], sneaker[i] - bag[i]);
     QTest::mouseClick(m_window->results()->findChild<QPushButton*>(QStringLiteral("unpinReference")), Qt::LeftButton);
     QVERIFY(!conv->hasReference());
+}
+
+// File > Compare with Model: the same file compared with itself agrees on every node; a file that is no model
+// gets an error naming it, and the window goes on.
+void MainWindowTest::compareWithModelListsEveryNode()
+{
+    m_window->setImage(kImage);
+    QSignalSpy finished(m_window.get(), &MainWindow::comparisonFinished);
+    m_window->compareWithModel(kModel);
+    QTRY_VERIFY_WITH_TIMEOUT(finished.count() == 1, 60000);
+    QVERIFY2(finished.first().first().toBool(), qPrintable(m_window->lastError()));
+    const ModelComparison& comparison = m_window->document()->comparison();
+    QCOMPARE(comparison.nodes.size(), m_window->document()->model().graph(featscope::Mode::Eval).names.size());
+    QCOMPARE(comparison.firstDivergent, QString());
+    for (const ModelComparison::Node& node : comparison.nodes) {
+        QCOMPARE(*node.maxAbs, 0.0);
+        QVERIFY(!node.divergent);
+    }
+    QVERIFY(m_window->comparisonPanel()->isVisible());
+    QCOMPARE(m_window->comparisonPanel()->table()->rowCount(), comparison.nodes.size());
+    QCOMPARE(graphItem(kNode)->valueFill(), m_window->comparisonPanel()->nodeColours().value(kNode));
+    QVERIFY(graphItem(kNode)->valueFill().isValid());
+
+    const QString notAModel = m_dir.filePath(QStringLiteral("notes.pt"));
+    QFile file(notAModel);
+    QVERIFY(file.open(QIODevice::WriteOnly));
+    file.write("not a model");
+    file.close();
+    m_window->compareWithModel(notAModel);
+    QTRY_VERIFY_WITH_TIMEOUT(finished.count() == 2, 60000);
+    QVERIFY(!finished.last().first().toBool());
+    QVERIFY2(m_window->lastError().contains(QLatin1String("notes.pt")), qPrintable(m_window->lastError()));
+    QVERIFY(m_window->document()->hasModel());
 }
 
 void MainWindowTest::exportAndLoadBack()
