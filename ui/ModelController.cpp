@@ -206,30 +206,13 @@ void ModelController::explain(const QString& node, const QString& method, int cl
 
 void ModelController::computeStatistics()
 {
-    if (const QString blocker = runBlocker(); !blocker.isEmpty()) {
-        Q_EMIT errorReported(blocker);
-        Q_EMIT statisticsFinished(false);
-        return;
-    }
-    Q_EMIT errorCleared();
     const RunInputs inputs = m_document->runInputs();
     const QJsonObject params{{QStringLiteral("mode"), modeName(inputs.mode)},
                              {QStringLiteral("image"), inputs.image},
                              {QStringLiteral("preprocessing"), inputs.preprocessing},
                              {QStringLiteral("allowUnsafeOps"), m_document->unsafeOpsAllowed()}};
-    Q_EMIT busy(tr("Summarising every node of %1…").arg(QFileInfo(inputs.model).fileName()));
-    m_engine->send(QStringLiteral("stats"), params, [this, inputs, generation = m_document->generation()](const QJsonObject& r) {
-        if (generation != m_document->generation()) {
-            Q_EMIT idle(tr("Statistics of the previous model dropped."));
-            Q_EMIT statisticsFinished(false);
-            return;
-        }
-        if (!r.value(QStringLiteral("ok")).toBool()) {
-            Q_EMIT idle(tr("Statistics failed."));
-            Q_EMIT errorReported(tr("Cannot compute the statistics: %1").arg(errorText(protocol::Status::fromJson(r))));
-            Q_EMIT statisticsFinished(false);
-            return;
-        }
+    sendForDocument(QStringLiteral("stats"), params, tr("Summarising every node of %1…").arg(QFileInfo(inputs.model).fileName()),
+                    tr("the statistics"), &ModelController::statisticsFinished, [this, inputs](const QJsonObject& r) {
         StatisticsSet statistics;
         for (const QJsonValue& v : r.value(QStringLiteral("nodes")).toArray())
             statistics.nodes.append(NodeSummary::fromJson(v.toObject()));
@@ -239,37 +222,49 @@ void ModelController::computeStatistics()
         statistics.elapsedMs = qint64(r.value(QStringLiteral("elapsedMs")).toDouble());
         m_document->setStatistics(statistics);
         Q_EMIT idle(tr("Summarised %n node(s) in %1 ms.", nullptr, int(statistics.nodes.size())).arg(statistics.elapsedMs));
-        Q_EMIT statisticsFinished(true);
+    });
+}
+
+void ModelController::sendForDocument(const QString& command, const QJsonObject& params, const QString& busyMessage,
+                                      const QString& what, void (ModelController::*finished)(bool),
+                                      std::function<void(const QJsonObject&)> done)
+{
+    if (const QString blocker = runBlocker(); !blocker.isEmpty()) {
+        Q_EMIT errorReported(blocker);
+        (this->*finished)(false);
+        return;
+    }
+    Q_EMIT errorCleared();
+    Q_EMIT busy(busyMessage);
+    m_engine->send(command, params, [this, what, finished, done = std::move(done), generation = m_document->generation()](const QJsonObject& r) {
+        if (generation != m_document->generation()) { // another model opened meanwhile; the answer is not its
+            Q_EMIT idle(tr("An answer about the previous model was dropped."));
+            (this->*finished)(false);
+            return;
+        }
+        if (!r.value(QStringLiteral("ok")).toBool()) {
+            Q_EMIT idle(tr("Failed: %1.").arg(what));
+            Q_EMIT errorReported(tr("Cannot compute %1: %2").arg(what, errorText(protocol::Status::fromJson(r))));
+            (this->*finished)(false);
+            return;
+        }
+        done(r);
+        (this->*finished)(true);
     }, m_runTimeoutMs);
 }
 
 void ModelController::compareWithModel(const QString& path)
 {
-    if (const QString blocker = runBlocker(); !blocker.isEmpty()) {
-        Q_EMIT errorReported(blocker);
-        Q_EMIT comparisonFinished(false);
-        return;
-    }
-    Q_EMIT errorCleared();
     const RunInputs inputs = m_document->runInputs();
     const QJsonObject params{{QStringLiteral("path"), QFileInfo(path).absoluteFilePath()},
                              {QStringLiteral("mode"), modeName(inputs.mode)},
                              {QStringLiteral("image"), inputs.image},
                              {QStringLiteral("preprocessing"), inputs.preprocessing},
                              {QStringLiteral("allowUnsafeOps"), m_document->unsafeOpsAllowed()}};
-    Q_EMIT busy(tr("Comparing %1 with %2…").arg(QFileInfo(inputs.model).fileName(), QFileInfo(path).fileName()));
-    m_engine->send(QStringLiteral("diff"), params, [this, inputs, generation = m_document->generation()](const QJsonObject& r) {
-        if (generation != m_document->generation()) {
-            Q_EMIT idle(tr("Comparison with the previous model dropped."));
-            Q_EMIT comparisonFinished(false);
-            return;
-        }
-        if (!r.value(QStringLiteral("ok")).toBool()) {
-            Q_EMIT idle(tr("Comparison failed."));
-            Q_EMIT errorReported(tr("Cannot compare the models: %1").arg(errorText(protocol::Status::fromJson(r))));
-            Q_EMIT comparisonFinished(false);
-            return;
-        }
+    sendForDocument(QStringLiteral("diff"), params,
+                    tr("Comparing %1 with %2…").arg(QFileInfo(inputs.model).fileName(), QFileInfo(path).fileName()),
+                    tr("the comparison with %1").arg(QFileInfo(path).fileName()), &ModelController::comparisonFinished,
+                    [this, inputs](const QJsonObject& r) {
         auto optionalNumber = [](const QJsonValue& v) { return v.isDouble() ? std::optional<double>(v.toDouble()) : std::nullopt; };
         auto shape = [](const QJsonValue& v) {
             QVector<qint64> dims;
@@ -302,8 +297,7 @@ void ModelController::compareWithModel(const QString& path)
         m_document->setComparison(comparison);
         Q_EMIT idle(comparison.firstDivergent.isEmpty() ? tr("The models agree on every shared node.")
                                                         : tr("The models first differ at %1.").arg(comparison.firstDivergent));
-        Q_EMIT comparisonFinished(true);
-    }, m_runTimeoutMs);
+    });
 }
 
 void ModelController::cancelRun()

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <QElapsedTimer>
+#include <QJsonObject>
 #include <QObject>
 #include <QStringList>
 
@@ -78,6 +79,11 @@ private:
     bool confirmUnsafeOps();
     /// Refuses a run: says why and finishes it.
     void refuseRun(const QString& message);
+    /// Sends `command` about the document's model (`busyMessage` says what is going on); `done` gets a successful
+    /// answer. Refused before sending when runBlocker() says so; an answer about a model opened since, or a
+    /// failure (`what` names the work in the message), ends with `finished(false)`, otherwise `finished(true)`.
+    void sendForDocument(const QString& command, const QJsonObject& params, const QString& busyMessage, const QString& what,
+                         void (ModelController::*finished)(bool), std::function<void(const QJsonObject&)> done);
     /// Why the document cannot be run on now (no model, image, valid preprocessing or consent); empty when it can.
     QString runBlocker();
 
