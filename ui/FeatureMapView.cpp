@@ -611,6 +611,8 @@ MapOverlay FeatureMapView::overlay() const
                                        : tr("%1: channel %2 of %3").arg(m_output.key).arg(m_largeChannel).arg(m_tensor.channels());
     if (m_selectedCell.x() >= 0 && m_selectedCell.x() < width && m_selectedCell.y() >= 0 && m_selectedCell.y() < height)
         overlay.cell = m_selectedCell;
+    overlay.node = m_output.node;
+    overlay.layout = layoutChoice();
     return overlay;
 }
 

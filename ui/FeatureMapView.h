@@ -32,6 +32,8 @@ struct MapOverlay {
     QImage colours; ///< one pixel per map cell, in the view's colour map and range; null when there is no map
     QString title;  ///< "layer2: channel 5 of 512"
     QPoint cell{-1, -1}; ///< the cell the user clicked in the large view, (-1, -1) when none
+    QString node;   ///< the output's node
+    QString layout; ///< the layout the user chose for it ("" when detected)
 };
 
 /// How to read an output's values, besides the values themselves.

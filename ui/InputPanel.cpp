@@ -123,6 +123,7 @@ InputPanel::InputPanel(ModelDocument* document, QWidget* parent)
             m_caption->setText(error);
     });
     connect(document, &ModelDocument::imageChanged, this, &InputPanel::reload);
+    connect(document, &ModelDocument::receptiveRegionChanged, this, &InputPanel::updateCaption);
     connect(document, &ModelDocument::preprocessingChanged, this, &InputPanel::reload);
     connect(document, &ModelDocument::resultsChanged, this, &InputPanel::reload);
     connect(document, &ModelDocument::modelChanged, this, [this] {
@@ -233,8 +234,23 @@ void InputPanel::reload()
 
 void InputPanel::setOverlay(const MapOverlay& overlay)
 {
+    const bool newCell = overlay.cell.x() >= 0 && (overlay.cell != m_overlay.cell || overlay.node != m_overlay.node);
     m_overlay = overlay;
     updateCaption();
+    if (newCell)
+        Q_EMIT receptiveRegionRequested(overlay.node, overlay.cell, overlay.layout);
+}
+
+QRectF InputPanel::receptiveRect(QSize size) const
+{
+    const ReceptiveRegion& region = m_document->receptiveRegion();
+    if (m_source != Overlay::FeatureMap || region.inInput.isEmpty() || region.node != m_overlay.node || region.cell != m_overlay.cell
+        || region.inputs != shownInputs() || m_input.isNull())
+        return {};
+    const QRectF input = inputRect(pictureRect(size));
+    const double sx = input.width() / m_input.width(), sy = input.height() / m_input.height();
+    return QRectF(input.left() + region.inInput.left() * sx, input.top() + region.inInput.top() * sy,
+                  region.inInput.width() * sx, region.inInput.height() * sy);
 }
 
 void InputPanel::updateCaption()
@@ -263,7 +279,12 @@ void InputPanel::updateCaption()
     } else {
         if (!m_overlay.colours.isNull())
             caption.append(m_overlay.title);
-        if (m_overlay.cell.x() >= 0)
+        const ReceptiveRegion& region = m_document->receptiveRegion();
+        if (m_overlay.cell.x() >= 0 && !receptiveRect(size()).isEmpty())
+            caption.append(tr("cell (%1, %2) looks at %3 x %4 input pixels (dashed: found from the graph; solid: the cell's "
+                              "share in proportion)")
+                               .arg(m_overlay.cell.x()).arg(m_overlay.cell.y()).arg(region.inInput.width()).arg(region.inInput.height()));
+        else if (m_overlay.cell.x() >= 0)
             caption.append(tr("cell (%1, %2): its share of the input in proportion to the grid").arg(m_overlay.cell.x()).arg(m_overlay.cell.y()));
     }
     m_caption->setText(caption.join(QStringLiteral(" · ")));
@@ -340,6 +361,13 @@ QImage InputPanel::render(QSize size) const
     if (m_showOriginal) {
         painter.setPen(QPen(QColor(0x21, 0x96, 0xf3), 2, Qt::DashLine));
         painter.drawRect(input);
+    }
+    const QRectF region = receptiveRect(size);
+    if (!region.isEmpty()) {
+        painter.setPen(QPen(Qt::white, 3, Qt::DashLine));
+        painter.drawRect(region);
+        painter.setPen(QPen(QColor(0x21, 0x96, 0xf3), 1.5, Qt::DashLine));
+        painter.drawRect(region);
     }
     const QRectF cell = cellRect(m_overlay.cell, size);
     if (!cell.isEmpty()) {

@@ -43,6 +43,9 @@ public:
     void setOverlay(const MapOverlay& overlay);
     /// The picture as drawn now, at `size`.
     QImage render(QSize size) const;
+    /// The input pixels the clicked cell depends on, found from the graph, in the shown picture (scaled to
+    /// `size`); empty until the engine answered for this cell and image.
+    QRectF receptiveRect(QSize size) const;
     /// Where the overlay's cell `cell` lies in the shown picture's pixels (scaled to `size`); empty when none.
     QRectF cellRect(QPoint cell, QSize size) const;
 
@@ -53,6 +56,8 @@ public:
 Q_SIGNALS:
     /// The user asked for a CAM at `node` with `method` for class `classIndex` (-1: the top class).
     void explainRequested(const QString& node, const QString& method, int classIndex);
+    /// A cell was clicked: where does it look in the input (ModelController::findReceptiveRegion)?
+    void receptiveRegionRequested(const QString& node, QPoint cell, const QString& layout);
 
 private:
     /// Decodes the image the results came from (or the current one before any run), once per image and preprocessing.

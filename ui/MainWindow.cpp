@@ -105,6 +105,7 @@ MainWindow::MainWindow(QWidget* parent)
     connect(m_results, &ResultsPanel::layoutChosen, m_document, &ModelDocument::setLayout);
     connect(m_results, &ResultsPanel::overlayChanged, this, [this] { m_inputPanel->setOverlay(m_results->currentOverlay()); });
     connect(m_inputPanel, &InputPanel::explainRequested, m_controller, &ModelController::explain);
+    connect(m_inputPanel, &InputPanel::receptiveRegionRequested, m_controller, &ModelController::findReceptiveRegion);
     connect(m_statisticsPanel, &StatisticsPanel::computeRequested, this, &MainWindow::computeStatistics);
     connect(m_statisticsPanel, &StatisticsPanel::nodeSelected, this, &MainWindow::showNode);
     connect(m_statisticsPanel, &StatisticsPanel::nodeColoursChanged, m_graph, &GraphPanel::setValueFills);

@@ -300,6 +300,32 @@ void ModelController::compareWithModel(const QString& path)
     });
 }
 
+void ModelController::findReceptiveRegion(const QString& node, QPoint cell, const QString& layout)
+{
+    const RunInputs inputs = m_document->runInputs();
+    const QJsonObject params{{QStringLiteral("node"), node},
+                             {QStringLiteral("x"), cell.x()},
+                             {QStringLiteral("y"), cell.y()},
+                             {QStringLiteral("layout"), layout},
+                             {QStringLiteral("image"), inputs.image},
+                             {QStringLiteral("preprocessing"), inputs.preprocessing},
+                             {QStringLiteral("allowUnsafeOps"), m_document->unsafeOpsAllowed()}};
+    sendForDocument(QStringLiteral("receptive"), params, tr("Finding where cell (%1, %2) of %3 looks…").arg(cell.x()).arg(cell.y()).arg(node),
+                    tr("the receptive region"), &ModelController::receptiveRegionFinished,
+                    [this, node, cell, inputs](const QJsonObject& r) {
+        ReceptiveRegion region{node, cell, {}, inputs};
+        if (r.value(QStringLiteral("found")).toBool()) {
+            const int left = r.value(QStringLiteral("left")).toInt(), top = r.value(QStringLiteral("top")).toInt();
+            region.inInput = QRect(QPoint(left, top), QPoint(r.value(QStringLiteral("right")).toInt() - 1,
+                                                             r.value(QStringLiteral("bottom")).toInt() - 1));
+        }
+        m_document->setReceptiveRegion(region);
+        Q_EMIT idle(region.inInput.isEmpty() ? tr("No input pixel reaches that cell.")
+                                             : tr("Cell (%1, %2) of %3 looks at %4 x %5 input pixels.")
+                                                   .arg(cell.x()).arg(cell.y()).arg(node).arg(region.inInput.width()).arg(region.inInput.height()));
+    });
+}
+
 void ModelController::cancelRun()
 {
     if (m_runRequest != 0)

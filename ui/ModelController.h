@@ -3,6 +3,7 @@
 #include <QElapsedTimer>
 #include <QJsonObject>
 #include <QObject>
+#include <QPoint>
 #include <QStringList>
 
 #include <functional>
@@ -37,6 +38,9 @@ public:
     /// Runs the open model and the model at `path` on the document's image and compares them node by node;
     /// the document keeps the result.
     void compareWithModel(const QString& path);
+    /// Finds the input pixels that cell `cell` of `node`'s map (read in `layout`, "" detected) depends on, on the
+    /// document's image; the document keeps it.
+    void findReceptiveRegion(const QString& node, QPoint cell, const QString& layout);
 
     bool isRunning() const { return m_runRequest != 0; }
     /// The engine request id of the run in progress, 0 when none.
@@ -74,6 +78,7 @@ Q_SIGNALS:
     void camFinished(bool ok);
     void statisticsFinished(bool ok);
     void comparisonFinished(bool ok);
+    void receptiveRegionFinished(bool ok);
 
 private:
     bool confirmUnsafeOps();

@@ -38,6 +38,7 @@ void ModelDocument::open(ModelInfo model, const QJsonObject& state)
     m_cam = {};
     m_statistics = {};
     m_comparison = {};
+    m_region = {};
     restoreState(state);
     Q_EMIT modelChanged();
     Q_EMIT resultsChanged();
@@ -162,6 +163,12 @@ void ModelDocument::setComparison(const ModelComparison& comparison)
 {
     m_comparison = comparison;
     Q_EMIT comparisonChanged();
+}
+
+void ModelDocument::setReceptiveRegion(const ReceptiveRegion& region)
+{
+    m_region = region;
+    Q_EMIT receptiveRegionChanged();
 }
 
 void ModelDocument::setRunFailed()

@@ -6,6 +6,8 @@
 #include <QHash>
 #include <QJsonObject>
 #include <QObject>
+#include <QPoint>
+#include <QRect>
 #include <QVector>
 
 namespace featscope::ui {
@@ -72,6 +74,14 @@ struct ModelComparison {
     qint64 elapsedMs = 0;
 
     bool isEmpty() const { return otherModel.isEmpty(); }
+};
+
+/// The input pixels one cell of a node's map depends on (the "receptive" request), in model-input pixels.
+struct ReceptiveRegion {
+    QString node;
+    QPoint cell{-1, -1};
+    QRect inInput; ///< empty when no gradient reaches the input from that cell
+    RunInputs inputs;
 };
 
 /// The state of the inspector's open model, as Tiled's MapDocument is of a map: the model the engine
@@ -151,6 +161,10 @@ public:
     const ModelComparison& comparison() const { return m_comparison; }
     void setComparison(const ModelComparison& comparison);
 
+    /// The last receptive region found; empty node before one.
+    const ReceptiveRegion& receptiveRegion() const { return m_region; }
+    void setReceptiveRegion(const ReceptiveRegion& region);
+
     /// Everything kept per model file in the settings.
     QJsonObject saveState() const;
 
@@ -165,6 +179,7 @@ Q_SIGNALS:
     void camChanged();
     void statisticsChanged();
     void comparisonChanged();
+    void receptiveRegionChanged();
     /// staleReason() may have changed.
     void freshnessChanged(const QString& staleReason);
 
@@ -192,6 +207,7 @@ private:
     CamMap m_cam;
     StatisticsSet m_statistics;
     ModelComparison m_comparison;
+    ReceptiveRegion m_region;
 };
 
 /// "resize 256, crop 224, RGB": how a run's preprocessing is described to the user.

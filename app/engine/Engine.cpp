@@ -16,6 +16,7 @@
 #include <featscope/protocol/ErrorKind.h>
 #include <featscope/protocol/GraphJson.h>
 
+#include <torch/csrc/autograd/autograd.h>
 #include <torch/csrc/jit/runtime/graph_executor.h>
 
 #include <QElapsedTimer>
@@ -128,11 +129,11 @@ featscope::protocol::Frame Engine::handle(const QJsonObject& request)
         else if (cmd == QLatin1String("load"))
             response = load(request);
         else if (cmd == QLatin1String("run") || cmd == QLatin1String("export") || cmd == QLatin1String("cam")
-                 || cmd == QLatin1String("stats") || cmd == QLatin1String("diff"))
+                 || cmd == QLatin1String("stats") || cmd == QLatin1String("diff") || cmd == QLatin1String("receptive"))
             frame = runCapped(request);
         else
             throw featscope::Error("Unknown request '" + cmd.toStdString()
-                                   + "'; the engine understands hello, load, run, cam, stats, diff, export and quit.");
+                                   + "'; the engine understands hello, load, run, cam, stats, diff, receptive, export and quit.");
         response.insert(QStringLiteral("ok"), true);
     } catch (const featscope::OutOfMemoryError& e) {
         response = QJsonObject{{QStringLiteral("ok"), false}, {QStringLiteral("error"), qs(e.what())},
@@ -303,6 +304,8 @@ featscope::protocol::Frame Engine::runCapped(const QJsonObject& request)
             return featscope::protocol::Frame{statistics(request), {}};
         if (cmd == QLatin1String("diff"))
             return featscope::protocol::Frame{diff(request), {}};
+        if (cmd == QLatin1String("receptive"))
+            return featscope::protocol::Frame{receptiveRegion(request), {}};
         if (isRun)
             return run(featscope::protocol::RunRequest::fromJson(request));
         return featscope::protocol::Frame{exportExtractor(featscope::protocol::ExportRequest::fromJson(request)), {}};
@@ -463,14 +466,8 @@ featscope::protocol::Frame Engine::cam(const featscope::protocol::CamRequest& re
     const torch::Tensor input = featscope::imaging::loadImage(request.image.toStdString(), request.preprocessing);
     camRequest.inputSize = featscope::InputSize{input.size(1), input.size(2)};
     const featscope::ImageInputs imageInputs(module_->get_method("forward").function().getSchema());
-    // Building the gradient module names the model again: keep it while the node stays the same.
     const std::string resolved = featscope::resolveNodeName(names(Mode::Eval), node).value_or(node);
-    if (!camModule_ || camNode_ != resolved) {
-        camModule_.reset();
-        camModule_ = featscope::createNodeGradientModule(*module_, resolved, extractionOptions_);
-        camNode_ = resolved;
-    }
-    const featscope::CamResult result = featscope::computeCam(*camModule_, imageInputs({input}), camRequest);
+    const featscope::CamResult result = featscope::computeCam(gradientModuleFor(resolved), imageInputs({input}), camRequest);
 
     // The map travels as the answer's payload (docs/engine-protocol.md, "Framing"), as a run's tensors do.
     featscope::protocol::CamResult answer;
@@ -494,6 +491,76 @@ featscope::protocol::Frame Engine::cam(const featscope::protocol::CamRequest& re
     answer.inputShape = QVector<qint64>(inputShape.begin(), inputShape.end());
     answer.elapsedMs = double(timer.elapsed());
     return answer.toFrame();
+}
+
+torch::jit::Module& Engine::gradientModuleFor(const std::string& node)
+{
+    // Building the gradient module names the model again: keep it while the node stays the same.
+    if (!camModule_ || camNode_ != node) {
+        camModule_.reset();
+        camModule_ = featscope::createNodeGradientModule(*module_, node, extractionOptions_);
+        camNode_ = node;
+    }
+    return *camModule_;
+}
+
+// Where one cell of a node's map looks in the input: the input pixels its value depends on, found from the
+// graph by autograd (the support of d cell / d input), for the inspector's Input dock. For convolutions and
+// pools that is the receptive field the strides and kernels give, minus pixels that only reach the cell through
+// units switched off on this image (a ReLU at zero passes no gradient).
+QJsonObject Engine::receptiveRegion(const QJsonObject& request)
+{
+    requireModel();
+    QElapsedTimer timer;
+    timer.start();
+    requireUnsafeOpsAllowed(request.value(QStringLiteral("allowUnsafeOps")).toBool());
+    const std::string node = featscope::resolveNodeName(names(Mode::Eval), request.value(QStringLiteral("node")).toString().toStdString())
+                                 .value_or(request.value(QStringLiteral("node")).toString().toStdString());
+    const int x = request.value(QStringLiteral("x")).toInt(-1), y = request.value(QStringLiteral("y")).toInt(-1);
+    const auto preprocessing =
+        featscope::imaging::Preprocessing::fromRequest(request.value(QStringLiteral("preprocessing")).toObject());
+    const torch::Tensor input = featscope::imaging::loadImage(request.value(QStringLiteral("image")).toString().toStdString(), preprocessing);
+    const featscope::ImageInputs imageInputs(module_->get_method("forward").function().getSchema());
+    const torch::Tensor leaf = input.clone().requires_grad_(true);
+    torch::AutoGradMode gradients(true);
+    const c10::IValue result = gradientModuleFor(node).forward(imageInputs({leaf}));
+    const torch::Tensor value = result.toGenericDict().at(featscope::kGradientActivationKey).toTensor();
+    std::vector<std::int64_t> shape = value.sizes().vec();
+    const featscope::InputSize inputSize{input.size(1), input.size(2)};
+    const std::string layoutName = request.value(QStringLiteral("layout")).toString().toStdString();
+    std::string layoutError;
+    const featscope::TensorLayout layout = layoutName.empty()
+        ? featscope::detectTensorLayout(shape, inputSize)
+        : featscope::applyTensorLayout(shape, featscope::parseSpatialLayout(layoutName).value_or(featscope::TensorLayoutKind::Unknown),
+                                       inputSize, &layoutError);
+    if (!layout.isSpatial())
+        throw featscope::Error("The value of '" + node + "' has no spatial grid to take a cell of.");
+    if (x < 0 || y < 0 || x >= layout.width || y >= layout.height)
+        throw featscope::Error("Cell (" + std::to_string(x) + ", " + std::to_string(y) + ") is outside the " + std::to_string(layout.height)
+                               + " x " + std::to_string(layout.width) + " grid of '" + node + "'.");
+    torch::Tensor cell;
+    if (layout.kind == featscope::TensorLayoutKind::Nchw)
+        cell = value[0].select(1, y).select(1, x);
+    else if (layout.kind == featscope::TensorLayoutKind::Nhwc)
+        cell = value[0][y][x];
+    else
+        cell = value[0][(layout.classToken ? 1 : 0) + std::int64_t(y) * layout.width + x];
+    const torch::Tensor gradient = torch::autograd::grad({cell.sum()}, {leaf}, {}, false, false, true)[0];
+    QJsonObject answer{{QStringLiteral("node"), qs(node)},
+                       {QStringLiteral("inputHeight"), double(input.size(1))},
+                       {QStringLiteral("inputWidth"), double(input.size(2))}};
+    const torch::Tensor reached = gradient.defined() ? (gradient.abs().sum(0) > 0) : torch::zeros({input.size(1), input.size(2)}, torch::kBool);
+    const torch::Tensor rows = reached.any(1).nonzero(), columns = reached.any(0).nonzero();
+    const bool found = rows.numel() > 0 && columns.numel() > 0;
+    answer.insert(QStringLiteral("found"), found);
+    if (found) {
+        answer.insert(QStringLiteral("top"), double(rows.min().item<std::int64_t>()));
+        answer.insert(QStringLiteral("bottom"), double(rows.max().item<std::int64_t>() + 1));
+        answer.insert(QStringLiteral("left"), double(columns.min().item<std::int64_t>()));
+        answer.insert(QStringLiteral("right"), double(columns.max().item<std::int64_t>() + 1));
+    }
+    answer.insert(QStringLiteral("elapsedMs"), double(timer.elapsed()));
+    return answer;
 }
 
 // What flows through every node (issue 15): one run summarising each tensor-valued node as it is computed,

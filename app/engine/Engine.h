@@ -42,6 +42,9 @@ private:
     featscope::protocol::Frame cam(const featscope::protocol::CamRequest& request);
     QJsonObject statistics(const QJsonObject& request);
     QJsonObject diff(const QJsonObject& request);
+    QJsonObject receptiveRegion(const QJsonObject& request);
+    /// The gradient module of `node` (see featscope::createNodeGradientModule), kept while the node stays the same.
+    torch::jit::Module& gradientModuleFor(const std::string& node);
 
     featscope::protocol::Frame runCapped(const QJsonObject& request);
     const std::vector<std::string>& names(featscope::Mode mode) const;

@@ -392,13 +392,25 @@ void MainWindowTest::inputShowsTheShownMapOverTheImage()
     for (const QPoint p : {QPoint(0, 0), QPoint(13, 7), QPoint(27, 27)})
         QCOMPARE(drawn.pixel(p), overlay.colours.pixel(p));
 
-    // block2's pool is 7 x 7: cell (1, 2) covers input pixels 4..7 x 8..11, 40 x 40 at ten times the size.
+    // A clicked cell asks the engine which input pixels it depends on: for the 3x3 convolution (padding 1),
+    // cell (5, 5) sees pixels 4..6, drawn dashed over them.
+    QSignalSpy regions(m_window->controller(), &ModelController::receptiveRegionFinished);
+    conv->setSelectedCell(QPoint(5, 5));
+    QTRY_VERIFY_WITH_TIMEOUT(regions.count() == 1, 60000);
+    QVERIFY2(regions.last().first().toBool(), qPrintable(m_window->lastError()));
+    QCOMPARE(m_window->document()->receptiveRegion().inInput, QRect(4, 4, 3, 3));
+    QCOMPARE(input->receptiveRect(QSize(280, 280)), QRectF(40, 40, 30, 30));
+
+    // block2's pool is 7 x 7: cell (1, 2) covers input pixels 4..7 x 8..11 in proportion, 40 x 40 at ten times
+    // the size; through conv, pool, conv, pool it depends on columns 1..10 and rows 5..14.
     m_window->results()->tabs()->setCurrentIndex(1);
     FeatureMapView* pool = m_window->results()->view(1);
     pool->setSelectedCell(QPoint(1, 2));
     QCOMPARE(pool->maps().width(), 7);
     QCOMPARE(input->cellRect(QPoint(1, 2), QSize(280, 280)), QRectF(40, 80, 40, 40));
-    QVERIFY(input->findChild<QLabel*>(QStringLiteral("inputCaption"))->text().contains(QLatin1String("cell (1, 2)")));
+    QTRY_VERIFY_WITH_TIMEOUT(regions.count() == 2, 60000);
+    QCOMPARE(m_window->document()->receptiveRegion().inInput, QRect(1, 5, 10, 10));
+    QVERIFY(input->findChild<QLabel*>(QStringLiteral("inputCaption"))->text().contains(QLatin1String("cell (1, 2) looks at 10 x 10")));
 
     // A wide image: resized to 42 x 28, cropped from x = 7, so the input is the original's (10, 0, 40 x 40).
     // Shown as the original at ten times its size, the map lies over that square, not over the whole picture.
