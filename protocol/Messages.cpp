@@ -30,19 +30,6 @@ QJsonArray toJson(const QVector<qint64>& values)
     return array;
 }
 
-/// Whole numbers of a JSON list; anything else (text, fractions, beyond 2^53) becomes -1, which no shape
-/// accepts. (Casting a double past qint64's range would be undefined.)
-QVector<qint64> integers(const QJsonValue& value)
-{
-    constexpr double kExactLimit = 9007199254740992.0; // 2^53
-    QVector<qint64> out;
-    for (const QJsonValue& v : value.toArray()) {
-        const double d = v.toDouble(-1);
-        out.append(d == std::floor(d) && std::abs(d) <= kExactLimit ? qint64(d) : -1);
-    }
-    return out;
-}
-
 QJsonValue modeToJson(Mode mode) { return QString::fromLatin1(featscope::toString(mode)); }
 
 /// Wire order is little-endian; on a big-endian machine the same swap goes both ways.
@@ -176,13 +163,40 @@ qint64 TensorOutput::count() const
     return elementCount(shape, std::numeric_limits<qint64>::max());
 }
 
-QString TensorOutput::shapeText() const
+QString shapeText(const QVector<qint64>& shape)
 {
     QStringList parts;
     for (qint64 d : shape)
         parts.append(QString::number(d));
     return parts.join(QChar(0x00D7));
 }
+
+// Casting a double past qint64's range would be undefined: such values become -1.
+QVector<qint64> integersFromJson(const QJsonValue& value)
+{
+    constexpr double kExactLimit = 9007199254740992.0; // 2^53
+    QVector<qint64> out;
+    for (const QJsonValue& v : value.toArray()) {
+        const double d = v.toDouble(-1);
+        out.append(d == std::floor(d) && std::abs(d) <= kExactLimit ? qint64(d) : -1);
+    }
+    return out;
+}
+
+QStringList stringsFromJson(const QJsonValue& value)
+{
+    QStringList out;
+    for (const QJsonValue& v : value.toArray())
+        out.append(v.toString());
+    return out;
+}
+
+std::optional<double> finiteNumberFromJson(const QJsonValue& value)
+{
+    return value.isDouble() ? std::optional<double>(value.toDouble()) : std::nullopt;
+}
+
+QString TensorOutput::shapeText() const { return protocol::shapeText(shape); }
 
 Frame RunResult::toFrame() const
 {
@@ -221,7 +235,7 @@ RunResult RunResult::fromFrame(const Frame& frame)
         return failed;
     };
     result.mode = featscope::modeFromString(frame.header.value(field("mode")).toString().toStdString()).value_or(Mode::Eval);
-    result.inputShape = integers(frame.header.value(field("inputShape")));
+    result.inputShape = integersFromJson(frame.header.value(field("inputShape")));
     result.elapsedMs = frame.header.value(field("elapsedMs")).toDouble();
     const QJsonArray described = frame.header.value(field("outputs")).toArray();
     if (described.size() != frame.payload.size())
@@ -233,7 +247,7 @@ RunResult RunResult::fromFrame(const Frame& frame)
         TensorOutput output;
         output.key = o.value(field("key")).toString();
         output.node = o.value(field("node")).toString();
-        output.shape = integers(o.value(field("shape")));
+        output.shape = integersFromJson(o.value(field("shape")));
         output.min = o.value(field("min")).toDouble();
         output.max = o.value(field("max")).toDouble();
         output.mean = o.value(field("mean")).toDouble();
@@ -314,15 +328,15 @@ CamResult CamResult::fromFrame(const Frame& frame)
     const QJsonObject& h = frame.header;
     result.node = h.value(field("node")).toString();
     result.method = h.value(field("method")).toString();
-    result.classIndex = integers(QJsonArray{h.value(field("classIndex"))}).value(0, -1);
+    result.classIndex = integersFromJson(QJsonArray{h.value(field("classIndex"))}).value(0, -1);
     result.layout = h.value(field("layout")).toString();
     result.classTokenDropped = h.value(field("classTokenDropped")).toBool();
-    const QVector<qint64> grid = integers(QJsonArray{h.value(field("height")), h.value(field("width"))});
-    result.inputShape = integers(h.value(field("inputShape")));
+    const QVector<qint64> grid = integersFromJson(QJsonArray{h.value(field("height")), h.value(field("width"))});
+    result.inputShape = integersFromJson(h.value(field("inputShape")));
     result.elapsedMs = h.value(field("elapsedMs")).toDouble();
     for (const QJsonValue& v : h.value(field("top")).toArray()) {
         const QJsonObject o = v.toObject();
-        result.top.append({integers(QJsonArray{o.value(field("index"))}).value(0, -1), o.value(field("score")).toDouble(),
+        result.top.append({integersFromJson(QJsonArray{o.value(field("index"))}).value(0, -1), o.value(field("score")).toDouble(),
                            o.value(field("probability")).toDouble()});
     }
     const qint64 bytes = frame.payload.size() == 1 ? frame.payload[0].size() : -1;

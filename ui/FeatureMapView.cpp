@@ -48,6 +48,16 @@ void hideAxes(QCPAxisRect* rect)
     rect->axis(QCPAxis::atLeft)->setRangeReversed(true); // row 0 at the top, like the image
 }
 
+/// sum_i exp(values[i] - largest): the softmax's denominator taken from the largest value, so it cannot
+/// overflow; entry i's share (as a classifier's logits would give) is exp(values[i] - largest) / it.
+double softmaxDenominator(const float* values, int count, float largest)
+{
+    double sum = 0;
+    for (int i = 0; i < count; ++i)
+        sum += std::exp(double(values[i]) - largest);
+    return sum;
+}
+
 /// "tokens 14×14 + class token", "NCHW 512×28×28", "vector of 1000".
 QString describeLayout(const featscope::TensorLayout& layout)
 {
@@ -313,10 +323,7 @@ void FeatureMapView::showVector()
     std::iota(order.begin(), order.end(), 0);
     const int top = std::min(kTopEntries, count);
     std::partial_sort(order.begin(), order.begin() + top, order.end(), [values](int a, int b) { return values[a] > values[b]; });
-    // Softmax shares, as a classifier's logits would give; computed stably from the largest value.
-    double sum = 0;
-    for (int i = 0; i < count; ++i)
-        sum += std::exp(double(values[i]) - values[order[0]]);
+    const double sum = softmaxDenominator(values, count, values[order[0]]);
     QStringList rows;
     for (int rank = 0; rank < top; ++rank) {
         const int index = order[rank];
@@ -371,10 +378,7 @@ QString FeatureMapView::prediction() const
     const float* values = m_values.data().constData();
     const int count = int(m_values.shape().last());
     const int best = int(std::max_element(values, values + count) - values);
-    double sum = 0;
-    for (int i = 0; i < count; ++i)
-        sum += std::exp(double(values[i]) - values[best]);
-    return tr("%1 (%2%)").arg(entryName(best)).arg(100.0 / sum, 0, 'f', 1);
+    return tr("%1 (%2%)").arg(entryName(best)).arg(100.0 / softmaxDenominator(values, count, values[best]), 0, 'f', 1);
 }
 
 void FeatureMapView::buildGrid()

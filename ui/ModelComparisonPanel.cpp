@@ -2,6 +2,8 @@
 
 #include "ModelDocument.h"
 
+#include <featscope/protocol/Messages.h>
+
 #include <QFileInfo>
 #include <QHeaderView>
 #include <QLabel>
@@ -13,14 +15,6 @@ namespace featscope::ui {
 namespace {
 
 enum Columns { NameColumn, ShapeColumn, MaxAbsColumn, MaxRelColumn, VerdictColumn, ColumnCount };
-
-QString shapeText(const QVector<qint64>& shape)
-{
-    QStringList parts;
-    for (qint64 d : shape)
-        parts.append(QString::number(d));
-    return parts.join(QChar(0x00D7));
-}
 
 /// A cell that sorts by its number (missing numbers last), shown with 4 significant digits.
 QTableWidgetItem* numberItem(const std::optional<double>& value)
@@ -84,8 +78,8 @@ void ModelComparisonPanel::showComparison()
     for (int row = 0; row < comparison.nodes.size(); ++row) {
         const ModelComparison::Node& node = comparison.nodes[row];
         m_table->setItem(row, NameColumn, new QTableWidgetItem(node.name));
-        m_table->setItem(row, ShapeColumn, new QTableWidgetItem(node.shapeA == node.shapeB ? shapeText(node.shapeA)
-                                                                 : shapeText(node.shapeA) + QStringLiteral(" / ") + shapeText(node.shapeB)));
+        m_table->setItem(row, ShapeColumn, new QTableWidgetItem(node.shapeA == node.shapeB ? protocol::shapeText(node.shapeA)
+                                                                 : protocol::shapeText(node.shapeA) + QStringLiteral(" / ") + protocol::shapeText(node.shapeB)));
         m_table->setItem(row, MaxAbsColumn, numberItem(node.maxAbs));
         m_table->setItem(row, MaxRelColumn, numberItem(node.maxRel));
         auto* verdict = new QTableWidgetItem(node.name == comparison.firstDivergent ? tr("first divergent")

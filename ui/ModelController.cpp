@@ -141,14 +141,11 @@ void ModelController::run()
             Q_EMIT runFinished(false);
             return;
         }
-        QStringList inputShapeText;
-        for (qint64 d : r.inputShape)
-            inputShapeText.append(QString::number(d));
         const QString summary = tr("%1 · %2 mode · %3 · %4 · input %5 · %n output(s) · engine %6 ms", nullptr, int(r.outputs.size()))
                                     .arg(QFileInfo(inputs.model).fileName(), modeName(r.mode),
                                          QFileInfo(inputs.image).fileName(),
                                          describePreprocessing(preprocessingFromRequest(inputs.preprocessing, {})),
-                                         inputShapeText.join(QChar(0x00D7)))
+                                         protocol::shapeText(r.inputShape))
                                     .arg(qint64(r.elapsedMs));
         m_document->setResults(r.outputs, inputs, summary, r.inputShape);
         Q_EMIT idle(tr("Ran in %1 ms.").arg(timer.elapsed()));
@@ -216,8 +213,7 @@ void ModelController::computeStatistics()
         StatisticsSet statistics;
         for (const QJsonValue& v : r.value(QStringLiteral("nodes")).toArray())
             statistics.nodes.append(NodeSummary::fromJson(v.toObject()));
-        for (const QJsonValue& v : r.value(QStringLiteral("skipped")).toArray())
-            statistics.skipped.append(v.toString());
+        statistics.skipped = protocol::stringsFromJson(r.value(QStringLiteral("skipped")));
         statistics.inputs = inputs;
         statistics.elapsedMs = qint64(r.value(QStringLiteral("elapsedMs")).toDouble());
         m_document->setStatistics(statistics);
@@ -265,31 +261,20 @@ void ModelController::compareWithModel(const QString& path)
                     tr("Comparing %1 with %2…").arg(QFileInfo(inputs.model).fileName(), QFileInfo(path).fileName()),
                     tr("the comparison with %1").arg(QFileInfo(path).fileName()), &ModelController::comparisonFinished,
                     [this, inputs](const QJsonObject& r) {
-        auto optionalNumber = [](const QJsonValue& v) { return v.isDouble() ? std::optional<double>(v.toDouble()) : std::nullopt; };
-        auto shape = [](const QJsonValue& v) {
-            QVector<qint64> dims;
-            for (const QJsonValue& d : v.toArray())
-                dims.append(qint64(d.toDouble()));
-            return dims;
-        };
-        auto strings = [](const QJsonValue& v) {
-            QStringList list;
-            for (const QJsonValue& s : v.toArray())
-                list.append(s.toString());
-            return list;
-        };
         ModelComparison comparison;
         comparison.otherModel = r.value(QStringLiteral("path")).toString();
         for (const QJsonValue& v : r.value(QStringLiteral("nodes")).toArray()) {
             const QJsonObject o = v.toObject();
-            comparison.nodes.append({o.value(QStringLiteral("name")).toString(), shape(o.value(QStringLiteral("shapeA"))),
-                                     shape(o.value(QStringLiteral("shapeB"))), optionalNumber(o.value(QStringLiteral("maxAbs"))),
-                                     optionalNumber(o.value(QStringLiteral("maxRel"))), o.value(QStringLiteral("divergent")).toBool()});
+            comparison.nodes.append({o.value(QStringLiteral("name")).toString(), protocol::integersFromJson(o.value(QStringLiteral("shapeA"))),
+                                     protocol::integersFromJson(o.value(QStringLiteral("shapeB"))),
+                                     protocol::finiteNumberFromJson(o.value(QStringLiteral("maxAbs"))),
+                                     protocol::finiteNumberFromJson(o.value(QStringLiteral("maxRel"))),
+                                     o.value(QStringLiteral("divergent")).toBool()});
         }
         comparison.firstDivergent = r.value(QStringLiteral("firstDivergent")).toString();
-        comparison.onlyInA = strings(r.value(QStringLiteral("onlyInA")));
-        comparison.onlyInB = strings(r.value(QStringLiteral("onlyInB")));
-        comparison.skipped = strings(r.value(QStringLiteral("skipped")));
+        comparison.onlyInA = protocol::stringsFromJson(r.value(QStringLiteral("onlyInA")));
+        comparison.onlyInB = protocol::stringsFromJson(r.value(QStringLiteral("onlyInB")));
+        comparison.skipped = protocol::stringsFromJson(r.value(QStringLiteral("skipped")));
         comparison.atol = r.value(QStringLiteral("atol")).toDouble();
         comparison.rtol = r.value(QStringLiteral("rtol")).toDouble();
         comparison.inputs = inputs;

@@ -1,24 +1,13 @@
 #include "ModelInfo.h"
 
 #include <featscope/protocol/GraphJson.h>
+#include <featscope/protocol/Messages.h>
 
 #include <featscope/Errors.h>
 
 #include <QJsonArray>
 
 namespace featscope::ui {
-
-namespace {
-
-QStringList toStrings(const QJsonValue& value)
-{
-    QStringList out;
-    for (const QJsonValue& v : value.toArray())
-        out.append(v.toString());
-    return out;
-}
-
-} // namespace
 
 QString modeName(Mode mode) { return QString::fromLatin1(featscope::toString(mode)); }
 
@@ -50,13 +39,13 @@ ModelInfo ModelInfo::fromJson(const QJsonObject& r)
     info.file = r.value(QStringLiteral("file")).toString();
     info.className = r.value(QStringLiteral("className")).toString();
     info.parameterCount = qint64(r.value(QStringLiteral("parameterCount")).toDouble());
-    info.inputs = toStrings(r.value(QStringLiteral("inputs")));
+    info.inputs = protocol::stringsFromJson(r.value(QStringLiteral("inputs")));
     info.warning = r.value(QStringLiteral("warning")).toString();
-    info.unsafeOps = toStrings(r.value(QStringLiteral("unsafeOps")));
+    info.unsafeOps = protocol::stringsFromJson(r.value(QStringLiteral("unsafeOps")));
     info.hasPreprocessing = r.contains(QStringLiteral("preprocessing"));
     if (info.hasPreprocessing)
         info.preprocessing = preprocessingFromRequest(r.value(QStringLiteral("preprocessing")).toObject(), {});
-    info.classes = toStrings(r.value(QStringLiteral("metadata")).toObject().value(QStringLiteral("classes")));
+    info.classes = protocol::stringsFromJson(r.value(QStringLiteral("metadata")).toObject().value(QStringLiteral("classes")));
     const QJsonObject classes = r.value(QStringLiteral("moduleClasses")).toObject();
     for (auto it = classes.constBegin(); it != classes.constEnd(); ++it)
         info.moduleClasses.insert(it.key(), it.value().toString());

@@ -1,42 +1,26 @@
 #include "NodeStatisticsModel.h"
 
+#include <featscope/protocol/Messages.h>
+
 #include <QJsonArray>
 #include <QLocale>
 
 namespace featscope::ui {
 
-namespace {
-
-std::optional<double> optionalNumber(const QJsonValue& value)
-{
-    return value.isDouble() ? std::optional<double>(value.toDouble()) : std::nullopt;
-}
-
-QString shapeText(const QVector<qint64>& shape)
-{
-    QStringList parts;
-    for (qint64 d : shape)
-        parts.append(QString::number(d));
-    return parts.join(QChar(0x00D7));
-}
-
-} // namespace
 
 NodeSummary NodeSummary::fromJson(const QJsonObject& o)
 {
     NodeSummary node;
     node.name = o.value(QStringLiteral("name")).toString();
-    for (const QJsonValue& d : o.value(QStringLiteral("shape")).toArray())
-        node.shape.append(qint64(d.toDouble()));
-    node.min = optionalNumber(o.value(QStringLiteral("min")));
-    node.max = optionalNumber(o.value(QStringLiteral("max")));
-    node.mean = optionalNumber(o.value(QStringLiteral("mean")));
-    node.std = optionalNumber(o.value(QStringLiteral("std")));
-    node.zeros = optionalNumber(o.value(QStringLiteral("zeros")));
+    node.shape = protocol::integersFromJson(o.value(QStringLiteral("shape")));
+    node.min = protocol::finiteNumberFromJson(o.value(QStringLiteral("min")));
+    node.max = protocol::finiteNumberFromJson(o.value(QStringLiteral("max")));
+    node.mean = protocol::finiteNumberFromJson(o.value(QStringLiteral("mean")));
+    node.std = protocol::finiteNumberFromJson(o.value(QStringLiteral("std")));
+    node.zeros = protocol::finiteNumberFromJson(o.value(QStringLiteral("zeros")));
     node.deadChannels = qint64(o.value(QStringLiteral("deadChannels")).toDouble());
     node.channelDim = o.value(QStringLiteral("channelDim")).toInt(-1);
-    for (const QJsonValue& c : o.value(QStringLiteral("histogram")).toArray())
-        node.histogram.append(qint64(c.toDouble()));
+    node.histogram = protocol::integersFromJson(o.value(QStringLiteral("histogram")));
     return node;
 }
 
@@ -100,7 +84,7 @@ QVariant NodeStatisticsModel::data(const QModelIndex& index, int role) const
     case NameColumn:
         return n.name;
     case ShapeColumn:
-        return shapeText(n.shape);
+        return protocol::shapeText(n.shape);
     case ZerosColumn:
         return n.zeros ? QStringLiteral("%1%").arg(100 * *n.zeros, 0, 'f', 1) : QStringLiteral("–");
     case DeadColumn:

@@ -108,18 +108,24 @@ void StatisticsPanel::setColouring(int column) { m_colourBy->setCurrentIndex(std
 
 int StatisticsPanel::colouring() const { return m_colourBy->currentData().toInt(); }
 
-QHash<QString, QColor> StatisticsPanel::nodeColours() const
+QPair<double, double> StatisticsPanel::valueRange(int column) const
 {
-    QHash<QString, QColor> colours;
-    const int column = colouring();
-    if (column < 0)
-        return colours;
     double lo = std::numeric_limits<double>::infinity(), hi = -lo;
     for (int row = 0; row < m_model->rowCount(); ++row)
         if (const auto v = m_model->value(row, column)) {
             lo = std::min(lo, *v);
             hi = std::max(hi, *v);
         }
+    return {lo, hi};
+}
+
+QHash<QString, QColor> StatisticsPanel::nodeColours() const
+{
+    QHash<QString, QColor> colours;
+    const int column = colouring();
+    if (column < 0)
+        return colours;
+    const auto [lo, hi] = valueRange(column);
     for (int row = 0; row < m_model->rowCount(); ++row)
         if (const auto v = m_model->value(row, column))
             colours.insert(m_model->nodes()[row].name, boxColour(hi > lo ? (*v - lo) / (hi - lo) : 0.5));
@@ -129,12 +135,7 @@ QHash<QString, QColor> StatisticsPanel::nodeColours() const
 void StatisticsPanel::updateLegend()
 {
     const int column = colouring();
-    double lo = std::numeric_limits<double>::infinity(), hi = -lo;
-    for (int row = 0; row < m_model->rowCount(); ++row)
-        if (const auto v = m_model->value(row, column)) {
-            lo = std::min(lo, *v);
-            hi = std::max(hi, *v);
-        }
+    const auto [lo, hi] = valueRange(column);
     if (column < 0 || !std::isfinite(lo)) {
         m_legend->clear();
         m_legend->setToolTip({});

@@ -2,6 +2,7 @@
 
 #include <QColor>
 #include <QHash>
+#include <QPair>
 #include <QWidget>
 
 class QComboBox;
@@ -43,6 +44,8 @@ private:
     void showStatistics();
     void showHistogram(int row);
     void updateLegend();
+    /// Smallest and largest value of column `column` over the nodes that have one (infinities when none).
+    QPair<double, double> valueRange(int column) const;
 
     ModelDocument* m_document;
     NodeStatisticsModel* m_model;

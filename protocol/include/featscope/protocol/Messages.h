@@ -17,6 +17,8 @@
 #include <QStringList>
 #include <QVector>
 
+#include <optional>
+
 namespace featscope::protocol {
 
 /// What every response carries besides its own fields: success, or the error for the user.
@@ -65,6 +67,16 @@ struct RunRequest {
     /// Throws featscope::Error on a bad mode or preprocessing.
     static RunRequest fromJson(const QJsonObject& request);
 };
+
+/// "1×64×28×28".
+QString shapeText(const QVector<qint64>& shape);
+/// Whole numbers of a JSON list (a shape); anything else (text, fractions, beyond 2^53) becomes -1, which no
+/// shape accepts.
+QVector<qint64> integersFromJson(const QJsonValue& value);
+/// The texts of a JSON list (node names).
+QStringList stringsFromJson(const QJsonValue& value);
+/// A statistic the engine sent; empty for its null (a value that was not finite).
+std::optional<double> finiteNumberFromJson(const QJsonValue& value);
 
 /// One output of a run: where it came from, its statistics and its values.
 struct TensorOutput {
