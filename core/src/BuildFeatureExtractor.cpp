@@ -1,9 +1,8 @@
 #include "BuildFeatureExtractor.h"
 
+#include "EliminateDeadCode.h"
 #include "FlattenModuleCalls.h"
 #include "LeafPolicy.h"
-
-#include <torch/csrc/jit/passes/dead_code_elimination.h>
 
 #include <map>
 #include <set>
@@ -38,104 +37,6 @@ void forEachNode(Block* block, const std::function<void(Node*)>& visit)
 std::string childPath(const std::string& path, const std::string& name)
 {
     return path.empty() ? name : path + "." + name;
-}
-
-// Whether removing this unused node cannot change what the graph computes without asking
-// alias analysis: torch.fx treats module and function calls as pure (TorchScript does not, as
-// they might have side effects), and a node with no side effects that writes none of its inputs
-// only makes its outputs. Nodes with blocks, or that mutate an input (relu_, append), are left to
-// TorchScript's pass, which knows what they alias.
-bool isRemovableWhenUnused(Node* node)
-{
-    if (node->hasUses() || !node->blocks().empty())
-        return false;
-    const auto kind = node->kind();
-    if (kind == prim::CallMethod || kind == prim::CallFunction)
-        return true;
-    if (node->hasSideEffects())
-        return false;
-    switch (kind) {
-    case prim::Constant:
-    case prim::GetAttr:
-    case prim::ListConstruct:
-    case prim::TupleConstruct:
-    case prim::DictConstruct:
-    case prim::ListUnpack:
-    case prim::TupleUnpack:
-    case prim::TupleIndex:
-        return true;
-    default:
-        break;
-    }
-    const c10::FunctionSchema* schema = node->maybeSchema();
-    if (!schema || schema->is_mutable())
-        return false;
-    return true;
-}
-
-// Removes unused removable nodes, consumers before producers, so a chain of them goes in one
-// walk. Returns whether anything was removed.
-bool removeUnusedNodes(Block* block)
-{
-    bool removed = false;
-    for (auto it = block->nodes().rbegin(); it != block->nodes().rend();) {
-        Node* node = *it;
-        ++it;
-        for (Block* inner : node->blocks())
-            removed |= removeUnusedNodes(inner);
-        if (isRemovableWhenUnused(node)) {
-            node->destroy();
-            removed = true;
-        }
-    }
-    return removed;
-}
-
-bool allOutputsUnused(const Node* node)
-{
-    for (const Value* output : node->outputs())
-        if (output->hasUses())
-            return false;
-    return true;
-}
-
-// Whether TorchScript's dead code elimination could still remove something after
-// removeUnusedNodes: it removes only nodes without side effects that are unused or feed only
-// removed nodes, and unused outputs of control flow. A set of dead nodes always holds one whose
-// outputs are all unused, so without such a node (or an unused control-flow output) it has
-// nothing to do.
-bool mayHoldDeadCode(Block* block)
-{
-    for (Node* node : block->nodes()) {
-        if (!node->hasSideEffects() && allOutputsUnused(node))
-            return true;
-        if (node->kind() == prim::If || node->kind() == prim::Loop)
-            for (const Value* output : node->outputs())
-                if (!output->hasUses())
-                    return true;
-        for (Block* inner : node->blocks())
-            if (mayHoldDeadCode(inner))
-                return true;
-    }
-    return false;
-}
-
-// Prunes like torch.fx's dead code elimination: every node the outputs do not need goes,
-// including unused module and function calls (see isRemovableWhenUnused).
-//
-// Algorithm: the cheap walk removes most dead nodes. TorchScript's EliminateDeadCode, which
-// builds an AliasDb over the whole graph (the expensive part), runs only when something it could
-// remove is left: in-place ops on dead values, unused control-flow outputs. What it removes can
-// leave more calls unused, so the two repeat until the walk finds nothing. The result is the fixed
-// point of both removals, as if EliminateDeadCode ran until nothing changed.
-void eliminateDeadCode(const std::shared_ptr<Graph>& graph)
-{
-    removeUnusedNodes(graph->block());
-    while (mayHoldDeadCode(graph->block())) {
-        torch::jit::EliminateDeadCode(graph);
-        if (!removeUnusedNodes(graph->block()))
-            break;
-    }
 }
 
 // The dict's value type: Tensor when every output of both modes is one, else the most specific type
