@@ -69,33 +69,38 @@ class ExtractorBuilder {
 public:
     explicit ExtractorBuilder(const torch::jit::Module& module) : module_(module) {}
 
-    torch::jit::Module build(const ExtractorOutputs& train, const ExtractorOutputs& eval)
+    torch::jit::Module build(const ExtractorOutputs& train, const ExtractorOutputs& eval, FlatGraphUse use)
     {
         auto cu = module_._ivalue()->compilation_unit();
         torch::jit::Module extractor(c10::QualifiedName("__torch__.featscope.FeatureExtractor"), cu, true);
         extractor.register_attribute("training", c10::BoolType::get(), module_.is_training());
-        graph_ = std::make_shared<Graph>();
-        Value* self = graph_->addInput("self");
-        self->setType(extractor.type());
-        const auto& original = module_.get_method("forward").graph();
-        std::vector<Value*> inputs = {self};
-        for (size_t i = 1; i < original->inputs().size(); ++i) {
-            Value* input = graph_->addInput(original->inputs()[i]->debugName());
-            input->setType(original->inputs()[i]->type());
-            inputs.push_back(input);
-        }
         valueType_ = outputValueType(train, eval);
-        if (train.graph == eval.graph && train.outputs == eval.outputs) {
-            addMode(graph_->block(), train, inputs);
+        const bool oneBody = train.graph == eval.graph && train.outputs == eval.outputs;
+        if (oneBody && use == FlatGraphUse::TakeOver) {
+            takeOver(train, extractor);
         } else {
-            const auto dictType = c10::DictType::create(c10::StringType::get(), valueType_);
-            Value* training = graph_->insertGetAttr(self, "training");
-            Node* branch = graph_->insertNode(graph_->create(prim::If, 1));
-            branch->addInput(training);
-            branch->output()->setType(dictType);
-            addMode(branch->addBlock(), train, inputs);
-            addMode(branch->addBlock(), eval, inputs);
-            graph_->registerOutput(branch->output());
+            graph_ = std::make_shared<Graph>();
+            Value* self = graph_->addInput("self");
+            self->setType(extractor.type());
+            const auto& original = module_.get_method("forward").graph();
+            std::vector<Value*> inputs = {self};
+            for (size_t i = 1; i < original->inputs().size(); ++i) {
+                Value* input = graph_->addInput(original->inputs()[i]->debugName());
+                input->setType(original->inputs()[i]->type());
+                inputs.push_back(input);
+            }
+            if (oneBody) {
+                addMode(graph_->block(), train, inputs);
+            } else {
+                const auto dictType = c10::DictType::create(c10::StringType::get(), valueType_);
+                Value* training = graph_->insertGetAttr(self, "training");
+                Node* branch = graph_->insertNode(graph_->create(prim::If, 1));
+                branch->addInput(training);
+                branch->output()->setType(dictType);
+                addMode(branch->addBlock(), train, inputs);
+                addMode(branch->addBlock(), eval, inputs);
+                graph_->registerOutput(branch->output());
+            }
         }
         eliminateDeadCode(graph_);
 
@@ -127,15 +132,33 @@ private:
         torch::jit::WithInsertPoint guard(block->return_node());
         std::unordered_map<Value*, Value*> valueMap;
         torch::jit::insertGraph(*graph_, *mode.graph->flat.graph, inputs, valueMap);
+        block->registerOutput(insertOutputDict(mode, [&](Value* value) { return valueMap.at(value); }));
+    }
+
+    // The flat graph becomes forward's graph: the extractor as self, the dict as the only output. The
+    // graph's inputs already carry the source's names and types, as addMode would give them.
+    void takeOver(const ExtractorOutputs& mode, const torch::jit::Module& extractor)
+    {
+        graph_ = mode.graph->flat.graph;
+        Value* self = graph_->inputs()[0];
+        self->setDebugName("self");
+        self->setType(extractor.type());
+        while (!graph_->outputs().empty())
+            graph_->eraseOutput(graph_->outputs().size() - 1);
+        torch::jit::WithInsertPoint guard(graph_->return_node());
+        graph_->registerOutput(insertOutputDict(mode, [](Value* value) { return value; }));
+    }
+
+    // A dict of the mode's outputs at the insertion point; `valueOf` finds a flat graph value in graph_.
+    Value* insertOutputDict(const ExtractorOutputs& mode, const std::function<Value*(Value*)>& valueOf)
+    {
         std::vector<Value*> keys;
         std::vector<Value*> values;
         for (const auto& [key, value] : mode.outputs) {
             keys.push_back(graph_->insertConstant(key));
-            values.push_back(valueMap.at(value));
+            values.push_back(valueOf(value));
         }
-        Node* dict = graph_->insertNode(
-            graph_->createDict(c10::StringType::get(), valueType_, keys, values));
-        block->registerOutput(dict->output());
+        return graph_->insertNode(graph_->createDict(c10::StringType::get(), valueType_, keys, values))->output();
     }
 
     // A module-typed value only read or written through is a container; any other use (a call, an
@@ -223,9 +246,9 @@ private:
 } // namespace
 
 torch::jit::Module buildFeatureExtractor(const torch::jit::Module& module, const ExtractorOutputs& train,
-                                         const ExtractorOutputs& eval)
+                                         const ExtractorOutputs& eval, FlatGraphUse use)
 {
-    return ExtractorBuilder(module).build(train, eval);
+    return ExtractorBuilder(module).build(train, eval, use);
 }
 
 } // namespace featscope
