@@ -127,12 +127,9 @@ int runFeatures(const std::vector<std::string>& args)
                            {"--return", "--pool", "--gem-p", "--layout", "--batch", "--threads", "--shard", "-o", "--output",
                             "--leaf-module", "--leaf-function", "--ops-library"},
                            {"--l2-normalize", "--strict", "--restart", "--progress-lines", "--allow-unsafe-ops"});
-    if (line.positional().empty())
-        throw UsageError{"missing MODEL.pt"};
-    const std::string modelPath = line.positional().front();
-    const std::vector<std::string> inputs(line.positional().begin() + 1, line.positional().end());
-    if (inputs.empty())
-        throw UsageError{"give at least one image or folder of images after MODEL.pt"};
+    const auto arguments = modelAndImageArguments(line.positional());
+    const std::string& modelPath = arguments.first;
+    const std::vector<std::string>& inputs = arguments.second;
     Settings settings;
     settings.node = line.value("--return");
     if (settings.node.empty())

@@ -226,12 +226,9 @@ int runTopImages(const std::vector<std::string>& args)
                            {"--return", "-k", "--channel", "--score", "--layout", "--batch", "--threads", "-o", "--output",
                             "--leaf-module", "--leaf-function", "--ops-library"},
                            {"--restart", "--progress-lines", "--allow-unsafe-ops"});
-    if (line.positional().empty())
-        throw UsageError{"missing MODEL.pt"};
-    const std::string modelPath = line.positional().front();
-    const std::vector<std::string> inputs(line.positional().begin() + 1, line.positional().end());
-    if (inputs.empty())
-        throw UsageError{"give at least one image or folder of images after MODEL.pt"};
+    const auto arguments = modelAndImageArguments(line.positional());
+    const std::string& modelPath = arguments.first;
+    const std::vector<std::string>& inputs = arguments.second;
     const std::string node = line.value("--return");
     if (node.empty())
         throw UsageError{"choose the node with --return NODE"};
