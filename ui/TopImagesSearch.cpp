@@ -8,7 +8,9 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QPointer>
 #include <QStandardPaths>
+#include <QTimer>
 
 namespace featscope::ui {
 
@@ -48,7 +50,8 @@ QString TopImagesSearch::outputPath(const TopImagesRequest& request) const
 
 void TopImagesSearch::start(const TopImagesRequest& request)
 {
-    cancel();
+    if (m_process)
+        return; // one search at a time: the panel offers Find only when none runs
     m_request = request;
     m_output = outputPath(request);
     m_errors.clear();
@@ -75,9 +78,14 @@ void TopImagesSearch::cancel()
     if (!m_process)
         return;
     m_cancelled = true;
-    m_process->terminate(); // the CLI keeps its finished images on SIGTERM, as on Ctrl-C
-    if (!m_process->waitForFinished(3000))
-        m_process->kill();
+    // The CLI keeps its finished images on SIGTERM, as on Ctrl-C, after the batch in hand; one that does
+    // not stop within 3 s is killed (batches written earlier are kept all the same).
+    m_process->terminate();
+    QPointer<QProcess> process(m_process);
+    QTimer::singleShot(3000, this, [process] {
+        if (process && process->state() != QProcess::NotRunning)
+            process->kill();
+    });
 }
 
 void TopImagesSearch::readProgress()

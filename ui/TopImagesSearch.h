@@ -35,9 +35,9 @@ public:
     void setCacheFolder(const QString& folder) { m_cacheFolder = folder; }
 
     bool isRunning() const { return m_process != nullptr; }
-    /// Starts a search; one at a time (a running one is cancelled first).
+    /// Starts a search; ignored while one runs.
     void start(const TopImagesRequest& request);
-    /// Stops the search; its finished images are kept for the next one.
+    /// Stops the search (finished() follows); its finished images are kept for the next one.
     void cancel();
 
 Q_SIGNALS:
