@@ -141,13 +141,14 @@ void ModelController::run()
             Q_EMIT runFinished(false);
             return;
         }
-        const QString summary = tr("%1 · %2 mode · %3 · %4 · input %5 · %n output(s) · engine %6 ms", nullptr, int(r.outputs.size()))
+        const QString summary = tr("%1 · %2 mode · %3 · %4 · input %5 · %n output(s) · engine %6 ms", nullptr,
+                                   int(r.outputs.size() + r.textOutputs.size()))
                                     .arg(QFileInfo(inputs.model).fileName(), modeName(r.mode),
                                          QFileInfo(inputs.image).fileName(),
                                          describePreprocessing(preprocessingFromRequest(inputs.preprocessing, {})),
                                          protocol::shapeText(r.inputShape))
                                     .arg(qint64(r.elapsedMs));
-        m_document->setResults(r.outputs, inputs, summary, r.inputShape);
+        m_document->setResults(r.outputs, inputs, summary, r.inputShape, r.textOutputs);
         Q_EMIT idle(tr("Ran in %1 ms.").arg(timer.elapsed()));
         Q_EMIT runFinished(true);
     }, m_runTimeoutMs);

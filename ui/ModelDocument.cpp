@@ -29,6 +29,7 @@ void ModelDocument::open(ModelInfo model, const QJsonObject& state)
     m_preprocessing = m_model.preprocessing;
     m_preprocessingProblem.clear();
     m_outputs.clear();
+    m_texts.clear();
     m_shapes.clear();
     m_inputShape.clear();
     m_layouts.clear();
@@ -133,16 +134,27 @@ RunInputs ModelDocument::runInputs() const
 }
 
 void ModelDocument::setResults(const QVector<RunOutput>& outputs, const RunInputs& inputs, const QString& summary,
-                               const QVector<qint64>& inputShape)
+                               const QVector<qint64>& inputShape, const QVector<RunText>& texts)
 {
     m_outputs = outputs;
+    m_texts = texts;
     m_inputShape = inputShape;
     m_resultsInputs = inputs;
     m_summary = summary;
     m_lastRunFailed = false;
     m_shapes.clear();
+    QHash<QString, int> parts; // per node
     for (const RunOutput& output : outputs)
-        m_shapes.insert(output.node, output.shapeText());
+        ++parts[output.node];
+    for (const RunText& text : texts)
+        ++parts[text.node];
+    const auto describe = [&](const QString& node, const QString& single) {
+        m_shapes.insert(node, parts.value(node) > 1 ? tr("%n values", nullptr, parts.value(node)) : single);
+    };
+    for (const RunOutput& output : outputs)
+        describe(output.node, output.shapeText());
+    for (const RunText& text : texts)
+        describe(text.node, text.text.size() <= 24 ? text.text : text.text.left(23) + QChar(0x2026));
     Q_EMIT resultsChanged();
     Q_EMIT freshnessChanged(staleReason());
 }
@@ -179,7 +191,7 @@ void ModelDocument::setRunFailed()
 
 QString ModelDocument::staleReason() const
 {
-    if (m_outputs.isEmpty())
+    if (m_outputs.isEmpty() && m_texts.isEmpty())
         return {};
     const RunInputs now = runInputs();
     QStringList reasons;

@@ -128,12 +128,15 @@ public:
     void setDisplay(const QString& colourMap, int normalisation);
 
     RunInputs runInputs() const;
-    /// A run of `inputs` finished with `outputs`; `summary` describes it, `inputShape` is the tensor the model got.
+    /// A run of `inputs` finished with `outputs` (its tensors) and `texts` (its other values); `summary`
+    /// describes it, `inputShape` is the tensor the model got.
     void setResults(const QVector<RunOutput>& outputs, const RunInputs& inputs, const QString& summary,
-                    const QVector<qint64>& inputShape = {});
+                    const QVector<qint64>& inputShape = {}, const QVector<RunText>& texts = {});
     /// The last run failed: the shown maps, if any, are no longer the answer to the current inputs.
     void setRunFailed();
     const QVector<RunOutput>& outputs() const { return m_outputs; }
+    /// The last run's values that are no tensors (ints, shapes, None), as text.
+    const QVector<RunText>& textOutputs() const { return m_texts; }
     /// What the shown outputs were computed from.
     const RunInputs& resultsInputs() const { return m_resultsInputs; }
     QString resultsSummary() const { return m_summary; }
@@ -144,7 +147,8 @@ public:
     const QHash<QString, QString>& layouts() const { return m_layouts; }
     /// Remembers `layout` for `node`; empty forgets it (the detected layout applies).
     void setLayout(const QString& node, const QString& layout);
-    /// Output shape text per resolved node ("1×64×28×28"), of the last run.
+    /// Output shape text per resolved node ("1×64×28×28"; "5 values" for a node whose value has several
+    /// parts, the text of a value that is no tensor), of the last run.
     const QHash<QString, QString>& shapes() const { return m_shapes; }
     /// Why the shown outputs are not those of the current inputs; empty when they are (or there are none).
     QString staleReason() const;
@@ -198,6 +202,7 @@ private:
     QString m_colourMap;
     int m_normalisation = 0;
     QVector<RunOutput> m_outputs;
+    QVector<RunText> m_texts;
     RunInputs m_resultsInputs;
     QString m_summary;
     QHash<QString, QString> m_shapes;

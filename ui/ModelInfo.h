@@ -78,7 +78,9 @@ struct ReturnNodeSpec {
     QString key;  ///< output key (defaults to the node name)
 };
 
-/// One output of a run: statistics and values, as the protocol decoded them.
+/// One tensor of a run: statistics and values, as the protocol decoded them.
 using RunOutput = protocol::TensorOutput;
+/// One part of a run's output that is no tensor, as text.
+using RunText = protocol::TextOutput;
 
 } // namespace featscope::ui

@@ -91,8 +91,13 @@ private Q_SLOTS:
     void separateTrainEvalExport();
     void unsafeModelAsksBeforeRunning();
     void invalidPreprocessingIsRefusedByTheEnginesRule();
+    void structuredOutputsShowEachTensorAndTheRestAsText();
 
 private:
+    /// A small scripted model (made by /usr/bin/python3) whose nodes return a dict of tensors (`fpn`, a
+    /// torchvision FeaturePyramidNetwork with a pool level), a Tuple[Tensor, Optional[Tensor]] (`attn`, a
+    /// MultiheadAttention without weights), an int (`size`), and a helper function `scale` (mul, add).
+    QString makeStructuredModel();
     void showNewWindow();
     void openAndWait(const QString& path);
     GraphNodeItem* graphItem(const QString& name);
@@ -861,6 +866,110 @@ void MainWindowTest::invalidPreprocessingIsRefusedByTheEnginesRule()
     QCOMPARE(finished.first().first().toBool(), false);
     QVERIFY2(m_window->lastError().contains(QStringLiteral("std values must be finite and non-zero")),
              qPrintable(m_window->lastError()));
+}
+
+QString MainWindowTest::makeStructuredModel()
+{
+    const QString model = m_dir.filePath(QStringLiteral("structured.pt"));
+    const QString script = QStringLiteral(
+        "import sys, torch, torchvision\n"
+        "from collections import OrderedDict\n"
+        "from torchvision.ops.feature_pyramid_network import LastLevelMaxPool\n"
+        "def scale(x):\n"
+        "    return x * 2 + 1\n"
+        "class Structured(torch.nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.stem = torch.nn.Conv2d(3, 4, 3, stride=4, padding=1)\n"
+        "        self.down = torch.nn.Conv2d(4, 8, 3, stride=2, padding=1)\n"
+        "        self.fpn = torchvision.ops.FeaturePyramidNetwork([4, 8], 4, extra_blocks=LastLevelMaxPool())\n"
+        "        self.attn = torch.nn.MultiheadAttention(4, 1, batch_first=True)\n"
+        "    def forward(self, x):\n"
+        "        c1 = self.stem(x)\n"
+        "        levels = self.fpn(OrderedDict([('0', c1), ('1', self.down(c1))]))\n"
+        "        tokens = levels['pool'].flatten(2).transpose(1, 2)\n"
+        "        attended = self.attn(tokens, tokens, tokens, need_weights=False)\n"
+        "        return scale(attended[0].sum(1)) * tokens.size(1)\n"
+        "torch.manual_seed(0)\n"
+        "torch.jit.script(Structured().eval()).save(sys.argv[1])\n");
+    // torch.jit.script reads the class's source, so the script must be a file.
+    const QString scriptPath = m_dir.filePath(QStringLiteral("make_structured.py"));
+    QFile scriptFile(scriptPath);
+    if (!scriptFile.open(QIODevice::WriteOnly))
+        return {};
+    scriptFile.write(script.toUtf8());
+    scriptFile.close();
+    QProcess python;
+    python.start(QStringLiteral("/usr/bin/python3"), {scriptPath, model});
+    if (!python.waitForFinished(120000) || python.exitCode() != 0) {
+        qWarning() << python.readAllStandardError();
+        return {};
+    }
+    return model;
+}
+
+// torchvision returns any node; the window shows every tensor of a node's value as maps of its own and the
+// rest as text, with the same rule for the return-node rows as the engine's.
+void MainWindowTest::structuredOutputsShowEachTensorAndTheRestAsText()
+{
+    const QString model = makeStructuredModel();
+    QVERIFY(!model.isEmpty());
+    openAndWait(model);
+    ReturnNodesModel* returns = m_window->document()->returnNodes();
+    returns->clearAll();
+    m_window->addReturnNode(QStringLiteral("fpn"), QStringLiteral("levels"));
+    m_window->addReturnNode(QStringLiteral("attn"));
+    m_window->addReturnNode(QStringLiteral("size"));
+    for (const auto& entry : returns->entries())
+        QVERIFY2(entry.severity == 0, qPrintable(entry.message)); // no "not a tensor" refusal
+    m_window->setImage(kImage);
+    runAndWait();
+
+    // 224 px in (ImageNet's preprocessing): stem 56, down 28, the pool level 14.
+    ResultsPanel* results = m_window->results();
+    QStringList keys;
+    for (int i = 0; i < results->outputCount(); ++i)
+        keys.append(results->view(i)->output().key);
+    QCOMPARE(keys, (QStringList{QStringLiteral("levels['0']"), QStringLiteral("levels['1']"), QStringLiteral("levels['pool']"),
+                                QStringLiteral("attn[0]")}));
+    const FeatureMapView* pool = results->view(2);
+    QCOMPARE(pool->output().node, QStringLiteral("fpn"));
+    QCOMPARE(pool->output().path, QStringLiteral("['pool']"));
+    QCOMPARE(pool->output().shapeText(), QStringLiteral("1×4×14×14"));
+    QCOMPARE(pool->shownMaps(), 4);
+    QCOMPARE(results->view(0)->tensor().height(), 56);
+    QCOMPARE(results->view(3)->output().shapeText(), QStringLiteral("1×196×4"));
+    QCOMPARE(results->tabs()->tabText(0), QStringLiteral("levels['0']  [1×4×56×56]"));
+
+    // What is no tensor is listed as text, in a last tab: the attention's weights (None) and the token count.
+    QTableWidget* texts = results->textOutputs();
+    QVERIFY(texts);
+    QCOMPARE(results->tabs()->count(), 5);
+    QCOMPARE(results->tabs()->widget(4), texts);
+    QCOMPARE(texts->rowCount(), 2);
+    QCOMPARE(texts->item(0, 0)->text(), QStringLiteral("attn[1]"));
+    QCOMPARE(texts->item(0, 2)->text(), QStringLiteral("NoneType"));
+    QCOMPARE(texts->item(0, 3)->text(), QStringLiteral("None"));
+    QCOMPARE(texts->item(1, 0)->text(), QStringLiteral("size"));
+    QCOMPARE(texts->item(1, 2)->text(), QStringLiteral("int"));
+    QCOMPARE(texts->item(1, 3)->text(), QStringLiteral("196"));
+    // The graph says what each node gave.
+    QCOMPARE(graphItem(QStringLiteral("fpn"))->shapeText(), QStringLiteral("3 values"));
+    QCOMPARE(graphItem(QStringLiteral("size"))->shapeText(), QStringLiteral("196"));
+    // A CAM needs maps: only tensor nodes are offered (none here).
+    QCOMPARE(m_window->inputPanel()->findChild<QPushButton*>(QStringLiteral("explain"))->isEnabled(), false);
+
+    // Layouts, PNG and .npy work per tab as for any output.
+    results->tabs()->setCurrentIndex(2);
+    QVERIFY(results->currentView()->setLayout(QStringLiteral("nchw")));
+    QCOMPARE(results->currentView()->layoutChoice(), QStringLiteral("nchw"));
+    QVERIFY(m_window->exportMapsPng(m_dir.filePath(QStringLiteral("pool.png"))));
+    QVERIFY(!QImage(m_dir.filePath(QStringLiteral("pool.png"))).isNull());
+    QVERIFY(m_window->exportTensors(m_dir.path()));
+    QFile npy(m_dir.filePath(QStringLiteral("levels__pool__.npy")));
+    QVERIFY(npy.open(QIODevice::ReadOnly));
+    QVERIFY(npy.read(128).contains("'shape': (1, 4, 14, 14)"));
+    QVERIFY(QFile::exists(m_dir.filePath(QStringLiteral("attn_0_.npy"))));
 }
 
 QTEST_MAIN(MainWindowTest)
