@@ -118,13 +118,15 @@ QJsonObject LoadRequest::toJson() const
         request.insert(field("leafModules"), QJsonArray::fromStringList(leafModules));
     if (!leafFunctions.isEmpty())
         request.insert(field("leafFunctions"), QJsonArray::fromStringList(leafFunctions));
+    if (!opsLibraries.isEmpty())
+        request.insert(field("opsLibraries"), QJsonArray::fromStringList(opsLibraries));
     return request;
 }
 
 LoadRequest LoadRequest::fromJson(const QJsonObject& request)
 {
     return LoadRequest{request.value(field("path")).toString(), strings(request.value(field("leafModules"))),
-                       strings(request.value(field("leafFunctions")))};
+                       strings(request.value(field("leafFunctions"))), strings(request.value(field("opsLibraries")))};
 }
 
 LoadResult LoadResult::fromFrame(const Frame& frame)

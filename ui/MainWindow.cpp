@@ -7,9 +7,9 @@
 #include "GraphPanel.h"
 #include "GraphView.h"
 #include "InputPanel.h"
+#include "LoadOptionsDialog.h"
 #include "ModelComparisonPanel.h"
 #include "ModelController.h"
-#include "ModelDocument.h"
 #include "NodeFinder.h"
 #include "NodeTreePanel.h"
 #include "PreprocessingWidget.h"
@@ -249,6 +249,7 @@ void MainWindow::createMenus()
     });
     file->addAction(tr("Open &Image…"), QKeySequence(tr("Ctrl+I")), this, &MainWindow::browseImage);
     m_recentMenu = file->addMenu(tr("Open &Recent"));
+    file->addAction(tr("&Load Options…"), this, [this] { LoadOptionsDialog::editAndReload(this, m_controller, m_document); });
     file->addAction(tr("&Compare with Model…"), this, [this] {
         const QString path = QFileDialog::getOpenFileName(this, tr("Compare with Model"), dialogDirectory(), modelFileFilter());
         if (!path.isEmpty()) {

@@ -3,6 +3,7 @@
 #include "ReturnNodesModel.h"
 
 #include <QFileInfo>
+#include <QJsonArray>
 
 namespace featscope::ui {
 
@@ -16,12 +17,27 @@ QString describePreprocessing(const Preprocessing& p)
     return parts.join(QStringLiteral(", "));
 }
 
+QJsonObject LoadOptions::toJson() const
+{
+    return QJsonObject{{QStringLiteral("opsLibraries"), QJsonArray::fromStringList(opsLibraries)},
+                       {QStringLiteral("leafModules"), QJsonArray::fromStringList(leafModules)},
+                       {QStringLiteral("leafFunctions"), QJsonArray::fromStringList(leafFunctions)}};
+}
+
+LoadOptions LoadOptions::fromJson(const QJsonObject& object)
+{
+    return LoadOptions{protocol::stringsFromJson(object.value(QStringLiteral("opsLibraries"))),
+                       protocol::stringsFromJson(object.value(QStringLiteral("leafModules"))),
+                       protocol::stringsFromJson(object.value(QStringLiteral("leafFunctions")))};
+}
+
 ModelDocument::ModelDocument(QObject* parent) : QObject(parent), m_returns(new ReturnNodesModel(this)) {}
 
-void ModelDocument::open(ModelInfo model, const QJsonObject& state)
+void ModelDocument::open(ModelInfo model, const QJsonObject& state, const LoadOptions& options)
 {
     ++m_generation;
     m_model = std::move(model);
+    m_loadOptions = options;
     m_hasModel = true;
     m_returns->clearAll();
     m_returns->setGraphs(m_model.graph(Mode::Train).description, m_model.graph(Mode::Eval).description);
@@ -77,7 +93,8 @@ QJsonObject ModelDocument::saveState() const
                        {QStringLiteral("image"), m_image},
                        {QStringLiteral("colourMap"), m_colourMap},
                        {QStringLiteral("normalisation"), m_normalisation},
-                       {QStringLiteral("layouts"), layouts}};
+                       {QStringLiteral("layouts"), layouts},
+                       {QStringLiteral("loadOptions"), m_loadOptions.toJson()}};
 }
 
 void ModelDocument::setLayout(const QString& node, const QString& layout)

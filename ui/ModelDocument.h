@@ -14,6 +14,23 @@ namespace featscope::ui {
 
 class ReturnNodesModel;
 
+/// How the engine reads one model file (a load request's options), kept per model in the settings: libraries
+/// of custom TorchScript ops to load first (their code runs as trusted) and torchvision's tracer options.
+struct LoadOptions {
+    QStringList opsLibraries;  ///< paths of op libraries (featscope-engine --ops-library)
+    QStringList leafModules;   ///< torchvision's leaf_modules, by qualified class name
+    QStringList leafFunctions; ///< torchvision's autowrap_functions, by qualified name
+
+    bool isEmpty() const { return opsLibraries.isEmpty() && leafModules.isEmpty() && leafFunctions.isEmpty(); }
+    bool operator==(const LoadOptions& other) const
+    {
+        return opsLibraries == other.opsLibraries && leafModules == other.leafModules && leafFunctions == other.leafFunctions;
+    }
+    QJsonObject toJson() const;
+    /// Reads toJson()'s object; fields that are missing or of another type are empty.
+    static LoadOptions fromJson(const QJsonObject& object);
+};
+
 /// What a run is computed from; the shown maps keep the inputs they came from.
 struct RunInputs {
     QString model;
@@ -101,8 +118,11 @@ public:
     /// Counts opened models, so answers about an earlier one can be told apart.
     int generation() const { return m_generation; }
     /// Replaces the open model: the previous one's return nodes, results and consent go, then `state`
-    /// (saveState() of an earlier session with this file; may be empty) is restored. Emits modelChanged once.
-    void open(ModelInfo model, const QJsonObject& state);
+    /// (saveState() of an earlier session with this file; may be empty) is restored; `options` are those the
+    /// engine loaded it with. Emits modelChanged once.
+    void open(ModelInfo model, const QJsonObject& state, const LoadOptions& options = {});
+    /// The options the open model was loaded with; saveState() keeps them for the next load of the file.
+    const LoadOptions& loadOptions() const { return m_loadOptions; }
 
     Mode mode() const { return m_mode; }
     void setMode(Mode mode);
@@ -191,6 +211,7 @@ private:
     void restoreState(const QJsonObject& state);
 
     ModelInfo m_model;
+    LoadOptions m_loadOptions;
     bool m_hasModel = false;
     int m_generation = 0;
     Mode m_mode = Mode::Eval;

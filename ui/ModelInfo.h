@@ -67,6 +67,8 @@ struct ModelInfo {
     ModeGraph graphs[2];           ///< indexed by Mode
     QHash<QString, QString> moduleClasses; ///< submodule path -> qualified class
     QStringList unsafeOps; ///< ops in the model's code that touch files, processes or the network
+    /// Op libraries loaded in the engine, "PATH (why, N ops)": native code that runs as trusted.
+    QStringList opsLibraries;
 
     const ModeGraph& graph(Mode mode) const { return graphs[int(mode)]; }
     static ModelInfo fromJson(const QJsonObject& response);

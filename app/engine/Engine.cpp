@@ -174,12 +174,17 @@ QJsonObject Engine::load(const QJsonObject& request)
 {
     QElapsedTimer timer;
     timer.start();
-    const std::string path = QFileInfo(request.value(QStringLiteral("path")).toString()).absoluteFilePath().toStdString();
+    const featscope::protocol::LoadRequest load = featscope::protocol::LoadRequest::fromJson(request);
+    const std::string path = QFileInfo(load.path).absoluteFilePath().toStdString();
     featscope::FeatureExtractionOptions extraction;
-    for (const QJsonValue& v : request.value(QStringLiteral("leafModules")).toArray())
-        extraction.leafModules.push_back(v.toString().toStdString());
-    for (const QJsonValue& v : request.value(QStringLiteral("leafFunctions")).toArray())
-        extraction.leafFunctions.push_back(v.toString().toStdString());
+    for (const QString& name : load.leafModules)
+        extraction.leafModules.push_back(name.toStdString());
+    for (const QString& name : load.leafFunctions)
+        extraction.leafFunctions.push_back(name.toStdString());
+    // Before the model: its ops must be known to read it. Loading runs the library's code; the request is the
+    // user's word that it is trusted (the inspector says so where the libraries are chosen).
+    for (const QString& library : load.opsLibraries)
+        featscope::loadOpsLibrary(QFileInfo(library).absoluteFilePath().toStdString(), "chosen in the inspector");
 
     // The previous model stays loaded until the new one has loaded and been described.
     const featscope::LoadLimits limits = featscope::effectiveLoadLimits(path, options_.loadLimits);

@@ -23,8 +23,10 @@
 #include "StatisticsPanel.h"
 #include "ModelComparisonPanel.h"
 #include <QTableWidget>
+#include "LoadOptionsDialog.h"
 #include "NodeStatisticsModel.h"
 
+#include <QApplication>
 #include <QDir>
 #include <QCheckBox>
 #include <QComboBox>
@@ -33,6 +35,7 @@
 #include <QElapsedTimer>
 #include <QFile>
 #include <QLineEdit>
+#include <QPlainTextEdit>
 #include <QPushButton>
 #include <QSettings>
 #include <QProcess>
@@ -42,6 +45,7 @@
 #include <QTableView>
 #include <QTemporaryDir>
 #include <QTest>
+#include <QTimer>
 #include <QTreeView>
 
 #include <qcustomplot.h>
@@ -92,6 +96,7 @@ private Q_SLOTS:
     void unsafeModelAsksBeforeRunning();
     void invalidPreprocessingIsRefusedByTheEnginesRule();
     void structuredOutputsShowEachTensorAndTheRestAsText();
+    void loadOptionsActionReloadsWithLeafFunctionsAndLibraries();
 
 private:
     /// A small scripted model (made by /usr/bin/python3) whose nodes return a dict of tensors (`fpn`, a
@@ -970,6 +975,85 @@ void MainWindowTest::structuredOutputsShowEachTensorAndTheRestAsText()
     QVERIFY(npy.open(QIODevice::ReadOnly));
     QVERIFY(npy.read(128).contains("'shape': (1, 4, 14, 14)"));
     QVERIFY(QFile::exists(m_dir.filePath(QStringLiteral("attn_0_.npy"))));
+}
+
+// Model > Load Options, as a person uses it: the dialog warns that an op library is trusted native code, and
+// loading again with a leaf function makes its call one node; the options stay with the file.
+void MainWindowTest::loadOptionsActionReloadsWithLeafFunctionsAndLibraries()
+{
+    const QString model = makeStructuredModel();
+    QVERIFY(!model.isEmpty());
+    openAndWait(model);
+    QVERIFY(!m_window->document()->model().graph(Mode::Eval).names.contains(QStringLiteral("scale")));
+    QAction* action = nullptr;
+    for (QAction* candidate : m_window->findChildren<QAction*>())
+        if (candidate->text() == QStringLiteral("&Load Options…"))
+            action = candidate;
+    QVERIFY(action);
+
+    // Answers the dialog the action opens (it blocks in exec()) with `fill`, then accepts it.
+    QString warning;
+    const auto answerDialog = [&warning](std::function<void(LoadOptionsDialog*)> fill) {
+        auto* poll = new QTimer;
+        poll->setInterval(20);
+        QObject::connect(poll, &QTimer::timeout, [poll, fill, &warning] {
+            auto* dialog = qobject_cast<LoadOptionsDialog*>(QApplication::activeModalWidget());
+            if (!dialog || !dialog->isVisible())
+                return;
+            poll->stop();
+            poll->deleteLater();
+            warning = dialog->findChild<QLabel*>(QStringLiteral("trustWarning"))->text();
+            fill(dialog);
+            dialog->accept();
+        });
+        poll->start();
+    };
+
+    QSignalSpy loaded(m_window.get(), &MainWindow::modelLoaded);
+    answerDialog([](LoadOptionsDialog* dialog) {
+        dialog->findChild<QPlainTextEdit*>(QStringLiteral("leafFunctions"))->setPlainText(QStringLiteral(" scale \n\nscale"));
+    });
+    action->trigger();
+    QVERIFY(warning.contains(QStringLiteral("native code")));
+    QTRY_VERIFY_WITH_TIMEOUT(loaded.count() == 1, 60000);
+    QVERIFY2(loaded.last().first().toBool(), qPrintable(m_window->lastError()));
+    QCOMPARE(m_window->document()->loadOptions().leafFunctions, QStringList{QStringLiteral("scale")});
+    QVERIFY(m_window->document()->model().graph(Mode::Eval).names.contains(QStringLiteral("scale")));
+
+    // A library that is not there: the load fails naming it, and the model and its options stay.
+    const QString missing = m_dir.filePath(QStringLiteral("libmissing_ops.so"));
+    answerDialog([missing](LoadOptionsDialog* dialog) {
+        dialog->findChild<QPlainTextEdit*>(QStringLiteral("opsLibraries"))->setPlainText(missing);
+    });
+    action->trigger();
+    QTRY_VERIFY_WITH_TIMEOUT(loaded.count() == 2, 60000);
+    QCOMPARE(loaded.last().first().toBool(), false);
+    QVERIFY2(m_window->lastError().contains(QStringLiteral("libmissing_ops.so")), qPrintable(m_window->lastError()));
+    QCOMPARE(m_window->document()->model().file, model);
+    QCOMPARE(m_window->document()->loadOptions().opsLibraries, QStringList());
+
+    // torchvision's op library, chosen by hand: loaded as trusted, said so in the Model panel.
+    const QStringList torchvisionOps = QDir(QStringLiteral("/usr/lib/python3/dist-packages/torchvision"))
+                                           .entryList({QStringLiteral("_C*.so")}, QDir::Files);
+    QVERIFY2(!torchvisionOps.isEmpty(), "python3-torchvision's op library (scripts/setup.sh installs it)");
+    const QString library = QStringLiteral("/usr/lib/python3/dist-packages/torchvision/") + torchvisionOps.first();
+    answerDialog([library](LoadOptionsDialog* dialog) {
+        dialog->findChild<QPlainTextEdit*>(QStringLiteral("opsLibraries"))->setPlainText(library);
+    });
+    action->trigger();
+    QTRY_VERIFY_WITH_TIMEOUT(loaded.count() == 3, 60000);
+    QVERIFY2(loaded.last().first().toBool(), qPrintable(m_window->lastError()));
+    QCOMPARE(m_window->document()->model().opsLibraries.size(), 1);
+    QVERIFY(m_window->document()->model().opsLibraries.first().contains(QStringLiteral("chosen in the inspector")));
+    QVERIFY(m_window->findChild<QLabel*>(QStringLiteral("modelInfo"))->text().contains(QStringLiteral("trusted op libraries")));
+
+    // The options stay with the file: opened again (another model in between), it gets them without asking.
+    openAndWait(kModel);
+    QVERIFY(m_window->document()->loadOptions().isEmpty());
+    openAndWait(model);
+    QCOMPARE(m_window->document()->loadOptions().leafFunctions, QStringList{QStringLiteral("scale")});
+    QCOMPARE(m_window->document()->loadOptions().opsLibraries, QStringList{library});
+    QVERIFY(m_window->document()->model().graph(Mode::Eval).names.contains(QStringLiteral("scale")));
 }
 
 QTEST_MAIN(MainWindowTest)

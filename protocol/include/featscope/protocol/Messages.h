@@ -43,6 +43,9 @@ struct LoadRequest {
     QString path;
     QStringList leafModules;   ///< torchvision's leaf_modules, by qualified class name
     QStringList leafFunctions; ///< torchvision's autowrap_functions, by qualified name
+    /// Libraries of custom TorchScript ops to load into the engine first (featscope-engine --ops-library): the
+    /// user's word that their code is trusted. A library stays loaded for the engine's life.
+    QStringList opsLibraries;
 
     QJsonObject toJson() const;
     static LoadRequest fromJson(const QJsonObject& request);
