@@ -56,3 +56,13 @@ PY
 "$bin/featscope" "$tmp/vit_b_16.pt" --image resources/images/ankle_boot_0_rgb224.png \
   --select encoder.layers.encoder_layer_11.ln=ln --cam encoder.layers.encoder_layer_11.ln \
   --screenshot docs/images/guide-vit.png
+# Any node as an output: a scripted Mask R-CNN (torchvision's ops loaded by themselves), its FPN's
+# Dict[str, Tensor] drawn as one tab of maps per level.
+/usr/bin/python3 - "$tmp/maskrcnn.pt" <<'PY'
+import sys, torch, torchvision
+torch.manual_seed(0)
+model = torchvision.models.detection.maskrcnn_resnet50_fpn(weights=None, weights_backbone=None).eval()
+torch.jit.script(model).save(sys.argv[1])
+PY
+"$bin/featscope" "$tmp/maskrcnn.pt" --image resources/images/ankle_boot_0_rgb224.png \
+  --select backbone.fpn --screenshot docs/images/guide-maskrcnn-fpn.png
