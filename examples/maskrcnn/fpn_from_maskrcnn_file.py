@@ -17,15 +17,10 @@ torchvision's C++ ops, so loading it needs them registered: `import torchvision`
 """
 import argparse
 
-import numpy as np
 import torch
 import torchvision  # noqa: F401  (registers torchvision's ops, which the detector's code names)
-from PIL import Image
 
-
-def load_image(path):
-    """A [3, H, W] float tensor in [0, 1], as Mask R-CNN takes it."""
-    return torch.from_numpy(np.asarray(Image.open(path).convert("RGB"), dtype=np.float32) / 255.0).permute(2, 0, 1)
+from maskrcnn_from_featscope import load_image  # the same [3, H, W] image in [0, 1] as the other example
 
 
 def main():

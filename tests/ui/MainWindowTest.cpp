@@ -103,6 +103,9 @@ private:
     /// torchvision FeaturePyramidNetwork with a pool level), a Tuple[Tensor, Optional[Tensor]] (`attn`, a
     /// MultiheadAttention without weights), an int (`size`), and a helper function `scale` (mul, add).
     QString makeStructuredModel();
+    /// Writes `script` to m_dir/`name` and runs it with /usr/bin/python3 and `arguments`; false (its stderr
+    /// logged) when it fails.
+    bool runPython(const QString& name, const QString& script, const QStringList& arguments);
     void showNewWindow();
     void openAndWait(const QString& path);
     GraphNodeItem* graphItem(const QString& name);
@@ -768,16 +771,7 @@ void MainWindowTest::unsafeModelAsksBeforeRunning()
         "        torch.save(y, self.canary)\n"
         "        return y\n"
         "torch.jit.script(Saver(sys.argv[2])).save(sys.argv[1])\n");
-    // torch.jit.script reads the class's source, so the script must be a file.
-    const QString scriptPath = m_dir.filePath(QStringLiteral("make_saver.py"));
-    QFile scriptFile(scriptPath);
-    QVERIFY(scriptFile.open(QIODevice::WriteOnly));
-    scriptFile.write(script.toUtf8());
-    scriptFile.close();
-    QProcess python;
-    python.start(QStringLiteral("/usr/bin/python3"), {scriptPath, model, canary});
-    QVERIFY(python.waitForFinished(120000));
-    QCOMPARE(python.exitCode(), 0);
+    QVERIFY(runPython(QStringLiteral("make_saver.py"), script, {model, canary}));
 
     openAndWait(model);
     QVERIFY(!m_window->document()->model().unsafeOps.isEmpty());
@@ -897,20 +891,25 @@ QString MainWindowTest::makeStructuredModel()
         "        return scale(attended[0].sum(1)) * tokens.size(1)\n"
         "torch.manual_seed(0)\n"
         "torch.jit.script(Structured().eval()).save(sys.argv[1])\n");
+    return runPython(QStringLiteral("make_structured.py"), script, {model}) ? model : QString();
+}
+
+bool MainWindowTest::runPython(const QString& name, const QString& script, const QStringList& arguments)
+{
     // torch.jit.script reads the class's source, so the script must be a file.
-    const QString scriptPath = m_dir.filePath(QStringLiteral("make_structured.py"));
+    const QString scriptPath = m_dir.filePath(name);
     QFile scriptFile(scriptPath);
     if (!scriptFile.open(QIODevice::WriteOnly))
-        return {};
+        return false;
     scriptFile.write(script.toUtf8());
     scriptFile.close();
     QProcess python;
-    python.start(QStringLiteral("/usr/bin/python3"), {scriptPath, model});
-    if (!python.waitForFinished(120000) || python.exitCode() != 0) {
+    python.start(QStringLiteral("/usr/bin/python3"), QStringList{scriptPath} + arguments);
+    if (!python.waitForFinished(120000) || python.exitStatus() != QProcess::NormalExit || python.exitCode() != 0) {
         qWarning() << python.readAllStandardError();
-        return {};
+        return false;
     }
-    return model;
+    return true;
 }
 
 // torchvision returns any node; the window shows every tensor of a node's value as maps of its own and the
