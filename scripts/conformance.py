@@ -265,7 +265,8 @@ def model_list(args):
         cmd += ["--models", args.models]
     else:
         cmd += ["--set", args.set]
-    return subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True).stdout.split()
+    lines = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True).stdout.splitlines()
+    return dict(line.split("\t") for line in lines if line.strip())
 
 
 def generate(model, fixdir, log):
@@ -403,7 +404,7 @@ def main(argv=None):
                     err = generate(model, fixdir, log)
                     generated = True
                     if err or not os.path.exists(jpath):
-                        rows.append({"model": model, "fatal": err or "no json written"})
+                        rows.append({"model": model, "family": models[model], "fatal": err or "no json written"})
                         print(f"[{i}/{len(models)}] {model}: {rows[-1]['fatal']}", flush=True)
                         continue
                 with open(jpath) as f:

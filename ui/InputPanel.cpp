@@ -1,5 +1,7 @@
 #include "InputPanel.h"
 
+#include "Heatmap.h"
+
 #include "ReturnNodesModel.h"
 
 #include <featscope/Errors.h>
@@ -307,16 +309,9 @@ QImage InputPanel::overlayColours() const
     if (cam.isEmpty())
         return {};
     // CAMs are drawn as they usually are: jet, from zero to the map's largest value.
-    QImage colours(cam.width, cam.height, QImage::Format_ARGB32);
-    QCPColorGradient gradient(QCPColorGradient::gpJet);
     const double top = *std::max_element(cam.values.cbegin(), cam.values.cend());
-    const QCPRange range(0, top > 0 ? top : 1);
-    QVector<double> row(cam.width);
-    for (int y = 0; y < cam.height; ++y) {
-        std::copy(cam.values.cbegin() + qsizetype(y) * cam.width, cam.values.cbegin() + qsizetype(y + 1) * cam.width, row.begin());
-        gradient.colorize(row.constData(), range, reinterpret_cast<QRgb*>(colours.scanLine(y)), cam.width);
-    }
-    return colours;
+    return colourised(cam.values.constData(), cam.width, cam.height, QCPRange(0, top > 0 ? top : 1),
+                      QCPColorGradient(QCPColorGradient::gpJet));
 }
 
 QRectF InputPanel::pictureRect(QSize size) const

@@ -56,6 +56,7 @@ void ModelDocument::open(ModelInfo model, const QJsonObject& state, const LoadOp
     m_statistics = {};
     m_comparison = {};
     m_region = {};
+    m_topImages = {};
     restoreState(state);
     Q_EMIT modelChanged();
     Q_EMIT resultsChanged();
@@ -198,6 +199,12 @@ void ModelDocument::setReceptiveRegion(const ReceptiveRegion& region)
 {
     m_region = region;
     Q_EMIT receptiveRegionChanged();
+}
+
+void ModelDocument::setTopImages(const TopImages& topImages)
+{
+    m_topImages = topImages;
+    Q_EMIT topImagesChanged();
 }
 
 void ModelDocument::setRunFailed()

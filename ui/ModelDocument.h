@@ -101,6 +101,25 @@ struct ReceptiveRegion {
     RunInputs inputs;
 };
 
+/// The images of a folder that excite one channel of a node most (featscope-cli top-images), best first.
+struct TopImages {
+    struct Image {
+        QString path;
+        double score = 0;
+        int width = 0, height = 0; ///< the channel's map over the node's grid; 0 when the value has none
+        QVector<float> map;        ///< height x width, row-major
+    };
+    QString model;
+    QString node;
+    int channel = -1;
+    QString score;  ///< mean or max: how an image's activation of the channel is measured
+    QString folder;
+    int imagesRanked = 0; ///< images that could be read and scored
+    QVector<Image> top;
+
+    bool isEmpty() const { return top.isEmpty(); }
+};
+
 /// The state of the inspector's open model, as Tiled's MapDocument is of a map: the model the engine
 /// described, the mode, the return nodes, the image and its preprocessing, the user's consent to run code
 /// that reaches outside the model, the display choices, and the last run's outputs with the inputs they
@@ -189,6 +208,10 @@ public:
     const ReceptiveRegion& receptiveRegion() const { return m_region; }
     void setReceptiveRegion(const ReceptiveRegion& region);
 
+    /// The last top-images search; empty before one and after another model is opened.
+    const TopImages& topImages() const { return m_topImages; }
+    void setTopImages(const TopImages& topImages);
+
     /// Everything kept per model file in the settings.
     QJsonObject saveState() const;
 
@@ -204,6 +227,7 @@ Q_SIGNALS:
     void statisticsChanged();
     void comparisonChanged();
     void receptiveRegionChanged();
+    void topImagesChanged();
     /// staleReason() may have changed.
     void freshnessChanged(const QString& staleReason);
 
@@ -234,6 +258,7 @@ private:
     StatisticsSet m_statistics;
     ModelComparison m_comparison;
     ReceptiveRegion m_region;
+    TopImages m_topImages;
 };
 
 /// "resize 256, crop 224, RGB": how a run's preprocessing is described to the user.

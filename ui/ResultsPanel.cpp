@@ -1,5 +1,6 @@
 #include "ResultsPanel.h"
 
+#include "Heatmap.h"
 #include "ModelDocument.h"
 
 #include <QComboBox>
@@ -20,30 +21,12 @@
 
 namespace featscope::ui {
 
-namespace {
-
-const QList<QPair<QString, QCPColorGradient::GradientPreset>>& gradients()
-{
-    static const QList<QPair<QString, QCPColorGradient::GradientPreset>> list{
-        {QStringLiteral("Thermal"), QCPColorGradient::gpThermal},
-        {QStringLiteral("Hot"), QCPColorGradient::gpHot},
-        {QStringLiteral("Grayscale"), QCPColorGradient::gpGrayscale},
-        {QStringLiteral("Jet"), QCPColorGradient::gpJet},
-        {QStringLiteral("Polar"), QCPColorGradient::gpPolar},
-        {QStringLiteral("Night"), QCPColorGradient::gpNight},
-        {QStringLiteral("Spectrum"), QCPColorGradient::gpSpectrum},
-        {QStringLiteral("Ion"), QCPColorGradient::gpIon}};
-    return list;
-}
-
-} // namespace
-
 ResultsPanel::ResultsPanel(QWidget* parent)
     : QWidget(parent), m_gradient(new QComboBox), m_normalisation(new QComboBox), m_summary(new QLabel),
       m_staleBanner(new QLabel), m_tabs(new QTabWidget), m_pin(new QPushButton(tr("Pin as Reference"))),
       m_unpin(new QPushButton(tr("Unpin")))
 {
-    for (const auto& g : gradients())
+    for (const auto& g : colourMaps())
         m_gradient->addItem(g.first);
     m_gradient->setObjectName(QStringLiteral("colourMap"));
     m_normalisation->addItem(tr("Per channel"), int(Normalisation::PerChannel));
@@ -229,7 +212,7 @@ MapOverlay ResultsPanel::currentOverlay() const
 
 void ResultsPanel::applyDisplay()
 {
-    const auto preset = gradients().value(m_gradient->currentIndex()).second;
+    const auto preset = colourMaps().value(m_gradient->currentIndex()).second;
     const auto norm = Normalisation(m_normalisation->currentData().toInt());
     for (int i = 0; i < m_tabs->count(); ++i)
         if (FeatureMapView* v = view(i)) {

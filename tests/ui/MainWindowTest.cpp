@@ -21,6 +21,7 @@
 #include "ReturnNodesModel.h"
 #include "ReturnNodesPanel.h"
 #include "StatisticsPanel.h"
+#include "TopImagesPanel.h"
 #include "ModelComparisonPanel.h"
 #include <QTableWidget>
 #include "LoadOptionsDialog.h"
@@ -40,6 +41,8 @@
 #include <QSettings>
 #include <QProcess>
 #include <QSignalSpy>
+#include <QSpinBox>
+#include <QListWidget>
 #include <QSortFilterProxyModel>
 #include <QStandardPaths>
 #include <QTableView>
@@ -84,6 +87,7 @@ private Q_SLOTS:
     void camAtAReturnNodeEqualsTheCommandLines();
     void statisticsColourTheGraphAndAgreeWithTheMaps();
     void aPinnedRunComparesTwoImages();
+    void topImagesOfAFolderWithTheirMaps();
     void compareWithModelListsEveryNode();
     void exportAndLoadBack();
     void engineKilledMidRunKeepsWindow();
@@ -557,6 +561,85 @@ void MainWindowTest::statisticsColourTheGraphAndAgreeWithTheMaps()
     const QString chosen = table->model()->index(3, 0).data().toString();
     QCOMPARE(m_window->graphPanel()->currentNode(), chosen);
     QCOMPARE(panel->histogram()->plottableCount(), 1);
+}
+
+// Top images: Run > Find Top Images shows the dock; Find ranks a folder's images by one channel in
+// featscope-cli, with progress; the thumbnails come best first, and the map the CLI gave the best one is
+// the map a run of the engine shows for that channel on that image. A double-click opens the image.
+void MainWindowTest::topImagesOfAFolderWithTheirMaps()
+{
+    const QString node = QStringLiteral("features.block3.relu");
+    const int channel = 29;
+    const QDir images(m_dir.filePath(QStringLiteral("images")));
+    QVERIFY(QDir().mkpath(images.path()));
+    const QDir samples(QStringLiteral(FEATSCOPE_SOURCE_DIR "/resources/images"));
+    for (const QString& name : samples.entryList({QStringLiteral("*.png")}, QDir::Files))
+        QVERIFY(QFile::copy(samples.filePath(name), images.filePath(name)));
+    const int imageCount = int(images.entryList(QDir::Files).size());
+    QVERIFY(imageCount >= 5);
+
+    m_window->addReturnNode(node, QStringLiteral("block3"));
+    m_window->setImage(kImage);
+    runAndWait();
+    QAction* findTopImages = nullptr;
+    for (QAction* action : m_window->findChildren<QAction*>())
+        if (action->shortcut() == QKeySequence(QStringLiteral("Ctrl+Shift+T")))
+            findTopImages = action;
+    QVERIFY(findTopImages);
+    findTopImages->trigger();
+    TopImagesPanel* panel = m_window->topImagesPanel();
+    QVERIFY(panel->isVisible());
+    panel->search()->setCacheFolder(m_dir.filePath(QStringLiteral("cache")));
+    m_window->results()->view(0)->setLargeChannel(channel); // the shown channel is the one suggested
+    panel->setFolderChooser([&] { return images.path(); });
+    QTest::mouseClick(panel->findChildren<QPushButton*>().first(), Qt::LeftButton); // Browse…
+    auto* count = panel->findChildren<QSpinBox*>().at(1);
+    count->setValue(3);
+
+    QSignalSpy progress(panel->search(), &TopImagesSearch::progress);
+    QSignalSpy changed(m_window->document(), &ModelDocument::topImagesChanged);
+    QTest::mouseClick(panel->findChild<QPushButton*>(QStringLiteral("findTopImages")), Qt::LeftButton);
+    QTRY_VERIFY_WITH_TIMEOUT(changed.count() == 1, 120000);
+    QVERIFY(!progress.isEmpty());
+    QCOMPARE(progress.last().at(0).toInt(), imageCount);
+    QCOMPARE(progress.last().at(1).toInt(), imageCount);
+
+    const TopImages& top = m_window->document()->topImages();
+    QCOMPARE(top.node, node);
+    QCOMPARE(top.channel, channel);
+    QCOMPARE(top.imagesRanked, imageCount);
+    QCOMPARE(top.top.size(), 3);
+    QCOMPARE(panel->thumbnails()->count(), 3);
+    for (int i = 1; i < top.top.size(); ++i)
+        QVERIFY(top.top[i - 1].score >= top.top[i].score);
+
+    // The best image's map from the CLI equals the engine's map of that channel on that image.
+    const TopImages::Image best = top.top.first();
+    const QPoint first = panel->thumbnails()->visualItemRect(panel->thumbnails()->item(0)).center();
+    QTest::mouseClick(panel->thumbnails()->viewport(), Qt::LeftButton, {}, first);
+    QTest::mouseDClick(panel->thumbnails()->viewport(), Qt::LeftButton, {}, first);
+    QCOMPARE(m_window->document()->imagePath(), QFileInfo(best.path).absoluteFilePath());
+    runAndWait();
+    const FeatureTensor& maps = m_window->results()->view(0)->tensor();
+    QCOMPARE(maps.height(), best.height);
+    QCOMPARE(maps.width(), best.width);
+    double largest = 0, mean = 0;
+    for (int i = 0; i < best.height * best.width; ++i) {
+        largest = std::max(largest, double(std::abs(maps.plane(channel)[i] - best.map[i])));
+        mean += maps.plane(channel)[i];
+    }
+    QVERIFY2(largest < 1e-4, qPrintable(QString::number(largest)));
+    QVERIFY(std::abs(mean / (best.height * best.width) - best.score) < 1e-4);
+
+    // The CLI's refusal reaches the panel, and the last result stays.
+    QSignalSpy finished(panel->search(), &TopImagesSearch::finished);
+    panel->findChildren<QComboBox*>().first()->setCurrentText(QStringLiteral("no.such.node"));
+    QVERIFY(panel->find());
+    QTRY_VERIFY_WITH_TIMEOUT(finished.count() == 1, 60000);
+    QVERIFY(!finished.first().first().toBool());
+    QVERIFY2(finished.first().at(1).toString().contains(QStringLiteral("There is no node 'no.such.node'")),
+             qPrintable(finished.first().at(1).toString()));
+    QCOMPARE(m_window->document()->topImages().top.size(), 3);
 }
 
 // Compare two images: pin the maps of one, run on the other, look at their difference on one scale.
