@@ -89,3 +89,13 @@ for i in range(6):
 PY
 "$bin/featscope" "$model" --image resources/images/sneaker_9.png --select features.block3.relu \
   --top-images "$tmp/images" --top-channel 29 --screenshot docs/images/guide-top-images.png
+# Any node as an output: a scripted Mask R-CNN (torchvision's ops loaded by themselves), its FPN's
+# Dict[str, Tensor] drawn as one tab of maps per level.
+/usr/bin/python3 - "$tmp/maskrcnn.pt" <<'PY'
+import sys, torch, torchvision
+torch.manual_seed(0)
+model = torchvision.models.detection.maskrcnn_resnet50_fpn(weights=None, weights_backbone=None).eval()
+torch.jit.script(model).save(sys.argv[1])
+PY
+"$bin/featscope" "$tmp/maskrcnn.pt" --image resources/images/ankle_boot_0_rgb224.png \
+  --select backbone.fpn --screenshot docs/images/guide-maskrcnn-fpn.png

@@ -614,6 +614,7 @@ MapOverlay FeatureMapView::overlay() const
     if (m_selectedCell.x() >= 0 && m_selectedCell.x() < width && m_selectedCell.y() >= 0 && m_selectedCell.y() < height)
         overlay.cell = m_selectedCell;
     overlay.node = m_output.node;
+    overlay.path = m_output.path;
     overlay.channel = m_largeChannel;
     overlay.layout = layoutChoice();
     return overlay;

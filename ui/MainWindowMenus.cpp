@@ -6,6 +6,7 @@
 #include "GraphArea.h"
 #include "GraphPanel.h"
 #include "GraphView.h"
+#include "LoadOptionsDialog.h"
 #include "ModelDocument.h"
 #include "NodeFinder.h"
 #include "ResultsPanel.h"
@@ -35,6 +36,7 @@ void MainWindow::createMenus()
     });
     file->addAction(tr("Open &Image…"), QKeySequence(tr("Ctrl+I")), this, &MainWindow::browseImage);
     m_recentMenu = file->addMenu(tr("Open &Recent"));
+    file->addAction(tr("&Load Options…"), this, [this] { LoadOptionsDialog::editAndReload(this, m_controller, m_document); });
     file->addAction(tr("&Compare with Model…"), this, [this] {
         const QString path = QFileDialog::getOpenFileName(this, tr("Compare with Model"), dialogDirectory(), modelFileFilter());
         if (!path.isEmpty()) {
