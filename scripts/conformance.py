@@ -36,7 +36,8 @@ PYTHON = "/usr/bin/python3"
 
 FAMILY_ORDER = ["classification", "segmentation", "quantizable", "video", "detection"]
 FAMILY_NOTES = {
-    "segmentation": "Models built with `weights_backbone=None` and their aux head where they have one.",
+    "segmentation": "Models built with `weights_backbone=None` and their aux head where they have one. "
+                    "`torch.jit.trace` cannot trace them (their output is a dict), so there is no trace column.",
     "quantizable": "`torchvision.models.quantization` models with `quantize=False`: the float model that torch.fx "
                    "traces before quantization.",
     "detection": "torch.fx cannot trace torchvision's detection models (`Proxy object cannot be iterated`), so there is no "
@@ -45,8 +46,10 @@ FAMILY_NOTES = {
                  "from the whole scripted model by `featscope-cli extract`, run from Python on one 3 x 240 x 320 image "
                  "(`List[Tensor]` input), against a forward hook on the eager model's `backbone`; every level of its "
                  "dict compared. `--detection` adds this section.",
-    "video": "Clips of 4 frames (mvit: 16 frames of 224 px, fixed by its position embeddings). torchvision 0.14.1 "
-             "has no swin3d models.",
+    "video": "Clips of 4 frames (mvit: 16 frames of 224 px, fixed by its position embeddings; s3d: 16, as its last "
+             "pooling spans 2 frames after an 8x reduction). torchvision 0.14.1 has no swin3d models. The traced names "
+             "of mc3_18 and r3d_18 differ from torchvision's (`_convolution` for `conv3d`): `torch.jit.trace` records "
+             "their `Conv3DSimple` convolutions as the lower-level `aten::_convolution`; scripted names are equal.",
 }
 
 # ----------------------------------------------------------------------------- helpers
@@ -379,10 +382,10 @@ def kept_sections(path):
         if family:
             sections[family].append(line)
     if not sections:
-        body = [line for line in text if line.startswith("| ")]
+        body = [line for line in text if line.startswith("|")]
         totals_at = next((i for i, line in enumerate(text) if line.startswith("## Totals")), None)
         totals_lines = [line for line in text[totals_at + 1:] if line.startswith("- ")] if totals_at is not None else []
-        sections["classification"] = [f"## Classification ({len(body) - 2} models)", "",
+        sections["classification"] = [f"## Classification ({len(body) - 2} models)", "",  # less header and rule
                                       f"Kept from an earlier report: {generated}", "", *body, "", *totals_lines, ""]
     return sections
 

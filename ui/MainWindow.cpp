@@ -109,7 +109,8 @@ MainWindow::MainWindow(QWidget* parent)
     connect(m_results, &ResultsPanel::overlayChanged, this, [this] {
         const MapOverlay overlay = m_results->currentOverlay();
         m_inputPanel->setOverlay(overlay);
-        m_topImagesPanel->suggest(overlay.node, overlay.channel);
+        if (overlay.path.isEmpty()) // a part of a dict or tuple is not a node top-images can rank by
+            m_topImagesPanel->suggest(overlay.node, overlay.channel);
     });
     connect(m_topImagesPanel, &TopImagesPanel::imageChosen, this, &MainWindow::setImage);
     connect(m_inputPanel, &InputPanel::explainRequested, m_controller, &ModelController::explain);

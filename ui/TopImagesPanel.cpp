@@ -144,7 +144,8 @@ void TopImagesPanel::updateNodes()
     const QString current = m_node->currentText();
     QStringList nodes;
     for (const RunOutput& output : m_document->outputs())
-        nodes.append(output.node);
+        if (output.path.isEmpty()) // parts of a dict or tuple are not nodes top-images can rank by
+            nodes.append(output.node);
     for (const auto& entry : m_document->returnNodes()->entries())
         if (!entry.resolved.isEmpty() && !nodes.contains(entry.resolved))
             nodes.append(entry.resolved);
