@@ -113,6 +113,8 @@ private:
     void showNewWindow();
     void openAndWait(const QString& path);
     GraphNodeItem* graphItem(const QString& name);
+    /// The window's action with shortcut `keys`, as a user reaches it from the keyboard; null when none.
+    QAction* actionWithShortcut(const QString& keys) const;
     /// The selection most tests work on: block1's conv as "conv1" and block2 (truncated) as "block2", and an image.
     void chooseTwoOutputsAndImage();
     void runAndWait();
@@ -188,6 +190,14 @@ void MainWindowTest::openAndWait(const QString& path)
     QTRY_VERIFY_WITH_TIMEOUT(loaded.count() == 1, 60000);
     QVERIFY2(loaded.first().first().toBool(), qPrintable(m_window->lastError()));
     QTRY_VERIFY_WITH_TIMEOUT(drawn.count() >= 1 && !m_window->graphPanel()->isLayingOut(), 30000);
+}
+
+QAction* MainWindowTest::actionWithShortcut(const QString& keys) const
+{
+    for (QAction* action : m_window->findChildren<QAction*>())
+        if (action->shortcut() == QKeySequence(keys))
+            return action;
+    return nullptr;
 }
 
 GraphNodeItem* MainWindowTest::graphItem(const QString& name)
@@ -525,10 +535,7 @@ void MainWindowTest::statisticsColourTheGraphAndAgreeWithTheMaps()
     const FeatureTensor& relu = m_window->results()->view(0)->tensor();
 
     QSignalSpy finished(m_window.get(), &MainWindow::statisticsFinished);
-    QAction* compute = nullptr;
-    for (QAction* action : m_window->findChildren<QAction*>())
-        if (action->shortcut() == QKeySequence(QStringLiteral("Ctrl+Shift+R")))
-            compute = action;
+    QAction* compute = actionWithShortcut(QStringLiteral("Ctrl+Shift+R"));
     QVERIFY(compute);
     compute->trigger();
     QTRY_VERIFY_WITH_TIMEOUT(finished.count() == 1, 60000);
@@ -581,10 +588,7 @@ void MainWindowTest::topImagesOfAFolderWithTheirMaps()
     m_window->addReturnNode(node, QStringLiteral("block3"));
     m_window->setImage(kImage);
     runAndWait();
-    QAction* findTopImages = nullptr;
-    for (QAction* action : m_window->findChildren<QAction*>())
-        if (action->shortcut() == QKeySequence(QStringLiteral("Ctrl+Shift+T")))
-            findTopImages = action;
+    QAction* findTopImages = actionWithShortcut(QStringLiteral("Ctrl+Shift+T"));
     QVERIFY(findTopImages);
     findTopImages->trigger();
     TopImagesPanel* panel = m_window->topImagesPanel();
