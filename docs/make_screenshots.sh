@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 bin=${1:-build}/bin
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-export QT_QPA_PLATFORM=offscreen XDG_CONFIG_HOME="$tmp/config"
+export QT_QPA_PLATFORM=offscreen XDG_CONFIG_HOME="$tmp/config" XDG_CACHE_HOME="$tmp/cache"
 model=resources/models/fashion_cnn.pt
 
 "$bin/featscope" "$model" --screenshot docs/images/guide-open.png
@@ -56,3 +56,46 @@ PY
 "$bin/featscope" "$tmp/vit_b_16.pt" --image resources/images/ankle_boot_0_rgb224.png \
   --select encoder.layers.encoder_layer_11.ln=ln --cam encoder.layers.encoder_layer_11.ln \
   --screenshot docs/images/guide-vit.png
+# Top images: which images of a folder (the sample clothes and drawn stripes, checkerboards and blobs) excite
+# channel 29 of the bundled CNN's last block most, each with that channel's map.
+mkdir -p "$tmp/images"
+cp resources/images/*.png "$tmp/images/"
+/usr/bin/python3 - "$tmp/images" <<'PY'
+import random, sys
+from PIL import Image, ImageDraw
+random.seed(0)
+for period in (6, 14, 30):
+    for vertical in (False, True):
+        image = Image.new("L", (112, 112), 0)
+        draw = ImageDraw.Draw(image)
+        for start in range(0, 112, 2 * period):
+            draw.rectangle((start, 0, start + period - 1, 111) if vertical else (0, start, 111, start + period - 1), fill=255)
+        image.save(f"{sys.argv[1]}/stripes_{'v' if vertical else 'h'}{period:02d}.png")
+for side in (8, 16, 32, 56):
+    image = Image.new("L", (112, 112), 0)
+    draw = ImageDraw.Draw(image)
+    for y in range(0, 112, side):
+        for x in range(0, 112, side):
+            if (x // side + y // side) % 2:
+                draw.rectangle((x, y, x + side - 1, y + side - 1), fill=255)
+    image.save(f"{sys.argv[1]}/checker_{side:02d}.png")
+for i in range(6):
+    image = Image.new("L", (112, 112), random.randint(0, 80))
+    draw = ImageDraw.Draw(image)
+    for _ in range(random.randint(1, 5)):
+        r, x, y = random.randint(8, 40), random.randint(0, 112), random.randint(0, 112)
+        draw.ellipse((x - r, y - r, x + r, y + r), fill=random.randint(120, 255))
+    image.save(f"{sys.argv[1]}/blobs_{i}.png")
+PY
+"$bin/featscope" "$model" --image resources/images/sneaker_9.png --select features.block3.relu \
+  --top-images "$tmp/images" --top-channel 29 --screenshot docs/images/guide-top-images.png
+# Any node as an output: a scripted Mask R-CNN (torchvision's ops loaded by themselves), its FPN's
+# Dict[str, Tensor] drawn as one tab of maps per level.
+/usr/bin/python3 - "$tmp/maskrcnn.pt" <<'PY'
+import sys, torch, torchvision
+torch.manual_seed(0)
+model = torchvision.models.detection.maskrcnn_resnet50_fpn(weights=None, weights_backbone=None).eval()
+torch.jit.script(model).save(sys.argv[1])
+PY
+"$bin/featscope" "$tmp/maskrcnn.pt" --image resources/images/ankle_boot_0_rgb224.png \
+  --select backbone.fpn --screenshot docs/images/guide-maskrcnn-fpn.png

@@ -118,13 +118,15 @@ QJsonObject LoadRequest::toJson() const
         request.insert(field("leafModules"), QJsonArray::fromStringList(leafModules));
     if (!leafFunctions.isEmpty())
         request.insert(field("leafFunctions"), QJsonArray::fromStringList(leafFunctions));
+    if (!opsLibraries.isEmpty())
+        request.insert(field("opsLibraries"), QJsonArray::fromStringList(opsLibraries));
     return request;
 }
 
 LoadRequest LoadRequest::fromJson(const QJsonObject& request)
 {
     return LoadRequest{request.value(field("path")).toString(), strings(request.value(field("leafModules"))),
-                       strings(request.value(field("leafFunctions")))};
+                       strings(request.value(field("leafFunctions"))), strings(request.value(field("opsLibraries")))};
 }
 
 LoadResult LoadResult::fromFrame(const Frame& frame)
@@ -207,6 +209,8 @@ Frame RunResult::toFrame() const
                       {field("node"), output.node},
                       {field("shape"), toJson(output.shape)},
                       {field("dtype"), QStringLiteral("float32")}};
+        if (!output.path.isEmpty())
+            o.insert(field("path"), output.path);
         if (output.count() > 0) {
             o.insert(field("min"), output.min);
             o.insert(field("max"), output.max);
@@ -220,6 +224,16 @@ Frame RunResult::toFrame() const
                                {field("inputShape"), toJson(inputShape)},
                                {field("outputs"), described},
                                {field("elapsedMs"), elapsedMs}};
+    if (!textOutputs.isEmpty()) {
+        QJsonArray texts;
+        for (const TextOutput& text : textOutputs) {
+            QJsonObject o{{field("key"), text.key}, {field("node"), text.node}, {field("type"), text.type}, {field("text"), text.text}};
+            if (!text.path.isEmpty())
+                o.insert(field("path"), text.path);
+            texts.append(o);
+        }
+        frame.header.insert(field("textOutputs"), texts);
+    }
     return frame;
 }
 
@@ -247,6 +261,7 @@ RunResult RunResult::fromFrame(const Frame& frame)
         TensorOutput output;
         output.key = o.value(field("key")).toString();
         output.node = o.value(field("node")).toString();
+        output.path = o.value(field("path")).toString();
         output.shape = integersFromJson(o.value(field("shape")));
         output.min = o.value(field("min")).toDouble();
         output.max = o.value(field("max")).toDouble();
@@ -263,6 +278,12 @@ RunResult RunResult::fromFrame(const Frame& frame)
                               .arg(bytes));
         output.values = swappedToOrFromLittleEndian(frame.payload[i]);
         result.outputs.append(std::move(output));
+    }
+    for (const QJsonValue& v : frame.header.value(field("textOutputs")).toArray()) {
+        const QJsonObject o = v.toObject();
+        result.textOutputs.append({o.value(field("key")).toString(), o.value(field("node")).toString(),
+                                   o.value(field("path")).toString(), o.value(field("type")).toString(),
+                                   o.value(field("text")).toString()});
     }
     return result;
 }

@@ -10,7 +10,10 @@ tests/fixtures/make_fixtures.py (or reuses --fixtures DIR), then runs
                                                             -> load OUT.pt, run on the stored input,
                                                                compare with create_feature_extractor
 
-and writes a Markdown report (CONFORMANCE.md).  Not part of CI: the `all` set takes a long time and
+and writes a Markdown report (CONFORMANCE.md), a section per family. A long report can be built in parts:
+--json keeps a run's rows, --merge adds rows of earlier runs (this run's rows win), --report-only writes the
+report from merged rows without running anything, and --keep-from copies the sections of families that no row
+covers from an earlier report (with the line saying when and how they were generated).  Not part of CI: the `all` set takes a long time and
 needs tens of GB of temporary disk (model files are deleted after each model unless --keep).
 
   /usr/bin/python3 scripts/conformance.py --cli build/bin/featscope-cli [--set all|ci] [--out CONFORMANCE.md]
@@ -31,13 +34,22 @@ MAKE_FIXTURES = os.path.join(REPO, "tests", "fixtures", "make_fixtures.py")
 PYTHON = "/usr/bin/python3"
 
 
-FAMILY_ORDER = ["classification", "segmentation", "quantizable", "video"]
+FAMILY_ORDER = ["classification", "segmentation", "quantizable", "video", "detection"]
 FAMILY_NOTES = {
-    "segmentation": "Models built with `weights_backbone=None` and their aux head where they have one.",
+    "segmentation": "Models built with `weights_backbone=None` and their aux head where they have one. "
+                    "`torch.jit.trace` cannot trace them (their output is a dict), so there is no trace column.",
     "quantizable": "`torchvision.models.quantization` models with `quantize=False`: the float model that torch.fx "
                    "traces before quantization.",
-    "video": "Clips of 4 frames (mvit: 16 frames of 224 px, fixed by its position embeddings). torchvision 0.14.1 "
-             "has no swin3d models.",
+    "detection": "torch.fx cannot trace torchvision's detection models (`Proxy object cannot be iterated`), so there is no "
+                 "torchvision list to compare names with; names follow the same rules. *Values*: the backbone's output "
+                 "(`--return backbone`, a truncated name: the backbone's last node, the FPN where there is one) extracted "
+                 "from the whole scripted model by `featscope-cli extract`, run from Python on one 3 x 240 x 320 image "
+                 "(`List[Tensor]` input), against a forward hook on the eager model's `backbone`; every level of its "
+                 "dict compared. `--detection` adds this section.",
+    "video": "Clips of 4 frames (mvit: 16 frames of 224 px, fixed by its position embeddings; s3d: 16, as its last "
+             "pooling spans 2 frames after an 8x reduction). torchvision 0.14.1 has no swin3d models. The traced names "
+             "of mc3_18 and r3d_18 differ from torchvision's (`_convolution` for `conv3d`): `torch.jit.trace` records "
+             "their `Conv3DSimple` convolutions as the lower-level `aten::_convolution`; scripted names are equal.",
 }
 
 # ----------------------------------------------------------------------------- helpers
@@ -265,7 +277,8 @@ def model_list(args):
         cmd += ["--models", args.models]
     else:
         cmd += ["--set", args.set]
-    return subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True).stdout.split()
+    lines = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True).stdout.splitlines()
+    return dict(line.split("\t") for line in lines if line.strip())
 
 
 def generate(model, fixdir, log):
@@ -291,9 +304,16 @@ def write_report(path, rows, args, elapsed):
         return "✅" if v else "❌"
 
     lines = ["# featscope conformance with torchvision.models.feature_extraction", ""]
-    lines.append(f"Generated {datetime.datetime.now().strftime('%Y-%m-%d %H:%M')} by `scripts/conformance.py "
-                 f"--set {args.set}`{' --models ' + args.models if args.models else ''} "
-                 f"in {elapsed / 60:.1f} min; CLI `{os.path.relpath(args.cli, REPO) if os.path.isabs(args.cli) else args.cli}`.")
+    what = ("--report-only" if args.report_only else "--detection" if args.detection
+            else f"--set {args.set}" + (f" --models {args.models}" if args.models else ""))
+    lines.append(f"Generated {datetime.datetime.now().strftime('%Y-%m-%d %H:%M')} by `scripts/conformance.py {what}`"
+                 f"{' in ' + format(elapsed / 60, '.1f') + ' min' if not args.report_only else ''}; "
+                 f"CLI `{os.path.relpath(args.cli, REPO) if os.path.isabs(args.cli) else args.cli}`.")
+    for merged in args.merge or []:
+        with open(merged) as f:
+            meta = json.load(f)
+        if isinstance(meta, dict) and meta.get("generated"):
+            lines.append(f"Rows of {len(meta['rows'])} models from the run of {meta['generated']}.")
     lines.append("")
     lines.append("Reference: torchvision's `get_graph_node_names` (train/eval) and `create_feature_extractor` "
                  "(eval mode) on the same randomly initialised model (seed 0) and a seeded input, from "
@@ -309,15 +329,21 @@ def write_report(path, rows, args, elapsed):
                  "fs = featscope). — = torchvision's fx tracing fails, so there is no reference.")
     lines.append("")
     all_rows = rows
+    kept = kept_sections(args.keep_from) if args.keep_from else {}
     for family in FAMILY_ORDER:
         family_rows = [r for r in all_rows if r.get("family", "classification") == family]
         if not family_rows:
+            if family in kept:
+                lines.extend(kept[family])
             continue
         lines.append(f"## {family.capitalize()} ({len(family_rows)} models)")
         lines.append("")
         if FAMILY_NOTES.get(family):
             lines.append(FAMILY_NOTES[family])
             lines.append("")
+        if family == "detection":
+            detection_section(lines, family_rows, args.atol)
+            continue
         lines.append("| model | fx | script train names | script eval names | trace eval names | values (max abs diff) |")
         lines.append("|---|---|---|---|---|---|")
         for r in family_rows:
@@ -329,11 +355,39 @@ def write_report(path, rows, args, elapsed):
                          f"{fmt_names(r['trace_eval'])} | {fmt_values(r['values'])} |")
         lines.append("")
         totals(lines, family_rows, args)
-    lines.append("## Totals over all families")
+    lines.append("## Totals over all families compared with torch.fx" + (" in this report's rows" if kept else ""))
     lines.append("")
-    totals(lines, all_rows, args)
+    if kept:
+        lines.append(f"Sections kept from an earlier report ({', '.join(f for f in FAMILY_ORDER if f in kept and not any(r.get('family') == f for r in all_rows))}) have their own totals above.")
+        lines.append("")
+    totals(lines, [r for r in all_rows if r.get("family") != "detection"], args)
     with open(path, "w") as f:
         f.write("\n".join(lines))
+
+
+def kept_sections(path):
+    """Family -> lines of its section in the report at `path`, ending with its totals. A report written before
+    family sections existed is one classification table; its "Generated" line goes with it."""
+    with open(path) as f:
+        text = f.read().splitlines()
+    generated = next((line for line in text if line.startswith("Generated ")), "")
+    sections, family = {}, None
+    for line in text:
+        if line.startswith("## "):
+            name = line[3:].split(" (")[0].lower()
+            family = name if name in FAMILY_ORDER else None
+            if family:
+                sections[family] = [line]
+            continue
+        if family:
+            sections[family].append(line)
+    if not sections:
+        body = [line for line in text if line.startswith("|")]
+        totals_at = next((i for i, line in enumerate(text) if line.startswith("## Totals")), None)
+        totals_lines = [line for line in text[totals_at + 1:] if line.startswith("- ")] if totals_at is not None else []
+        sections["classification"] = [f"## Classification ({len(body) - 2} models)", "",  # less header and rule
+                                      f"Kept from an earlier report: {generated}", "", *body, "", *totals_lines, ""]
+    return sections
 
 
 def totals(lines, rows, args):
@@ -364,6 +418,116 @@ def totals(lines, rows, args):
     lines.append("")
 
 
+DETECTION_CHECK = r"""
+import json, sys, torch, torchvision, warnings
+warnings.filterwarnings("ignore")
+torch.set_num_threads(2)
+name, script_path, extractor_path, mode = sys.argv[1:5]
+torch.manual_seed(0)
+model = torchvision.models.get_model(name, weights=None, weights_backbone=None).eval()
+if mode == "script":
+    torch.jit.script(model).save(script_path)
+    sys.exit(0)
+seen = {}
+model.backbone.register_forward_hook(lambda m, i, o: seen.__setitem__("backbone", o))
+extractor = torch.jit.load(extractor_path).eval()
+torch.manual_seed(1)
+images = [torch.rand(3, 240, 320)]
+with torch.no_grad():
+    model(images)
+    got = extractor(images, None) if len(extractor.forward.schema.arguments) > 2 else extractor(images)
+ref = seen["backbone"]
+value = next(iter(got.values()))
+ref = dict(ref) if isinstance(ref, dict) else {"": ref}
+value = dict(value) if isinstance(value, dict) else {"": value}
+diffs = {k: float((value[k] - ref[k]).abs().max()) for k in ref if k in value and value[k].shape == ref[k].shape}
+print(json.dumps({"node": next(iter(got.keys())), "levels": list(ref), "matched": sorted(diffs) == sorted(ref) and list(value) == list(ref),
+                  "max_abs": max(diffs.values()) if diffs else None}))
+"""
+
+
+def detection_rows(cli, workdir, timeout, atol, only=None):
+    """One row per torchvision detection model (those in `only`, when given): names per mode, and the
+    backbone's output against a hook."""
+    names = subprocess.run([PYTHON, "-c", "import torchvision; print(' '.join(torchvision.models.list_models("
+                                          "module=torchvision.models.detection)))"],
+                           check=True, stdout=subprocess.PIPE, text=True).stdout.split()
+    names = [n for n in names if not only or n in only]
+    rows = []
+    for i, name in enumerate(names, 1):
+        t0 = time.time()
+        script = os.path.join(workdir, name + ".script.pt")
+        extractor = os.path.join(workdir, name + ".backbone.pt")
+        row = {"model": name, "family": "detection"}
+        made = subprocess.run([PYTHON, "-c", DETECTION_CHECK, name, script, extractor, "script"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=timeout)
+        if made.returncode != 0:
+            row["fatal"] = first_line(made.stderr.strip().splitlines()[-1] if made.stderr.strip() else "scripting failed")
+            rows.append(row)
+            continue
+        stdout, error = run_cli([cli, "nodes", script, "--mode", "both", "--json"], timeout)
+        if error is None:
+            both = json.loads(stdout)
+            row["names"] = {mode: {"count": len(both[mode]), "unique": len(set(both[mode])) == len(both[mode]),
+                                   "inputs_first": both[mode][:2] == ["images", "targets"]} for mode in ("train", "eval")}
+        else:
+            row["names"] = {"error": error}
+        _, error = run_cli([cli, "extract", script, "--return", "backbone", "-o", extractor], timeout)
+        if error is not None:
+            row["values"] = {"error": error}
+        else:
+            checked = subprocess.run([PYTHON, "-c", DETECTION_CHECK, name, script, extractor, "check"],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=timeout)
+            row["values"] = (json.loads(checked.stdout) if checked.returncode == 0
+                             else {"error": first_line(checked.stderr.strip().splitlines()[-1])})
+            if "max_abs" in row["values"]:
+                row["values"]["ok"] = row["values"]["matched"] and row["values"]["max_abs"] <= atol
+        for path in (script, extractor):
+            if os.path.exists(path):
+                os.remove(path)
+        rows.append(row)
+        print(f"[detection {i}/{len(names)}] {name}: {json.dumps(row.get('names'))} | {json.dumps(row.get('values'))} "
+              f"({time.time() - t0:.1f}s)", flush=True)
+    return rows
+
+
+def detection_section(lines, rows, atol):
+    lines.append("| model | train names | eval names | backbone values vs forward hook (max abs diff) |")
+    lines.append("|---|---|---|---|")
+    for r in rows:
+        if r.get("fatal"):
+            lines.append(f"| {r['model']} | ❌ {md_escape(r['fatal'])} | | |")
+            continue
+        names = r.get("names", {})
+
+        def cell(mode):
+            if "error" in names:
+                return "❌ " + md_escape(short(names["error"]))
+            n = names[mode]
+            good = n["unique"] and n["inputs_first"]
+            return f"{'✅' if good else '❌'} {n['count']}" + ("" if n["unique"] else " (repeated names)")
+
+        values = r.get("values", {})
+        if "error" in values:
+            result = "❌ " + md_escape(short(values["error"]))
+        else:
+            levels = f"{len(values['levels'])} level(s)" if values["levels"] != [""] else "a tensor"
+            result = (f"{'✅' if values['ok'] else '❌'} {values['max_abs']:.1e} ({levels}"
+                      f"{'' if values['matched'] else ', keys or shapes differ'})")
+        lines.append(f"| {r['model']} | {cell('train')} | {cell('eval')} | {result} |")
+    lines.append("")
+    ok = sum(1 for r in rows if r.get("values", {}).get("ok"))
+    lines.append(f"- models: {len(rows)}; listed in both modes: "
+                 f"{sum(1 for r in rows if 'train' in r.get('names', {}))}; backbone values equal (<= {atol:g}): {ok} / {len(rows)}")
+    lines.append("")
+
+
+def with_merged(merged, rows):
+    """Rows of earlier runs, each replaced by this run's row of the same model, then this run's new models."""
+    ran = {r["model"]: r for r in rows}
+    return [ran.get(m, r) for m, r in merged.items()] + [r for r in rows if r["model"] not in merged]
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cli", required=True, help="path to featscope-cli")
@@ -380,11 +544,39 @@ def main(argv=None):
     ap.add_argument("--return-style", choices=["repeat", "list"], default="repeat",
                     help="pass return nodes as `--return A --return B` (repeat) or `--return A B` (list)")
     ap.add_argument("--json", help="also write raw results as JSON here")
+    ap.add_argument("--merge", action="append", help="rows of an earlier run's --json (repeatable; this run's rows win)")
+    ap.add_argument("--report-only", action="store_true", help="run nothing: write the report from --merge rows")
+    ap.add_argument("--detection", action="store_true",
+                    help="check torchvision's detection models instead (names, and the backbone against a forward hook)")
+    ap.add_argument("--keep-from", help="copy the sections of families no row covers from this earlier report")
     args = ap.parse_args(argv)
 
     args.cli = os.path.abspath(args.cli)
     if not os.access(args.cli, os.X_OK):
         ap.error(f"{args.cli} is not an executable")
+    merged = {}
+    for path in args.merge or []:
+        with open(path) as f:
+            data = json.load(f)
+        for row in data["rows"] if isinstance(data, dict) else data:
+            merged[row["model"]] = row
+    if args.report_only:
+        write_report(args.out, list(merged.values()), args, 0)
+        print(f"wrote {args.out} ({len(merged)} models)")
+        return 0
+    if args.detection:
+        workdir = tempfile.mkdtemp(prefix="featscope-detection-")
+        t_all = time.time()
+        try:
+            rows = detection_rows(args.cli, workdir, args.timeout, args.atol, args.models.split(",") if args.models else None)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+        write_report(args.out, with_merged(merged, rows), args, time.time() - t_all)
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump({"generated": f"{datetime.datetime.now().strftime('%Y-%m-%d %H:%M')}, "
+                                        f"{(time.time() - t_all) / 60:.1f} min", "rows": rows}, f, indent=1)
+        return 0
     models = model_list(args)
     reuse = args.fixtures is not None
     fixdir = os.path.abspath(args.fixtures) if reuse else tempfile.mkdtemp(prefix="featscope-fixtures-")
@@ -403,7 +595,7 @@ def main(argv=None):
                     err = generate(model, fixdir, log)
                     generated = True
                     if err or not os.path.exists(jpath):
-                        rows.append({"model": model, "fatal": err or "no json written"})
+                        rows.append({"model": model, "family": models[model], "fatal": err or "no json written"})
                         print(f"[{i}/{len(models)}] {model}: {rows[-1]['fatal']}", flush=True)
                         continue
                 with open(jpath) as f:
@@ -426,11 +618,12 @@ def main(argv=None):
                       f"eval {fmt_names(row['script_eval'])} | trace {fmt_names(row['trace_eval'])} | "
                       f"values {fmt_values(row['values'])} ({time.time() - t0:.1f}s)", flush=True)
                 # Rewrite the report as we go so a long `all` run leaves a useful partial report.
-                write_report(args.out, rows, args, time.time() - t_all)
-        write_report(args.out, rows, args, time.time() - t_all)
+                write_report(args.out, with_merged(merged, rows), args, time.time() - t_all)
+        write_report(args.out, with_merged(merged, rows), args, time.time() - t_all)
         if args.json:
             with open(args.json, "w") as f:
-                json.dump(rows, f, indent=1)
+                json.dump({"generated": f"{datetime.datetime.now().strftime('%Y-%m-%d %H:%M')}, "
+                                        f"{(time.time() - t_all) / 60:.1f} min", "rows": rows}, f, indent=1)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
         if not reuse and not args.keep:

@@ -63,6 +63,10 @@ void ModelPanel::showModel()
         text += tr("<br>preprocessing from the model file");
     if (!model.classes.isEmpty())
         text += tr("<br>%n class(es)", nullptr, int(model.classes.size()));
+    // An op library is native code the engine runs unchecked: say that it was trusted, and which.
+    if (!model.opsLibraries.isEmpty())
+        text += tr("<br><span style='color:#8a5300'>trusted op libraries (native code, run unchecked): %1</span>")
+                    .arg(model.opsLibraries.join(QStringLiteral("; ")).toHtmlEscaped());
     m_label->setText(text);
     m_label->setToolTip(model.file);
 }

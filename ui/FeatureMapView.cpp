@@ -1,5 +1,7 @@
 #include "FeatureMapView.h"
 
+#include "Heatmap.h"
+
 #include <algorithm>
 
 #include "WheelGuard.h"
@@ -605,17 +607,15 @@ MapOverlay FeatureMapView::overlay() const
         return overlay;
     const int width = m_tensor.width(), height = m_tensor.height();
     const QVector<float> shown = largeValues();
-    const QVector<double> values(shown.cbegin(), shown.cend());
-    overlay.colours = QImage(width, height, QImage::Format_ARGB32);
-    QCPColorGradient gradient = hasReference() && m_comparison == Comparison::Difference ? QCPColorGradient(QCPColorGradient::gpPolar) : m_gradient;
-    const QCPRange range = largeRange();
-    for (int y = 0; y < height; ++y)
-        gradient.colorize(values.constData() + qsizetype(y) * width, range, reinterpret_cast<QRgb*>(overlay.colours.scanLine(y)), width);
+    const QCPColorGradient gradient = hasReference() && m_comparison == Comparison::Difference ? QCPColorGradient(QCPColorGradient::gpPolar) : m_gradient;
+    overlay.colours = colourised(shown.constData(), width, height, largeRange(), gradient);
     overlay.title = m_largeChannel < 0 ? tr("%1: mean of %n channel(s)", nullptr, m_tensor.channels()).arg(m_output.key)
                                        : tr("%1: channel %2 of %3").arg(m_output.key).arg(m_largeChannel).arg(m_tensor.channels());
     if (m_selectedCell.x() >= 0 && m_selectedCell.x() < width && m_selectedCell.y() >= 0 && m_selectedCell.y() < height)
         overlay.cell = m_selectedCell;
     overlay.node = m_output.node;
+    overlay.path = m_output.path;
+    overlay.channel = m_largeChannel;
     overlay.layout = layoutChoice();
     return overlay;
 }

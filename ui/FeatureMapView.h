@@ -33,6 +33,8 @@ struct MapOverlay {
     QString title;  ///< "layer2: channel 5 of 512"
     QPoint cell{-1, -1}; ///< the cell the user clicked in the large view, (-1, -1) when none
     QString node;   ///< the output's node
+    QString path;   ///< where the map's tensor sits in the node's value ("['0']"); empty when it is the value
+    int channel = -1; ///< the channel shown, -1 for the mean of the channels
     QString layout; ///< the layout the user chose for it ("" when detected)
 };
 

@@ -1,5 +1,7 @@
 #include "InputPanel.h"
 
+#include "Heatmap.h"
+
 #include "ReturnNodesModel.h"
 
 #include <featscope/Errors.h>
@@ -162,12 +164,18 @@ QString InputPanel::className(int index) const
 
 void InputPanel::updateCamChoices()
 {
-    // Nodes: the return nodes that resolve (a CAM needs a node of the model), the last one first chosen.
+    // Nodes: the return nodes that resolve (a CAM needs a node of the model) to a tensor (a CAM needs maps; a
+    // dict of FPN levels or a shape has none), the last one first chosen.
     const QString node = m_camNode->currentText();
+    QHash<QString, QString> valueTypes;
+    for (const GraphNodeInfo& graphNode : m_document->graph().nodes)
+        valueTypes.insert(graphNode.name, graphNode.valueType);
     QStringList nodes;
-    for (const auto& entry : m_document->returnNodes()->entries())
-        if (!entry.resolved.isEmpty() && !nodes.contains(entry.resolved))
+    for (const auto& entry : m_document->returnNodes()->entries()) {
+        const QString type = valueTypes.value(entry.resolved);
+        if (!entry.resolved.isEmpty() && !nodes.contains(entry.resolved) && (type.isEmpty() || type == QLatin1String("Tensor")))
             nodes.append(entry.resolved);
+    }
     {
         const QSignalBlocker block(m_camNode);
         m_camNode->clear();
@@ -234,7 +242,9 @@ void InputPanel::reload()
 
 void InputPanel::setOverlay(const MapOverlay& overlay)
 {
-    const bool newCell = overlay.cell.x() >= 0 && (overlay.cell != m_overlay.cell || overlay.node != m_overlay.node);
+    // The engine finds receptive regions of a node's value; one tensor of a dict or tuple it does not pick out.
+    const bool newCell = overlay.cell.x() >= 0 && overlay.path.isEmpty()
+                         && (overlay.cell != m_overlay.cell || overlay.node != m_overlay.node);
     m_overlay = overlay;
     updateCaption();
     if (newCell)
@@ -299,16 +309,9 @@ QImage InputPanel::overlayColours() const
     if (cam.isEmpty())
         return {};
     // CAMs are drawn as they usually are: jet, from zero to the map's largest value.
-    QImage colours(cam.width, cam.height, QImage::Format_ARGB32);
-    QCPColorGradient gradient(QCPColorGradient::gpJet);
     const double top = *std::max_element(cam.values.cbegin(), cam.values.cend());
-    const QCPRange range(0, top > 0 ? top : 1);
-    QVector<double> row(cam.width);
-    for (int y = 0; y < cam.height; ++y) {
-        std::copy(cam.values.cbegin() + qsizetype(y) * cam.width, cam.values.cbegin() + qsizetype(y + 1) * cam.width, row.begin());
-        gradient.colorize(row.constData(), range, reinterpret_cast<QRgb*>(colours.scanLine(y)), cam.width);
-    }
-    return colours;
+    return colourised(cam.values.constData(), cam.width, cam.height, QCPRange(0, top > 0 ? top : 1),
+                      QCPColorGradient(QCPColorGradient::gpJet));
 }
 
 QRectF InputPanel::pictureRect(QSize size) const

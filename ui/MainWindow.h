@@ -19,6 +19,7 @@ class EngineClient;
 class GraphPanel;
 class ImagePanel;
 class ModelComparisonPanel;
+class TopImagesPanel;
 class InputPanel;
 class ModelController;
 class ModelDocument;
@@ -81,6 +82,7 @@ public:
     InputPanel* inputPanel() const { return m_inputPanel; }
     StatisticsPanel* statisticsPanel() const { return m_statisticsPanel; }
     ModelComparisonPanel* comparisonPanel() const { return m_comparisonPanel; }
+    TopImagesPanel* topImagesPanel() const { return m_topImagesPanel; }
 
 Q_SIGNALS:
     /// A load finished (ok or not); the graph may still be laying out.
@@ -138,6 +140,7 @@ private:
     InputPanel* m_inputPanel;
     StatisticsPanel* m_statisticsPanel;
     ModelComparisonPanel* m_comparisonPanel;
+    TopImagesPanel* m_topImagesPanel;
     QLabel* m_errorLabel;
     QLabel* m_statusLabel;
     QProgressBar* m_progress;
@@ -145,6 +148,7 @@ private:
     QDockWidget* m_inputDock = nullptr;
     QDockWidget* m_statisticsDock = nullptr;
     QDockWidget* m_comparisonDock = nullptr;
+    QDockWidget* m_topImagesDock = nullptr;
     QMenu* m_recentMenu = nullptr;
     QAction* m_exportAction = nullptr;
     QAction* m_exportPngAction = nullptr;

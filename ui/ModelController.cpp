@@ -41,7 +41,7 @@ ModelController::ModelController(ModelDocument* document, SettingsStore* setting
     m_engine->send(QStringLiteral("hello"), {}, nullptr, 30000);
 }
 
-void ModelController::openModel(const QString& path)
+void ModelController::openModel(const QString& path, const std::optional<LoadOptions>& options)
 {
     if (isRunning())
         cancelRun();
@@ -51,7 +51,12 @@ void ModelController::openModel(const QString& path)
     m_openTimer.start();
     Q_EMIT busy(tr("Loading %1…").arg(QFileInfo(path).fileName()));
     const QString absolute = QFileInfo(path).absoluteFilePath();
-    m_engine->load(protocol::LoadRequest{absolute, {}, {}}, [this, absolute](const protocol::LoadResult& r) {
+    const LoadOptions chosen =
+        options.value_or(LoadOptions::fromJson(m_settings->modelState(absolute).value(QStringLiteral("loadOptions")).toObject()));
+    m_requestedModel = absolute;
+    m_requestedOptions = chosen;
+    const protocol::LoadRequest request{absolute, chosen.leafModules, chosen.leafFunctions, chosen.opsLibraries};
+    m_engine->load(request, [this, absolute, chosen](const protocol::LoadResult& r) {
         const QString fileName = QFileInfo(absolute).fileName();
         if (!r.status.ok) {
             Q_EMIT idle(tr("Could not open %1.").arg(fileName));
@@ -66,7 +71,7 @@ void ModelController::openModel(const QString& path)
         const QJsonObject state = m_settings->modelState(model.file);
         m_settings->addRecentFile(model.file);
         const QString warning = model.warning;
-        m_document->open(std::move(model), state);
+        m_document->open(std::move(model), state, chosen);
         Q_EMIT note(warning.isEmpty() ? tr("Tick boxes in the graph to choose return nodes; double-click a module to expand it.")
                                       : warning,
                     8000);
@@ -141,13 +146,14 @@ void ModelController::run()
             Q_EMIT runFinished(false);
             return;
         }
-        const QString summary = tr("%1 · %2 mode · %3 · %4 · input %5 · %n output(s) · engine %6 ms", nullptr, int(r.outputs.size()))
+        const QString summary = tr("%1 · %2 mode · %3 · %4 · input %5 · %n output(s) · engine %6 ms", nullptr,
+                                   int(r.outputs.size() + r.textOutputs.size()))
                                     .arg(QFileInfo(inputs.model).fileName(), modeName(r.mode),
                                          QFileInfo(inputs.image).fileName(),
                                          describePreprocessing(preprocessingFromRequest(inputs.preprocessing, {})),
                                          protocol::shapeText(r.inputShape))
                                     .arg(qint64(r.elapsedMs));
-        m_document->setResults(r.outputs, inputs, summary, r.inputShape);
+        m_document->setResults(r.outputs, inputs, summary, r.inputShape, r.textOutputs);
         Q_EMIT idle(tr("Ran in %1 ms.").arg(timer.elapsed()));
         Q_EMIT runFinished(true);
     }, m_runTimeoutMs);

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "ModelDocument.h"
+
 #include <QElapsedTimer>
 #include <QJsonObject>
 #include <QObject>
@@ -7,11 +9,11 @@
 #include <QStringList>
 
 #include <functional>
+#include <optional>
 
 namespace featscope::ui {
 
 class EngineClient;
-class ModelDocument;
 class SettingsStore;
 
 /// Carries out a ModelDocument's work in featscope-engine: open a model, run the extractor on the image,
@@ -25,8 +27,12 @@ public:
 
     EngineClient* engine() const { return m_engine; }
 
-    /// Saves the open model's state to the settings, then loads `path`; the document changes when it loaded.
-    void openModel(const QString& path);
+    /// Saves the open model's state to the settings, then loads `path` with `options` (by default those kept for
+    /// the file, LoadOptions in its saved state); the document changes, and keeps the options, when it loaded.
+    void openModel(const QString& path, const std::optional<LoadOptions>& options = std::nullopt);
+    /// The file the last openModel asked for (absolute; it may have failed to load) and its options.
+    QString requestedModel() const { return m_requestedModel; }
+    const LoadOptions& requestedOptions() const { return m_requestedOptions; }
     void run();
     void cancelRun();
     void exportExtractor(const QString& path);
@@ -101,6 +107,8 @@ private:
     QElapsedTimer m_openTimer;
     qint64 m_engineLoadMs = 0;
     qint64 m_guiLoadMs = 0;
+    QString m_requestedModel;
+    LoadOptions m_requestedOptions;
 };
 
 } // namespace featscope::ui

@@ -3,6 +3,7 @@
 #include "ReturnNodesModel.h"
 
 #include <QFileInfo>
+#include <QJsonArray>
 
 namespace featscope::ui {
 
@@ -16,12 +17,27 @@ QString describePreprocessing(const Preprocessing& p)
     return parts.join(QStringLiteral(", "));
 }
 
+QJsonObject LoadOptions::toJson() const
+{
+    return QJsonObject{{QStringLiteral("opsLibraries"), QJsonArray::fromStringList(opsLibraries)},
+                       {QStringLiteral("leafModules"), QJsonArray::fromStringList(leafModules)},
+                       {QStringLiteral("leafFunctions"), QJsonArray::fromStringList(leafFunctions)}};
+}
+
+LoadOptions LoadOptions::fromJson(const QJsonObject& object)
+{
+    return LoadOptions{protocol::stringsFromJson(object.value(QStringLiteral("opsLibraries"))),
+                       protocol::stringsFromJson(object.value(QStringLiteral("leafModules"))),
+                       protocol::stringsFromJson(object.value(QStringLiteral("leafFunctions")))};
+}
+
 ModelDocument::ModelDocument(QObject* parent) : QObject(parent), m_returns(new ReturnNodesModel(this)) {}
 
-void ModelDocument::open(ModelInfo model, const QJsonObject& state)
+void ModelDocument::open(ModelInfo model, const QJsonObject& state, const LoadOptions& options)
 {
     ++m_generation;
     m_model = std::move(model);
+    m_loadOptions = options;
     m_hasModel = true;
     m_returns->clearAll();
     m_returns->setGraphs(m_model.graph(Mode::Train).description, m_model.graph(Mode::Eval).description);
@@ -29,6 +45,7 @@ void ModelDocument::open(ModelInfo model, const QJsonObject& state)
     m_preprocessing = m_model.preprocessing;
     m_preprocessingProblem.clear();
     m_outputs.clear();
+    m_texts.clear();
     m_shapes.clear();
     m_inputShape.clear();
     m_layouts.clear();
@@ -39,6 +56,7 @@ void ModelDocument::open(ModelInfo model, const QJsonObject& state)
     m_statistics = {};
     m_comparison = {};
     m_region = {};
+    m_topImages = {};
     restoreState(state);
     Q_EMIT modelChanged();
     Q_EMIT resultsChanged();
@@ -76,7 +94,8 @@ QJsonObject ModelDocument::saveState() const
                        {QStringLiteral("image"), m_image},
                        {QStringLiteral("colourMap"), m_colourMap},
                        {QStringLiteral("normalisation"), m_normalisation},
-                       {QStringLiteral("layouts"), layouts}};
+                       {QStringLiteral("layouts"), layouts},
+                       {QStringLiteral("loadOptions"), m_loadOptions.toJson()}};
 }
 
 void ModelDocument::setLayout(const QString& node, const QString& layout)
@@ -133,16 +152,27 @@ RunInputs ModelDocument::runInputs() const
 }
 
 void ModelDocument::setResults(const QVector<RunOutput>& outputs, const RunInputs& inputs, const QString& summary,
-                               const QVector<qint64>& inputShape)
+                               const QVector<qint64>& inputShape, const QVector<RunText>& texts)
 {
     m_outputs = outputs;
+    m_texts = texts;
     m_inputShape = inputShape;
     m_resultsInputs = inputs;
     m_summary = summary;
     m_lastRunFailed = false;
     m_shapes.clear();
+    QHash<QString, int> parts; // per node
     for (const RunOutput& output : outputs)
-        m_shapes.insert(output.node, output.shapeText());
+        ++parts[output.node];
+    for (const RunText& text : texts)
+        ++parts[text.node];
+    const auto describe = [&](const QString& node, const QString& single) {
+        m_shapes.insert(node, parts.value(node) > 1 ? tr("%n values", nullptr, parts.value(node)) : single);
+    };
+    for (const RunOutput& output : outputs)
+        describe(output.node, output.shapeText());
+    for (const RunText& text : texts)
+        describe(text.node, text.text.size() <= 24 ? text.text : text.text.left(23) + QChar(0x2026));
     Q_EMIT resultsChanged();
     Q_EMIT freshnessChanged(staleReason());
 }
@@ -171,6 +201,12 @@ void ModelDocument::setReceptiveRegion(const ReceptiveRegion& region)
     Q_EMIT receptiveRegionChanged();
 }
 
+void ModelDocument::setTopImages(const TopImages& topImages)
+{
+    m_topImages = topImages;
+    Q_EMIT topImagesChanged();
+}
+
 void ModelDocument::setRunFailed()
 {
     m_lastRunFailed = true;
@@ -179,7 +215,7 @@ void ModelDocument::setRunFailed()
 
 QString ModelDocument::staleReason() const
 {
-    if (m_outputs.isEmpty())
+    if (m_outputs.isEmpty() && m_texts.isEmpty())
         return {};
     const RunInputs now = runInputs();
     QStringList reasons;

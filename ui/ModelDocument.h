@@ -14,6 +14,23 @@ namespace featscope::ui {
 
 class ReturnNodesModel;
 
+/// How the engine reads one model file (a load request's options), kept per model in the settings: libraries
+/// of custom TorchScript ops to load first (their code runs as trusted) and torchvision's tracer options.
+struct LoadOptions {
+    QStringList opsLibraries;  ///< paths of op libraries (featscope-engine --ops-library)
+    QStringList leafModules;   ///< torchvision's leaf_modules, by qualified class name
+    QStringList leafFunctions; ///< torchvision's autowrap_functions, by qualified name
+
+    bool isEmpty() const { return opsLibraries.isEmpty() && leafModules.isEmpty() && leafFunctions.isEmpty(); }
+    bool operator==(const LoadOptions& other) const
+    {
+        return opsLibraries == other.opsLibraries && leafModules == other.leafModules && leafFunctions == other.leafFunctions;
+    }
+    QJsonObject toJson() const;
+    /// Reads toJson()'s object; fields that are missing or of another type are empty.
+    static LoadOptions fromJson(const QJsonObject& object);
+};
+
 /// What a run is computed from; the shown maps keep the inputs they came from.
 struct RunInputs {
     QString model;
@@ -84,6 +101,25 @@ struct ReceptiveRegion {
     RunInputs inputs;
 };
 
+/// The images of a folder that excite one channel of a node most (featscope-cli top-images), best first.
+struct TopImages {
+    struct Image {
+        QString path;
+        double score = 0;
+        int width = 0, height = 0; ///< the channel's map over the node's grid; 0 when the value has none
+        QVector<float> map;        ///< height x width, row-major
+    };
+    QString model;
+    QString node;
+    int channel = -1;
+    QString score;  ///< mean or max: how an image's activation of the channel is measured
+    QString folder;
+    int imagesRanked = 0; ///< images that could be read and scored
+    QVector<Image> top;
+
+    bool isEmpty() const { return top.isEmpty(); }
+};
+
 /// The state of the inspector's open model, as Tiled's MapDocument is of a map: the model the engine
 /// described, the mode, the return nodes, the image and its preprocessing, the user's consent to run code
 /// that reaches outside the model, the display choices, and the last run's outputs with the inputs they
@@ -101,8 +137,11 @@ public:
     /// Counts opened models, so answers about an earlier one can be told apart.
     int generation() const { return m_generation; }
     /// Replaces the open model: the previous one's return nodes, results and consent go, then `state`
-    /// (saveState() of an earlier session with this file; may be empty) is restored. Emits modelChanged once.
-    void open(ModelInfo model, const QJsonObject& state);
+    /// (saveState() of an earlier session with this file; may be empty) is restored; `options` are those the
+    /// engine loaded it with. Emits modelChanged once.
+    void open(ModelInfo model, const QJsonObject& state, const LoadOptions& options = {});
+    /// The options the open model was loaded with; saveState() keeps them for the next load of the file.
+    const LoadOptions& loadOptions() const { return m_loadOptions; }
 
     Mode mode() const { return m_mode; }
     void setMode(Mode mode);
@@ -128,12 +167,15 @@ public:
     void setDisplay(const QString& colourMap, int normalisation);
 
     RunInputs runInputs() const;
-    /// A run of `inputs` finished with `outputs`; `summary` describes it, `inputShape` is the tensor the model got.
+    /// A run of `inputs` finished with `outputs` (its tensors) and `texts` (its other values); `summary`
+    /// describes it, `inputShape` is the tensor the model got.
     void setResults(const QVector<RunOutput>& outputs, const RunInputs& inputs, const QString& summary,
-                    const QVector<qint64>& inputShape = {});
+                    const QVector<qint64>& inputShape = {}, const QVector<RunText>& texts = {});
     /// The last run failed: the shown maps, if any, are no longer the answer to the current inputs.
     void setRunFailed();
     const QVector<RunOutput>& outputs() const { return m_outputs; }
+    /// The last run's values that are no tensors (ints, shapes, None), as text.
+    const QVector<RunText>& textOutputs() const { return m_texts; }
     /// What the shown outputs were computed from.
     const RunInputs& resultsInputs() const { return m_resultsInputs; }
     QString resultsSummary() const { return m_summary; }
@@ -144,7 +186,8 @@ public:
     const QHash<QString, QString>& layouts() const { return m_layouts; }
     /// Remembers `layout` for `node`; empty forgets it (the detected layout applies).
     void setLayout(const QString& node, const QString& layout);
-    /// Output shape text per resolved node ("1×64×28×28"), of the last run.
+    /// Output shape text per resolved node ("1×64×28×28"; "5 values" for a node whose value has several
+    /// parts, the text of a value that is no tensor), of the last run.
     const QHash<QString, QString>& shapes() const { return m_shapes; }
     /// Why the shown outputs are not those of the current inputs; empty when they are (or there are none).
     QString staleReason() const;
@@ -165,6 +208,10 @@ public:
     const ReceptiveRegion& receptiveRegion() const { return m_region; }
     void setReceptiveRegion(const ReceptiveRegion& region);
 
+    /// The last top-images search; empty before one and after another model is opened.
+    const TopImages& topImages() const { return m_topImages; }
+    void setTopImages(const TopImages& topImages);
+
     /// Everything kept per model file in the settings.
     QJsonObject saveState() const;
 
@@ -180,6 +227,7 @@ Q_SIGNALS:
     void statisticsChanged();
     void comparisonChanged();
     void receptiveRegionChanged();
+    void topImagesChanged();
     /// staleReason() may have changed.
     void freshnessChanged(const QString& staleReason);
 
@@ -187,6 +235,7 @@ private:
     void restoreState(const QJsonObject& state);
 
     ModelInfo m_model;
+    LoadOptions m_loadOptions;
     bool m_hasModel = false;
     int m_generation = 0;
     Mode m_mode = Mode::Eval;
@@ -198,6 +247,7 @@ private:
     QString m_colourMap;
     int m_normalisation = 0;
     QVector<RunOutput> m_outputs;
+    QVector<RunText> m_texts;
     RunInputs m_resultsInputs;
     QString m_summary;
     QHash<QString, QString> m_shapes;
@@ -208,6 +258,7 @@ private:
     StatisticsSet m_statistics;
     ModelComparison m_comparison;
     ReceptiveRegion m_region;
+    TopImages m_topImages;
 };
 
 /// "resize 256, crop 224, RGB": how a run's preprocessing is described to the user.

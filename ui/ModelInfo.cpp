@@ -42,6 +42,7 @@ ModelInfo ModelInfo::fromJson(const QJsonObject& r)
     info.inputs = protocol::stringsFromJson(r.value(QStringLiteral("inputs")));
     info.warning = r.value(QStringLiteral("warning")).toString();
     info.unsafeOps = protocol::stringsFromJson(r.value(QStringLiteral("unsafeOps")));
+    info.opsLibraries = protocol::stringsFromJson(r.value(QStringLiteral("opsLibraries")));
     info.hasPreprocessing = r.contains(QStringLiteral("preprocessing"));
     if (info.hasPreprocessing)
         info.preprocessing = preprocessingFromRequest(r.value(QStringLiteral("preprocessing")).toObject(), {});

@@ -67,6 +67,8 @@ struct ModelInfo {
     ModeGraph graphs[2];           ///< indexed by Mode
     QHash<QString, QString> moduleClasses; ///< submodule path -> qualified class
     QStringList unsafeOps; ///< ops in the model's code that touch files, processes or the network
+    /// Op libraries loaded in the engine, "PATH (why, N ops)": native code that runs as trusted.
+    QStringList opsLibraries;
 
     const ModeGraph& graph(Mode mode) const { return graphs[int(mode)]; }
     static ModelInfo fromJson(const QJsonObject& response);
@@ -78,7 +80,9 @@ struct ReturnNodeSpec {
     QString key;  ///< output key (defaults to the node name)
 };
 
-/// One output of a run: statistics and values, as the protocol decoded them.
+/// One tensor of a run: statistics and values, as the protocol decoded them.
 using RunOutput = protocol::TensorOutput;
+/// One part of a run's output that is no tensor, as text.
+using RunText = protocol::TextOutput;
 
 } // namespace featscope::ui

@@ -1,5 +1,6 @@
 #include "ResultsPanel.h"
 
+#include "Heatmap.h"
 #include "ModelDocument.h"
 
 #include <QComboBox>
@@ -10,38 +11,22 @@
 #include <QLabel>
 #include <QPainter>
 #include <QRegularExpression>
+#include <QHeaderView>
 #include <QSaveFile>
 #include <QTabWidget>
+#include <QTableWidget>
 #include <QVBoxLayout>
 
 #include <cmath>
 
 namespace featscope::ui {
 
-namespace {
-
-const QList<QPair<QString, QCPColorGradient::GradientPreset>>& gradients()
-{
-    static const QList<QPair<QString, QCPColorGradient::GradientPreset>> list{
-        {QStringLiteral("Thermal"), QCPColorGradient::gpThermal},
-        {QStringLiteral("Hot"), QCPColorGradient::gpHot},
-        {QStringLiteral("Grayscale"), QCPColorGradient::gpGrayscale},
-        {QStringLiteral("Jet"), QCPColorGradient::gpJet},
-        {QStringLiteral("Polar"), QCPColorGradient::gpPolar},
-        {QStringLiteral("Night"), QCPColorGradient::gpNight},
-        {QStringLiteral("Spectrum"), QCPColorGradient::gpSpectrum},
-        {QStringLiteral("Ion"), QCPColorGradient::gpIon}};
-    return list;
-}
-
-} // namespace
-
 ResultsPanel::ResultsPanel(QWidget* parent)
     : QWidget(parent), m_gradient(new QComboBox), m_normalisation(new QComboBox), m_summary(new QLabel),
       m_staleBanner(new QLabel), m_tabs(new QTabWidget), m_pin(new QPushButton(tr("Pin as Reference"))),
       m_unpin(new QPushButton(tr("Unpin")))
 {
-    for (const auto& g : gradients())
+    for (const auto& g : colourMaps())
         m_gradient->addItem(g.first);
     m_gradient->setObjectName(QStringLiteral("colourMap"));
     m_normalisation->addItem(tr("Per channel"), int(Normalisation::PerChannel));
@@ -95,6 +80,7 @@ void ResultsPanel::clear(const QString& message)
         m_tabs->removeTab(0);
         delete w;
     }
+    m_texts = nullptr;
     showMessage(message.isEmpty() ? tr("No results yet: tick return nodes, choose an image and press Run (Ctrl+R).")
                                   : message,
                 false);
@@ -125,11 +111,11 @@ bool ResultsPanel::showResults(const ModelDocument& document)
         context.input = featscope::InputSize{input[2], input[3]};
     context.classes = document.model().classes;
     m_shownImage = document.resultsInputs().image;
-    return setResults(document.outputs(), document.resultsSummary(), context, document.layouts());
+    return setResults(document.outputs(), document.textOutputs(), document.resultsSummary(), context, document.layouts());
 }
 
-bool ResultsPanel::setResults(const QVector<RunOutput>& outputs, const QString& summary, const MapContext& context,
-                              const QHash<QString, QString>& layouts)
+bool ResultsPanel::setResults(const QVector<RunOutput>& outputs, const QVector<RunText>& texts, const QString& summary,
+                              const MapContext& context, const QHash<QString, QString>& layouts)
 {
     // A new run keeps what the user was looking at: the output's tab, and per output the page and the
     // channel (or the mean) shown large.
@@ -182,6 +168,27 @@ bool ResultsPanel::setResults(const QVector<RunOutput>& outputs, const QString& 
         if (output.key == currentKey)
             m_tabs->setCurrentWidget(view);
     }
+    if (!texts.isEmpty()) {
+        m_texts = new QTableWidget(int(texts.size()), 4);
+        m_texts->setObjectName(QStringLiteral("textOutputs"));
+        m_texts->setHorizontalHeaderLabels({tr("Output"), tr("Node"), tr("Type"), tr("Value")});
+        m_texts->setEditTriggers(QAbstractItemView::NoEditTriggers);
+        m_texts->verticalHeader()->hide();
+        m_texts->horizontalHeader()->setStretchLastSection(true);
+        for (int row = 0; row < texts.size(); ++row) {
+            const RunText& text = texts[row];
+            const QStringList cells{text.key, text.node, text.type, text.text};
+            for (int column = 0; column < cells.size(); ++column) {
+                auto* item = new QTableWidgetItem(cells[column]);
+                item->setToolTip(cells[column]);
+                m_texts->setItem(row, column, item);
+            }
+        }
+        m_texts->resizeColumnsToContents();
+        m_tabs->addTab(m_texts, tr("Values (%1)").arg(texts.size()));
+        if (outputs.isEmpty())
+            m_tabs->setCurrentWidget(m_texts);
+    }
     m_globalRange = std::isfinite(lo) ? qMakePair(lo, hi) : qMakePair(loAll, hiAll);
     applyDisplay();
     QString text = summary;
@@ -191,7 +198,7 @@ bool ResultsPanel::setResults(const QVector<RunOutput>& outputs, const QString& 
     return problems.isEmpty();
 }
 
-int ResultsPanel::outputCount() const { return m_tabs->count(); }
+int ResultsPanel::outputCount() const { return m_tabs->count() - (m_texts ? 1 : 0); }
 
 FeatureMapView* ResultsPanel::view(int index) const { return qobject_cast<FeatureMapView*>(m_tabs->widget(index)); }
 
@@ -205,7 +212,7 @@ MapOverlay ResultsPanel::currentOverlay() const
 
 void ResultsPanel::applyDisplay()
 {
-    const auto preset = gradients().value(m_gradient->currentIndex()).second;
+    const auto preset = colourMaps().value(m_gradient->currentIndex()).second;
     const auto norm = Normalisation(m_normalisation->currentData().toInt());
     for (int i = 0; i < m_tabs->count(); ++i)
         if (FeatureMapView* v = view(i)) {
@@ -293,7 +300,7 @@ QStringList ResultsPanel::exportNpy(const QString& directory, QString* error) co
 {
     QStringList written;
     static const QRegularExpression unsafe(QStringLiteral("[^A-Za-z0-9_.-]"));
-    for (int i = 0; i < m_tabs->count(); ++i) {
+    for (int i = 0; i < outputCount(); ++i) {
         FeatureMapView* v = view(i);
         QString name = v->output().key;
         name.replace(unsafe, QStringLiteral("_"));

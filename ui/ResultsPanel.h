@@ -8,21 +8,24 @@ class QComboBox;
 class QPushButton;
 class QLabel;
 class QTabWidget;
+class QTableWidget;
 
 namespace featscope::ui {
 
 class ModelDocument;
 
-/// The outputs of the last run, one tab of heatmaps per return node, with shared colour controls.
+/// The outputs of the last run, one tab of heatmaps per tensor (a node whose value holds several tensors, such
+/// as an FPN's dict of levels, gives one tab each), with shared colour controls; values that are no tensors
+/// (ints, shapes, None) are listed as text in a last tab.
 class ResultsPanel : public QWidget {
     Q_OBJECT
 public:
     explicit ResultsPanel(QWidget* parent = nullptr);
 
-    /// Shows `outputs`; `summary` describes the run; `context` says how to read them, `layouts` what the user
-    /// chose per node. Returns false (and shows why) when values cannot be read.
-    bool setResults(const QVector<RunOutput>& outputs, const QString& summary, const MapContext& context = {},
-                    const QHash<QString, QString>& layouts = {});
+    /// Shows `outputs` as maps and `texts` as text; `summary` describes the run; `context` says how to read
+    /// them, `layouts` what the user chose per node. Returns false (and shows why) when values cannot be read.
+    bool setResults(const QVector<RunOutput>& outputs, const QVector<RunText>& texts, const QString& summary,
+                    const MapContext& context = {}, const QHash<QString, QString>& layouts = {});
     /// Shows the document's last run, read with its input size, classes and layouts.
     bool showResults(const ModelDocument& document);
     void clear(const QString& message = {});
@@ -32,8 +35,11 @@ public:
     QString outOfDateReason() const { return m_outOfDate; }
     void showMessage(const QString& message, bool error);
 
+    /// Tensor outputs shown as maps: tabs 0 to outputCount() - 1.
     int outputCount() const;
     FeatureMapView* view(int index) const;
+    /// The last run's values that are no tensors (output, node, type, value); null when it had none.
+    QTableWidget* textOutputs() const { return m_texts; }
     FeatureMapView* currentView() const;
     /// The current output's large map for the input view; empty when there is none.
     MapOverlay currentOverlay() const;
@@ -72,6 +78,7 @@ private:
     QLabel* m_staleBanner;
     QString m_outOfDate;
     QTabWidget* m_tabs;
+    QTableWidget* m_texts = nullptr; ///< the last tab, when the run had values that are no tensors
     QPushButton* m_pin;
     QPushButton* m_unpin;
     QHash<QString, FeatureTensor> m_reference; ///< by output key

@@ -244,10 +244,9 @@ void ReturnNodesModel::validate(QVector<Entry>& list, Mode mode) const
     featscope::ReturnNodes requests;
     for (const Entry& e : list)
         requests.push_back({e.node.toStdString(), e.key.toStdString()});
-    // A run draws maps, so the rows ask for tensors.
+    // The engine's rule: a run shows tensors as maps and anything else as text.
     const std::vector<featscope::ReturnNodeCheck> verdicts =
-        m_hasGraphs ? featscope::checkReturnNodes(m_graphs[int(mode)], requests, featscope::OutputValues::TensorsOnly)
-                    : std::vector<featscope::ReturnNodeCheck>();
+        m_hasGraphs ? featscope::checkReturnNodes(m_graphs[int(mode)], requests) : std::vector<featscope::ReturnNodeCheck>();
     for (int i = 0; i < list.size(); ++i) {
         Entry& e = list[i];
         e.suggestions.clear();

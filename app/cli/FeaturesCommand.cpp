@@ -51,7 +51,7 @@ const char* const featuresUsage = R"(Usage: featscope-cli features MODEL.pt --re
                               [--pool avg|max|gem|cls|none] [--gem-p P] [--l2-normalize]
                               [--layout auto|nchw|nhwc|tokens]
                               [--batch N] [--threads N] [--shard I/N] [--strict]
-                              [--restart] [--leaf-module QUALNAME]...
+                              [--restart] [--progress-lines] [--leaf-module QUALNAME]...
                               [--leaf-function QUALNAME]... [--ops-library PATH]...
                               [--allow-unsafe-ops]
 
@@ -96,6 +96,8 @@ Options:
                          warn, skip it and list it under "skipped" in OUT.json)
   --restart              start over: discard the unfinished results of an earlier
                          run, and recompute outputs that are up to date
+  --progress-lines       report progress as lines "progress DONE TOTAL" on stderr
+                         (for a program that shows it) instead of a bar
   --leaf-module QUALNAME also treat this module class as a leaf (repeatable)
   --leaf-function QUALNAME
                          keep calls of this function as one node (repeatable)
@@ -124,13 +126,10 @@ int runFeatures(const std::vector<std::string>& args)
     const CommandLine line(args,
                            {"--return", "--pool", "--gem-p", "--layout", "--batch", "--threads", "--shard", "-o", "--output",
                             "--leaf-module", "--leaf-function", "--ops-library"},
-                           {"--l2-normalize", "--strict", "--restart", "--allow-unsafe-ops"});
-    if (line.positional().empty())
-        throw UsageError{"missing MODEL.pt"};
-    const std::string modelPath = line.positional().front();
-    const std::vector<std::string> inputs(line.positional().begin() + 1, line.positional().end());
-    if (inputs.empty())
-        throw UsageError{"give at least one image or folder of images after MODEL.pt"};
+                           {"--l2-normalize", "--strict", "--restart", "--progress-lines", "--allow-unsafe-ops"});
+    const auto arguments = modelAndImageArguments(line.positional());
+    const std::string& modelPath = arguments.first;
+    const std::vector<std::string>& inputs = arguments.second;
     Settings settings;
     settings.node = line.value("--return");
     if (settings.node.empty())
@@ -325,7 +324,9 @@ int runFeatures(const std::vector<std::string>& args)
         return describe(value, settings, settings.node, InputSize{tensors.front().size(-2), tensors.front().size(-1)});
     };
 
-    ProgressBar bar(images.size(), kept.done.size());
+    ProgressBar bar(images.size(), kept.done.size(),
+                    line.has("--progress-lines") ? ProgressBar::Style::Lines : ProgressBar::Style::Terminal);
+    bar.update(kept.done.size());
     InterruptGuard interruptGuard;
     const auto startTime = Clock::now();
     std::size_t next = kept.done.size();

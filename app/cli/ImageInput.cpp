@@ -1,6 +1,7 @@
 #include "ImageInput.h"
 
 #include "CliText.h"
+#include "CommandLine.h"
 
 #include <featscope/Errors.h>
 #include <featscope/ImageInputs.h>
@@ -86,6 +87,15 @@ std::vector<c10::IValue> imageAsInputs(const torch::jit::Module& model, const st
     const torch::Tensor image = loadImage(imagePath, preprocessing);
     inputSize = InputSize{image.size(1), image.size(2)};
     return ImageInputs(model.get_method("forward").function().getSchema())({image});
+}
+
+std::pair<std::string, std::vector<std::string>> modelAndImageArguments(const std::vector<std::string>& positional)
+{
+    if (positional.empty())
+        throw UsageError{"missing MODEL.pt"};
+    if (positional.size() == 1)
+        throw UsageError{"give at least one image or folder of images after MODEL.pt"};
+    return {positional.front(), std::vector<std::string>(positional.begin() + 1, positional.end())};
 }
 
 } // namespace featscope::cli

@@ -9,6 +9,7 @@
 #include <torch/script.h>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace featscope::cli {
@@ -26,6 +27,10 @@ std::vector<c10::IValue> imageAsInputs(const torch::jit::Module& model, const st
 /// Expands files and folders (recursively, by image extension, hidden entries skipped) into a
 /// sorted, de-duplicated list of paths. Throws featscope::Error for paths that do not exist.
 std::vector<std::string> collectImages(const std::vector<std::string>& inputs);
+
+/// MODEL.pt and the images or folders after it, the positional arguments of `features` and `top-images`;
+/// a UsageError when either is missing.
+std::pair<std::string, std::vector<std::string>> modelAndImageArguments(const std::vector<std::string>& positional);
 
 /// True when `path`'s extension is one Qt can decode here (png, jpg, jpeg, bmp, gif, ppm, ...).
 bool hasImageExtension(const std::string& path);

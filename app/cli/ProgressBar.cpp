@@ -9,7 +9,10 @@
 
 namespace featscope::cli {
 
-ProgressBar::ProgressBar(std::size_t total, std::size_t done) : total_(total), start_(done), enabled_(::isatty(2) == 1) {}
+ProgressBar::ProgressBar(std::size_t total, std::size_t done, Style style)
+    : total_(total), start_(done), style_(style), enabled_(style == Style::Lines || ::isatty(2) == 1)
+{
+}
 
 void ProgressBar::update(std::size_t done, bool last)
 {
@@ -19,6 +22,10 @@ void ProgressBar::update(std::size_t done, bool last)
     if (!last && now - lastDraw_ < std::chrono::milliseconds(100))
         return;
     lastDraw_ = now;
+    if (style_ == Style::Lines) {
+        std::cerr << "progress " << done << " " << total_ << "\n" << std::flush;
+        return;
+    }
     const double seconds = std::chrono::duration<double>(now - begin_).count();
     const double rate = seconds > 0 ? double(done - start_) / seconds : 0.0;
     const double fraction = total_ ? double(done) / double(total_) : 1.0;
@@ -39,7 +46,7 @@ void ProgressBar::update(std::size_t done, bool last)
 
 void ProgressBar::clear()
 {
-    if (enabled_ && drawn_)
+    if (enabled_ && drawn_ && style_ == Style::Terminal)
         std::cerr << "\n";
     drawn_ = false;
 }

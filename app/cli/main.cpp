@@ -8,6 +8,8 @@
 #include "JsonWriter.h"
 #include "ModelLoading.h"
 #include "StatsCommand.h"
+#include "TopImagesCommand.h"
+#include "ValuesCommand.h"
 
 #include <featscope/Errors.h>
 #include <featscope/FeatureExtraction.h>
@@ -36,6 +38,10 @@ Commands:
   extract   Save a feature extractor that returns the chosen nodes
   features  Write one descriptor per image (a node's pooled value) to a .npy file
             ('features-join' joins the outputs of 'features --shard I/N' runs)
+  top-images The images of a folder that excite a node's channels most,
+            with the channels' maps on them
+  values    What chosen nodes hold for one image, any type: tensors summarised,
+            dicts and tuples split into parts, other values as text
   cam       Where the model looks: Grad-CAM, Grad-CAM++ or gradient x activation
             at a node, for one image, as .npy or an overlay .png
   stats     What flows through every node for one image: shape, min, max,
@@ -228,6 +234,8 @@ int main(int argc, char** argv)
         {"extract", {extractUsage, runExtract}},
         {"features", {featscope::cli::featuresUsage, featscope::cli::runFeatures}},
         {"features-join", {featscope::cli::featuresJoinUsage, featscope::cli::runFeaturesJoin}},
+        {"top-images", {featscope::cli::topImagesUsage, featscope::cli::runTopImages}},
+        {"values", {featscope::cli::valuesUsage, featscope::cli::runValues}},
         {"cam", {featscope::cli::camUsage, featscope::cli::runCam}},
         {"stats", {featscope::cli::statsUsage, featscope::cli::runStats}},
         {"diff", {featscope::cli::diffUsage, featscope::cli::runDiff}},

@@ -11,6 +11,7 @@
 #include <featscope/ReturnNodeValidation.h>
 #include <featscope/Runtime.h>
 #include <featscope/UnsafeOps.h>
+#include <featscope/ValueLeaves.h>
 #include <featscope/imaging/ImageLoading.h>
 #include <featscope/imaging/Preprocessing.h>
 #include <featscope/protocol/ErrorKind.h>
@@ -174,12 +175,17 @@ QJsonObject Engine::load(const QJsonObject& request)
 {
     QElapsedTimer timer;
     timer.start();
-    const std::string path = QFileInfo(request.value(QStringLiteral("path")).toString()).absoluteFilePath().toStdString();
+    const featscope::protocol::LoadRequest load = featscope::protocol::LoadRequest::fromJson(request);
+    const std::string path = QFileInfo(load.path).absoluteFilePath().toStdString();
     featscope::FeatureExtractionOptions extraction;
-    for (const QJsonValue& v : request.value(QStringLiteral("leafModules")).toArray())
-        extraction.leafModules.push_back(v.toString().toStdString());
-    for (const QJsonValue& v : request.value(QStringLiteral("leafFunctions")).toArray())
-        extraction.leafFunctions.push_back(v.toString().toStdString());
+    for (const QString& name : load.leafModules)
+        extraction.leafModules.push_back(name.toStdString());
+    for (const QString& name : load.leafFunctions)
+        extraction.leafFunctions.push_back(name.toStdString());
+    // Before the model: its ops must be known to read it. Loading runs the library's code; the request is the
+    // user's word that it is trusted (the inspector says so where the libraries are chosen).
+    for (const QString& library : load.opsLibraries)
+        featscope::loadOpsLibrary(QFileInfo(library).absoluteFilePath().toStdString(), "chosen in the inspector");
 
     // The previous model stays loaded until the new one has loaded and been described.
     const featscope::LoadLimits limits = featscope::effectiveLoadLimits(path, options_.loadLimits);
@@ -333,10 +339,10 @@ featscope::protocol::Frame Engine::run(const featscope::protocol::RunRequest& re
     const featscope::ReturnNodes& nodes = request.returnNodes;
     if (nodes.empty())
         throw featscope::Error("No return nodes chosen; tick at least one node.");
-    // A run shows maps, so only tensors will do; say so before any work. (Without a description of this
-    // mode, the extractor's own check decides.)
+    // Bad entries are refused before any work. (Without a description of this mode, the extractor's own
+    // check decides.)
     if (!descriptions_[int(mode)].nodes.empty())
-        featscope::requireValidReturnNodes(descriptions_[int(mode)], nodes, featscope::OutputValues::TensorsOnly);
+        featscope::requireValidReturnNodes(descriptions_[int(mode)], nodes);
     requireUnsafeOpsAllowed(request.allowUnsafeOps);
 
     // Every check below stops the run once the request is cancelled; the model stays loaded.
@@ -397,42 +403,52 @@ featscope::protocol::Frame Engine::run(const featscope::protocol::RunRequest& re
                                + " Check that the preprocessing (channels, size, normalisation) is what the model expects.");
     }
     if (!result.isGenericDict())
-        throw featscope::Error("The extractor did not return a dict of tensors.");
+        throw featscope::Error("The extractor did not return a dict.");
 
     // The values travel after the response line (docs/engine-protocol.md, "Framing"): each tensor is
-    // converted straight into the bytes that are sent, with no file in between.
+    // converted straight into the bytes that are sent, with no file in between. A node whose value holds
+    // several tensors (an FPN's dict of levels) sends each as its own output; what is no tensor goes as text.
     featscope::protocol::RunResult answer;
     answer.mode = mode;
     qint64 payloadBytes = 0;
     for (const auto& item : result.toGenericDict()) {
         const std::string key = item.key().toStringRef();
-        if (!item.value().isTensor())
-            throw featscope::Error("Output '" + key + "' is not a tensor.");
-        const torch::Tensor t = item.value().toTensor().detach();
-        featscope::protocol::TensorOutput output;
-        output.key = qs(key);
+        QString node = qs(key);
         for (const auto& n : nodes)
             if (n.key == key) {
-                output.node = qs(featscope::resolveNodeName(names(mode), n.node).value_or(n.node));
+                node = qs(featscope::resolveNodeName(names(mode), n.node).value_or(n.node));
                 break;
             }
-        for (int64_t size : t.sizes())
-            output.shape.append(size);
-        payloadBytes += t.numel() * qint64(sizeof(float));
-        if (payloadBytes > featscope::protocol::FrameLimits{}.maxPayloadBytes)
-            throw featscope::Error("The outputs of '" + path_ + "' need more than "
-                                   + std::to_string(featscope::protocol::FrameLimits{}.maxPayloadBytes >> 30)
-                                   + " GiB, more than a run may send; choose fewer or smaller return nodes, or a smaller input size.");
-        output.values = QByteArray(qsizetype(t.numel() * qint64(sizeof(float))), Qt::Uninitialized);
-        const torch::Tensor values = torch::from_blob(output.values.data(), t.sizes(), torch::kFloat32);
-        values.copy_(t); // to CPU, float32 and C order in one copy
-        if (t.numel() > 0) {
-            output.min = values.min().item<double>();
-            output.max = values.max().item<double>();
-            output.mean = values.mean().item<double>();
-            output.std = t.numel() > 1 ? values.std(/*unbiased=*/false).item<double>() : 0.0;
+        for (const featscope::ValueLeaf& leaf : featscope::splitValue(item.value())) {
+            if (!leaf.tensor) {
+                answer.textOutputs.append({qs(key + leaf.path), node, qs(leaf.path), qs(leaf.type), qs(leaf.text)});
+                continue;
+            }
+            const torch::Tensor t = leaf.tensor->detach();
+            featscope::protocol::TensorOutput output;
+            output.key = qs(key + leaf.path);
+            output.node = node;
+            output.path = qs(leaf.path);
+            for (int64_t size : t.sizes())
+                output.shape.append(size);
+            payloadBytes += t.numel() * qint64(sizeof(float));
+            if (payloadBytes > featscope::protocol::FrameLimits{}.maxPayloadBytes
+                || answer.outputs.size() >= featscope::protocol::FrameLimits{}.maxPayloadParts)
+                throw featscope::Error("The outputs of '" + path_ + "' need more than "
+                                       + std::to_string(featscope::protocol::FrameLimits{}.maxPayloadBytes >> 30) + " GiB or "
+                                       + std::to_string(featscope::protocol::FrameLimits{}.maxPayloadParts)
+                                       + " tensors, more than a run may send; choose fewer or smaller return nodes, or a smaller input size.");
+            output.values = QByteArray(qsizetype(t.numel() * qint64(sizeof(float))), Qt::Uninitialized);
+            const torch::Tensor values = torch::from_blob(output.values.data(), t.sizes(), torch::kFloat32);
+            values.copy_(t); // to CPU, float32 and C order in one copy
+            if (t.numel() > 0) {
+                output.min = values.min().item<double>();
+                output.max = values.max().item<double>();
+                output.mean = values.mean().item<double>();
+                output.std = t.numel() > 1 ? values.std(/*unbiased=*/false).item<double>() : 0.0;
+            }
+            answer.outputs.append(std::move(output));
         }
-        answer.outputs.append(std::move(output));
     }
     answer.inputShape = QVector<qint64>(input.sizes().begin(), input.sizes().end());
     answer.elapsedMs = double(timer.elapsed());

@@ -11,10 +11,12 @@
 #include "ResultsPanel.h"
 #include "ReturnNodesModel.h"
 #include "StatisticsPanel.h"
+#include "TopImagesPanel.h"
 
 #include <QApplication>
 #include <QDebug>
 #include <QCommandLineParser>
+#include <QDockWidget>
 #include <QFileInfo>
 #include <QSaveFile>
 #include <QTimer>
@@ -30,11 +32,18 @@ namespace {
 class HeadlessRun : public QObject {
 public:
     HeadlessRun(MainWindow* window, QStringList selects, QString image, QString mode, QString screenshot, QString camNode,
-                QString camMethod, int colourBy, QString compareImage, QString compareModel)
+                QString camMethod, int colourBy, QString compareImage, QString compareModel, QString topImagesFolder, int topChannel)
         : m_window(window), m_selects(std::move(selects)), m_image(std::move(image)), m_mode(std::move(mode)),
           m_screenshot(std::move(screenshot)), m_camNode(std::move(camNode)), m_camMethod(std::move(camMethod)),
-          m_colourBy(colourBy), m_compareImage(std::move(compareImage)), m_compareModel(std::move(compareModel))
+          m_colourBy(colourBy), m_compareImage(std::move(compareImage)), m_compareModel(std::move(compareModel)),
+          m_topImagesFolder(std::move(topImagesFolder)), m_topChannel(topChannel)
     {
+        connect(window->topImagesPanel()->search(), &featscope::ui::TopImagesSearch::finished, this,
+                [this](bool ok, const QString& message) {
+                    if (!ok)
+                        fail(message);
+                    waitIdle([this] { finish(); });
+                });
         connect(window, &MainWindow::comparisonFinished, this, [this](bool ok) {
             if (!ok)
                 fail(m_window->lastError());
@@ -64,7 +73,9 @@ public:
             if (ok && m_compared)
                 for (int i = 0; i < m_window->results()->outputCount(); ++i)
                     m_window->results()->view(i)->setComparison(featscope::ui::Comparison::Difference);
-            if (ok && !m_camNode.isEmpty())
+            if (ok && !m_topImagesFolder.isEmpty())
+                waitIdle([this] { findTopImages(); });
+            else if (ok && !m_camNode.isEmpty())
                 waitIdle([this] { m_window->controller()->explain(m_camNode, m_camMethod); });
             else if (ok && m_colourBy >= 0)
                 waitIdle([this] { m_window->computeStatistics(); });
@@ -120,6 +131,22 @@ private:
         });
     }
 
+    /// Shows the first output's channel m_topChannel large and ranks the folder's images by it.
+    void findTopImages()
+    {
+        if (m_window->results()->outputCount() > 0)
+            m_window->results()->view(0)->setLargeChannel(m_topChannel);
+        auto* panel = m_window->topImagesPanel();
+        panel->suggest({}, m_topChannel);
+        panel->setFolder(m_topImagesFolder);
+        m_window->findChild<QDockWidget*>(QStringLiteral("topImagesDock"))->show();
+        m_window->findChild<QDockWidget*>(QStringLiteral("topImagesDock"))->raise();
+        if (!panel->find()) {
+            fail(QStringLiteral("--top-images %1: the search could not start").arg(m_topImagesFolder));
+            finish();
+        }
+    }
+
     void waitIdle(std::function<void()> then)
     {
         m_then = std::move(then);
@@ -163,6 +190,8 @@ private:
     int m_colourBy = -1; ///< NodeStatisticsModel column, -1: no statistics run
     QString m_compareImage; ///< run again on this image, compared with the first run
     QString m_compareModel; ///< compare the model with this one (without a run)
+    QString m_topImagesFolder; ///< after the run, rank this folder's images by channel m_topChannel of the first node
+    int m_topChannel = 0;
     bool m_compared = false;
     QTimer m_poll;
     std::function<void()> m_then;
@@ -231,7 +260,14 @@ int main(int argc, char** argv)
                                     QStringLiteral("With --screenshot and --image (no --select): compare MODEL with B.pt "
                                                    "node by node on the image."),
                                     QStringLiteral("B.pt"));
-    parser.addOptions({image, select, mode, screenshot, allowUnsafeOps, cam, camMethod, colourBy, compare, compareModel});
+    QCommandLineOption topImages(QStringLiteral("top-images"),
+                                 QStringLiteral("With --screenshot: after the run, find the images of FOLDER that excite "
+                                                "channel --top-channel of the first --select most."),
+                                 QStringLiteral("FOLDER"));
+    QCommandLineOption topChannel(QStringLiteral("top-channel"), QStringLiteral("The channel --top-images ranks by (default 0)."),
+                                  QStringLiteral("C"), QStringLiteral("0"));
+    parser.addOptions({image, select, mode, screenshot, allowUnsafeOps, cam, camMethod, colourBy, compare, compareModel, topImages,
+                       topChannel});
     parser.process(app);
 
     const QStringList positional = parser.positionalArguments();
@@ -270,6 +306,13 @@ int main(int argc, char** argv)
         std::fprintf(stderr, "featscope: --compare needs --screenshot, --image and a --select to run first (see --help)\n");
         return 2;
     }
+    bool channelOk = false;
+    const int topChannelValue = parser.value(topChannel).toInt(&channelOk);
+    if (parser.isSet(topImages) && (!parser.isSet(screenshot) || !parser.isSet(image) || !parser.isSet(select) || !channelOk
+                                    || topChannelValue < 0)) {
+        std::fprintf(stderr, "featscope: --top-images needs --screenshot, --image, a --select and a --top-channel of 0 or more\n");
+        return 2;
+    }
     if (parser.isSet(screenshot) && positional.isEmpty()) {
         std::fprintf(stderr, "featscope: --screenshot needs a model file (see --help)\n");
         return 2;
@@ -286,7 +329,8 @@ int main(int argc, char** argv)
         headlessRun = std::make_unique<HeadlessRun>(&window, parser.values(select), parser.value(image), parser.value(mode),
                                                     parser.value(screenshot), parser.value(cam), parser.value(camMethod),
                                                     parser.isSet(colourBy) ? statistics.value(parser.value(colourBy)) : -1,
-                                                    parser.value(compare), parser.value(compareModel));
+                                                    parser.value(compare), parser.value(compareModel), parser.value(topImages),
+                                                    topChannelValue);
     window.show();
     if (!positional.isEmpty()) {
         if (!headlessRun) {

@@ -21,14 +21,9 @@ std::string shortened(const std::string& text)
     return text.size() <= 80 ? text : text.substr(0, 64) + "... (" + std::to_string(text.size()) + " characters)";
 }
 
-bool isTensorType(const std::string& valueType)
-{
-    return valueType == "Tensor";
-}
-
 class ReturnNodeChecker {
 public:
-    ReturnNodeChecker(const GraphDescription& graph, OutputValues values) : graph_(graph), values_(values)
+    explicit ReturnNodeChecker(const GraphDescription& graph) : graph_(graph)
     {
         names_.reserve(graph.nodes.size());
         for (const GraphNode& node : graph.nodes)
@@ -74,11 +69,6 @@ public:
             return fail(ReturnNodeProblem::InsideControlFlow,
                         "Node " + selected + " is computed inside a loop or a data-dependent branch in " + mode
                             + " mode, so it has no single value to return; choose a node before or after that block.");
-        // An empty type means the graph was not described; the extractor decides then.
-        if (values_ == OutputValues::TensorsOnly && !node.valueType.empty() && !isTensorType(node.valueType))
-            return fail(ReturnNodeProblem::NotATensor,
-                        "Node " + selected + " produces " + node.valueType
-                            + ", not a tensor, so it has no maps to show; choose a node that produces a tensor.");
         if (!keys_.insert(request.key).second)
             return fail(ReturnNodeProblem::DuplicateKey,
                         "The output key '" + request.key + "' is used twice: every output needs its own key.");
@@ -87,17 +77,15 @@ public:
 
 private:
     const GraphDescription& graph_;
-    OutputValues values_;
     std::vector<std::string> names_;
     std::set<std::string> keys_;
 };
 
 } // namespace
 
-std::vector<ReturnNodeCheck> checkReturnNodes(const GraphDescription& graph, const ReturnNodes& nodes,
-                                              OutputValues values)
+std::vector<ReturnNodeCheck> checkReturnNodes(const GraphDescription& graph, const ReturnNodes& nodes)
 {
-    ReturnNodeChecker checker(graph, values);
+    ReturnNodeChecker checker(graph);
     std::vector<ReturnNodeCheck> verdicts;
     verdicts.reserve(nodes.size());
     for (const ReturnNode& node : nodes)
@@ -105,13 +93,12 @@ std::vector<ReturnNodeCheck> checkReturnNodes(const GraphDescription& graph, con
     return verdicts;
 }
 
-std::vector<ReturnNodeCheck> requireValidReturnNodes(const GraphDescription& graph, const ReturnNodes& nodes,
-                                                     OutputValues values)
+std::vector<ReturnNodeCheck> requireValidReturnNodes(const GraphDescription& graph, const ReturnNodes& nodes)
 {
     if (nodes.empty())
         throw Error(std::string("No return nodes were given for ") + toString(graph.mode)
                     + " mode: choose at least one node.");
-    std::vector<ReturnNodeCheck> verdicts = checkReturnNodes(graph, nodes, values);
+    std::vector<ReturnNodeCheck> verdicts = checkReturnNodes(graph, nodes);
     for (ReturnNodeCheck& verdict : verdicts) {
         if (verdict.problem == ReturnNodeProblem::UnknownNode)
             throw UnknownNodeError(verdict.message, std::move(verdict.suggestions));

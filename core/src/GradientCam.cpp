@@ -1,5 +1,6 @@
 #include <featscope/GradientCam.h>
 
+#include <featscope/ChannelGrid.h>
 #include <featscope/Errors.h>
 
 #include <torch/csrc/autograd/autograd.h>
@@ -8,26 +9,6 @@
 
 namespace featscope {
 namespace {
-
-// Batch item 0 of a node's value as [C, H, W], whatever its layout; a class token is dropped.
-torch::Tensor channelsFirst(const torch::Tensor& value, const TensorLayout& layout)
-{
-    const torch::Tensor item = value[0];
-    switch (layout.kind) {
-    case TensorLayoutKind::Nchw:
-        return item;
-    case TensorLayoutKind::Nhwc:
-        return item.permute({2, 0, 1});
-    case TensorLayoutKind::Tokens: {
-        const torch::Tensor grid = layout.classToken ? item.slice(0, 1) : item;
-        return grid.reshape({layout.height, layout.width, layout.channels}).permute({2, 0, 1});
-    }
-    case TensorLayoutKind::Vector:
-    case TensorLayoutKind::Unknown:
-        break;
-    }
-    throw Error("internal: channelsFirst on a value without a spatial grid");
-}
 
 std::string shapeText(const std::vector<std::int64_t>& shape)
 {

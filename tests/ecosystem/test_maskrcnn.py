@@ -9,6 +9,10 @@
    same pyramid and detections.
 4. examples/maskrcnn/fpn_shapes (C++, LibTorch only) loads body + FPN and prints the pyramid's
    shapes, which must be the ones Python gets.
+5. The counterpart, from a scripted Mask R-CNN file: examples/maskrcnn/make_maskrcnn.py scripts one,
+   `featscope-cli extract --return backbone.fpn=fpn` cuts out its FPN, and
+   examples/maskrcnn/fpn_from_maskrcnn_file.py prints the levels, which equal what a forward hook on
+   the eager model's backbone.fpn sees (same weights).
 
 Run: /usr/bin/python3 test_maskrcnn.py --cli featscope-cli --fpn-shapes fpn_shapes --work DIR
 """
@@ -105,6 +109,41 @@ class MaskRcnnTest(unittest.TestCase):
         self.assertEqual(lines, expected)
         self.assertEqual(lines["pyramid pool"], "1, 256, 4, 5")
         self.assertEqual(lines["body 3"], "1, 2048, 7, 9")
+
+
+class MaskRcnnFileTest(unittest.TestCase):
+    """The FPN of a scripted Mask R-CNN file, extracted by featscope (min_size 320 keeps it quick)."""
+
+    @classmethod
+    def setUpClass(cls):
+        os.makedirs(WORK, exist_ok=True)
+        cls.maskrcnn = os.path.join(WORK, "maskrcnn.pt")
+        cls.extractor = os.path.join(WORK, "maskrcnn_fpn.pt")
+        cls.levels = os.path.join(WORK, "maskrcnn_fpn_levels.pt")
+        run([sys.executable, os.path.join(EXAMPLE, "make_maskrcnn.py"), "-o", cls.maskrcnn,
+             "--min-size", str(MIN_SIZE), "--max-size", str(MIN_SIZE)])
+        run([CLI, "extract", cls.maskrcnn, "--return", "backbone.fpn=fpn", "-o", cls.extractor])
+        cls.example_output = run([sys.executable, os.path.join(EXAMPLE, "fpn_from_maskrcnn_file.py"), cls.extractor,
+                                  IMAGE, "--save", cls.levels])
+
+    def test_example_prints_the_levels(self):
+        # 224 px resized to 320: strides 4, 8, 16, 32 and the pool level.
+        for key, side in [("0", 80), ("1", 40), ("2", 20), ("3", 10), ("pool", 5)]:
+            self.assertIn(f"fpn {key}: (1, 256, {side}, {side})", self.example_output)
+
+    def test_levels_equal_a_hook_on_the_eager_model(self):
+        from torchvision.models.detection import maskrcnn_resnet50_fpn
+        eager = maskrcnn_resnet50_fpn(weights=None, weights_backbone=None, min_size=MIN_SIZE, max_size=MIN_SIZE)
+        eager.load_state_dict(torch.jit.load(self.maskrcnn).state_dict())
+        eager.eval()
+        seen = {}
+        eager.backbone.fpn.register_forward_hook(lambda module, inputs, output: seen.update(output))
+        with torch.no_grad():
+            eager([example.load_image(IMAGE)])
+        levels = torch.load(self.levels)
+        self.assertEqual(list(levels), list(seen))
+        for key in seen:
+            torch.testing.assert_close(levels[key], seen[key], rtol=1e-4, atol=1e-3)
 
 
 def main():

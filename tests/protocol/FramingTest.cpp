@@ -84,6 +84,7 @@ private Q_SLOTS:
     void wrongElementCountIsAProtocolFailure();
     void failureCarriesTheEnginesMessage();
     void camMapIsCheckedAgainstItsGrid();
+    void structuredValuesTravelAsTensorsAndText();
 };
 
 void FramingTest::severalTensorsSurviveAnyPieceSize_data()
@@ -270,6 +271,53 @@ void FramingTest::camMapIsCheckedAgainstItsGrid()
     QVERIFY(!broken.status.ok);
     QVERIFY(broken.status.errorKind == ErrorKind::Protocol);
     QVERIFY2(broken.status.error.contains(QStringLiteral("2 x 3 grid")), qPrintable(broken.status.error));
+}
+
+// A dict of tensors (an FPN's levels) comes as one tensor output per entry, each with its place in the node's
+// value; what is no tensor (an int, None) comes as text, in the header only, and needs no payload part.
+void FramingTest::structuredValuesTravelAsTensorsAndText()
+{
+    RunResult result;
+    result.inputShape = {1, 3, 4, 4};
+    TensorOutput level0 = output(QStringLiteral("fpn['0']"), {1, 2, 2}, floats({0, 1, 2, 3}));
+    level0.node = QStringLiteral("backbone.fpn");
+    level0.path = QStringLiteral("['0']");
+    TensorOutput pool = output(QStringLiteral("fpn['pool']"), {1, 1, 1}, floats({9}));
+    pool.node = QStringLiteral("backbone.fpn");
+    pool.path = QStringLiteral("['pool']");
+    TensorOutput whole = output(QStringLiteral("x"), {2}, floats({4, 5}));
+    result.outputs = {level0, pool, whole};
+    result.textOutputs = {{QStringLiteral("attn[1]"), QStringLiteral("attn"), QStringLiteral("[1]"),
+                           QStringLiteral("NoneType"), QStringLiteral("None")},
+                          {QStringLiteral("size"), QStringLiteral("mul"), QString(), QStringLiteral("int"), QStringLiteral("49")}};
+    Frame frame = result.toFrame();
+    QCOMPARE(frame.payload.size(), 3); // one part per tensor, none for the text
+    frame.header.insert(QStringLiteral("ok"), true);
+    const RunResult back = RunResult::fromFrame(decodeAll(encodeFrame(frame), 5).value(0));
+    QVERIFY2(back.status.ok, qPrintable(back.status.error));
+    QCOMPARE(back.outputs.size(), 3);
+    QCOMPARE(back.outputs[0].key, QStringLiteral("fpn['0']"));
+    QCOMPARE(back.outputs[0].node, QStringLiteral("backbone.fpn"));
+    QCOMPARE(back.outputs[0].path, QStringLiteral("['0']"));
+    QCOMPARE(back.outputs[0].data()[3], 3.0f);
+    QCOMPARE(back.outputs[1].path, QStringLiteral("['pool']"));
+    QCOMPARE(back.outputs[1].data()[0], 9.0f);
+    QVERIFY(back.outputs[2].path.isEmpty());
+    QCOMPARE(back.outputs[2].data()[1], 5.0f);
+    QCOMPARE(back.textOutputs.size(), 2);
+    QCOMPARE(back.textOutputs[0].key, QStringLiteral("attn[1]"));
+    QCOMPARE(back.textOutputs[0].node, QStringLiteral("attn"));
+    QCOMPARE(back.textOutputs[0].path, QStringLiteral("[1]"));
+    QCOMPARE(back.textOutputs[0].type, QStringLiteral("NoneType"));
+    QCOMPARE(back.textOutputs[0].text, QStringLiteral("None"));
+    QVERIFY(back.textOutputs[1].path.isEmpty());
+    QCOMPARE(back.textOutputs[1].text, QStringLiteral("49"));
+
+    // A text output takes no part: a frame that declares one more part than it has tensors is broken.
+    frame.payload.append(floats({1}));
+    const RunResult broken = RunResult::fromFrame(decodeAll(encodeFrame(frame), 64).value(0));
+    QVERIFY(!broken.status.ok);
+    QVERIFY(broken.status.errorKind == ErrorKind::Protocol);
 }
 
 QTEST_GUILESS_MAIN(FramingTest)

@@ -152,7 +152,7 @@ void EngineClientTest::typedRunCarriesTheTensors()
     EngineClient client;
     featscope::protocol::LoadResult loaded;
     bool done = false;
-    client.load({m_model, {}, {}}, [&](const featscope::protocol::LoadResult& r) {
+    client.load({m_model, {}, {}, {}}, [&](const featscope::protocol::LoadResult& r) {
         loaded = r;
         done = true;
     });

@@ -21,10 +21,13 @@
 #include "ReturnNodesModel.h"
 #include "ReturnNodesPanel.h"
 #include "StatisticsPanel.h"
+#include "TopImagesPanel.h"
 #include "ModelComparisonPanel.h"
 #include <QTableWidget>
+#include "LoadOptionsDialog.h"
 #include "NodeStatisticsModel.h"
 
+#include <QApplication>
 #include <QDir>
 #include <QCheckBox>
 #include <QComboBox>
@@ -33,15 +36,19 @@
 #include <QElapsedTimer>
 #include <QFile>
 #include <QLineEdit>
+#include <QPlainTextEdit>
 #include <QPushButton>
 #include <QSettings>
 #include <QProcess>
 #include <QSignalSpy>
+#include <QSpinBox>
+#include <QListWidget>
 #include <QSortFilterProxyModel>
 #include <QStandardPaths>
 #include <QTableView>
 #include <QTemporaryDir>
 #include <QTest>
+#include <QTimer>
 #include <QTreeView>
 
 #include <qcustomplot.h>
@@ -80,6 +87,7 @@ private Q_SLOTS:
     void camAtAReturnNodeEqualsTheCommandLines();
     void statisticsColourTheGraphAndAgreeWithTheMaps();
     void aPinnedRunComparesTwoImages();
+    void topImagesOfAFolderWithTheirMaps();
     void compareWithModelListsEveryNode();
     void exportAndLoadBack();
     void engineKilledMidRunKeepsWindow();
@@ -91,11 +99,22 @@ private Q_SLOTS:
     void separateTrainEvalExport();
     void unsafeModelAsksBeforeRunning();
     void invalidPreprocessingIsRefusedByTheEnginesRule();
+    void structuredOutputsShowEachTensorAndTheRestAsText();
+    void loadOptionsActionReloadsWithLeafFunctionsAndLibraries();
 
 private:
+    /// A small scripted model (made by /usr/bin/python3) whose nodes return a dict of tensors (`fpn`, a
+    /// torchvision FeaturePyramidNetwork with a pool level), a Tuple[Tensor, Optional[Tensor]] (`attn`, a
+    /// MultiheadAttention without weights), an int (`size`), and a helper function `scale` (mul, add).
+    QString makeStructuredModel();
+    /// Writes `script` to m_dir/`name` and runs it with /usr/bin/python3 and `arguments`; false (its stderr
+    /// logged) when it fails.
+    bool runPython(const QString& name, const QString& script, const QStringList& arguments);
     void showNewWindow();
     void openAndWait(const QString& path);
     GraphNodeItem* graphItem(const QString& name);
+    /// The window's action with shortcut `keys`, as a user reaches it from the keyboard; null when none.
+    QAction* actionWithShortcut(const QString& keys) const;
     /// The selection most tests work on: block1's conv as "conv1" and block2 (truncated) as "block2", and an image.
     void chooseTwoOutputsAndImage();
     void runAndWait();
@@ -171,6 +190,14 @@ void MainWindowTest::openAndWait(const QString& path)
     QTRY_VERIFY_WITH_TIMEOUT(loaded.count() == 1, 60000);
     QVERIFY2(loaded.first().first().toBool(), qPrintable(m_window->lastError()));
     QTRY_VERIFY_WITH_TIMEOUT(drawn.count() >= 1 && !m_window->graphPanel()->isLayingOut(), 30000);
+}
+
+QAction* MainWindowTest::actionWithShortcut(const QString& keys) const
+{
+    for (QAction* action : m_window->findChildren<QAction*>())
+        if (action->shortcut() == QKeySequence(keys))
+            return action;
+    return nullptr;
 }
 
 GraphNodeItem* MainWindowTest::graphItem(const QString& name)
@@ -508,10 +535,7 @@ void MainWindowTest::statisticsColourTheGraphAndAgreeWithTheMaps()
     const FeatureTensor& relu = m_window->results()->view(0)->tensor();
 
     QSignalSpy finished(m_window.get(), &MainWindow::statisticsFinished);
-    QAction* compute = nullptr;
-    for (QAction* action : m_window->findChildren<QAction*>())
-        if (action->shortcut() == QKeySequence(QStringLiteral("Ctrl+Shift+R")))
-            compute = action;
+    QAction* compute = actionWithShortcut(QStringLiteral("Ctrl+Shift+R"));
     QVERIFY(compute);
     compute->trigger();
     QTRY_VERIFY_WITH_TIMEOUT(finished.count() == 1, 60000);
@@ -544,6 +568,82 @@ void MainWindowTest::statisticsColourTheGraphAndAgreeWithTheMaps()
     const QString chosen = table->model()->index(3, 0).data().toString();
     QCOMPARE(m_window->graphPanel()->currentNode(), chosen);
     QCOMPARE(panel->histogram()->plottableCount(), 1);
+}
+
+// Top images: Run > Find Top Images shows the dock; Find ranks a folder's images by one channel in
+// featscope-cli, with progress; the thumbnails come best first, and the map the CLI gave the best one is
+// the map a run of the engine shows for that channel on that image. A double-click opens the image.
+void MainWindowTest::topImagesOfAFolderWithTheirMaps()
+{
+    const QString node = QStringLiteral("features.block3.relu");
+    const int channel = 29;
+    const QDir images(m_dir.filePath(QStringLiteral("images")));
+    QVERIFY(QDir().mkpath(images.path()));
+    const QDir samples(QStringLiteral(FEATSCOPE_SOURCE_DIR "/resources/images"));
+    for (const QString& name : samples.entryList({QStringLiteral("*.png")}, QDir::Files))
+        QVERIFY(QFile::copy(samples.filePath(name), images.filePath(name)));
+    const int imageCount = int(images.entryList(QDir::Files).size());
+    QVERIFY(imageCount >= 5);
+
+    m_window->addReturnNode(node, QStringLiteral("block3"));
+    m_window->setImage(kImage);
+    runAndWait();
+    QAction* findTopImages = actionWithShortcut(QStringLiteral("Ctrl+Shift+T"));
+    QVERIFY(findTopImages);
+    findTopImages->trigger();
+    TopImagesPanel* panel = m_window->topImagesPanel();
+    QVERIFY(panel->isVisible());
+    panel->search()->setCacheFolder(m_dir.filePath(QStringLiteral("cache")));
+    m_window->results()->view(0)->setLargeChannel(channel); // the shown channel is the one suggested
+    panel->setFolderChooser([&] { return images.path(); });
+    QTest::mouseClick(panel->findChildren<QPushButton*>().first(), Qt::LeftButton); // Browse…
+    auto* count = panel->findChildren<QSpinBox*>().at(1);
+    count->setValue(3);
+
+    QSignalSpy progress(panel->search(), &TopImagesSearch::progress);
+    QSignalSpy changed(m_window->document(), &ModelDocument::topImagesChanged);
+    QTest::mouseClick(panel->findChild<QPushButton*>(QStringLiteral("findTopImages")), Qt::LeftButton);
+    QTRY_VERIFY_WITH_TIMEOUT(changed.count() == 1, 120000);
+    QVERIFY(!progress.isEmpty());
+    QCOMPARE(progress.last().at(0).toInt(), imageCount);
+    QCOMPARE(progress.last().at(1).toInt(), imageCount);
+
+    const TopImages& top = m_window->document()->topImages();
+    QCOMPARE(top.node, node);
+    QCOMPARE(top.channel, channel);
+    QCOMPARE(top.imagesRanked, imageCount);
+    QCOMPARE(top.top.size(), 3);
+    QCOMPARE(panel->thumbnails()->count(), 3);
+    for (int i = 1; i < top.top.size(); ++i)
+        QVERIFY(top.top[i - 1].score >= top.top[i].score);
+
+    // The best image's map from the CLI equals the engine's map of that channel on that image.
+    const TopImages::Image best = top.top.first();
+    const QPoint first = panel->thumbnails()->visualItemRect(panel->thumbnails()->item(0)).center();
+    QTest::mouseClick(panel->thumbnails()->viewport(), Qt::LeftButton, {}, first);
+    QTest::mouseDClick(panel->thumbnails()->viewport(), Qt::LeftButton, {}, first);
+    QCOMPARE(m_window->document()->imagePath(), QFileInfo(best.path).absoluteFilePath());
+    runAndWait();
+    const FeatureTensor& maps = m_window->results()->view(0)->tensor();
+    QCOMPARE(maps.height(), best.height);
+    QCOMPARE(maps.width(), best.width);
+    double largest = 0, mean = 0;
+    for (int i = 0; i < best.height * best.width; ++i) {
+        largest = std::max(largest, double(std::abs(maps.plane(channel)[i] - best.map[i])));
+        mean += maps.plane(channel)[i];
+    }
+    QVERIFY2(largest < 1e-4, qPrintable(QString::number(largest)));
+    QVERIFY(std::abs(mean / (best.height * best.width) - best.score) < 1e-4);
+
+    // The CLI's refusal reaches the panel, and the last result stays.
+    QSignalSpy finished(panel->search(), &TopImagesSearch::finished);
+    panel->findChildren<QComboBox*>().first()->setCurrentText(QStringLiteral("no.such.node"));
+    QVERIFY(panel->find());
+    QTRY_VERIFY_WITH_TIMEOUT(finished.count() == 1, 60000);
+    QVERIFY(!finished.first().first().toBool());
+    QVERIFY2(finished.first().at(1).toString().contains(QStringLiteral("There is no node 'no.such.node'")),
+             qPrintable(finished.first().at(1).toString()));
+    QCOMPARE(m_window->document()->topImages().top.size(), 3);
 }
 
 // Compare two images: pin the maps of one, run on the other, look at their difference on one scale.
@@ -758,16 +858,7 @@ void MainWindowTest::unsafeModelAsksBeforeRunning()
         "        torch.save(y, self.canary)\n"
         "        return y\n"
         "torch.jit.script(Saver(sys.argv[2])).save(sys.argv[1])\n");
-    // torch.jit.script reads the class's source, so the script must be a file.
-    const QString scriptPath = m_dir.filePath(QStringLiteral("make_saver.py"));
-    QFile scriptFile(scriptPath);
-    QVERIFY(scriptFile.open(QIODevice::WriteOnly));
-    scriptFile.write(script.toUtf8());
-    scriptFile.close();
-    QProcess python;
-    python.start(QStringLiteral("/usr/bin/python3"), {scriptPath, model, canary});
-    QVERIFY(python.waitForFinished(120000));
-    QCOMPARE(python.exitCode(), 0);
+    QVERIFY(runPython(QStringLiteral("make_saver.py"), script, {model, canary}));
 
     openAndWait(model);
     QVERIFY(!m_window->document()->model().unsafeOps.isEmpty());
@@ -861,6 +952,194 @@ void MainWindowTest::invalidPreprocessingIsRefusedByTheEnginesRule()
     QCOMPARE(finished.first().first().toBool(), false);
     QVERIFY2(m_window->lastError().contains(QStringLiteral("std values must be finite and non-zero")),
              qPrintable(m_window->lastError()));
+}
+
+QString MainWindowTest::makeStructuredModel()
+{
+    const QString model = m_dir.filePath(QStringLiteral("structured.pt"));
+    const QString script = QStringLiteral(
+        "import sys, torch, torchvision\n"
+        "from collections import OrderedDict\n"
+        "from torchvision.ops.feature_pyramid_network import LastLevelMaxPool\n"
+        "def scale(x):\n"
+        "    return x * 2 + 1\n"
+        "class Structured(torch.nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.stem = torch.nn.Conv2d(3, 4, 3, stride=4, padding=1)\n"
+        "        self.down = torch.nn.Conv2d(4, 8, 3, stride=2, padding=1)\n"
+        "        self.fpn = torchvision.ops.FeaturePyramidNetwork([4, 8], 4, extra_blocks=LastLevelMaxPool())\n"
+        "        self.attn = torch.nn.MultiheadAttention(4, 1, batch_first=True)\n"
+        "    def forward(self, x):\n"
+        "        c1 = self.stem(x)\n"
+        "        levels = self.fpn(OrderedDict([('0', c1), ('1', self.down(c1))]))\n"
+        "        tokens = levels['pool'].flatten(2).transpose(1, 2)\n"
+        "        attended = self.attn(tokens, tokens, tokens, need_weights=False)\n"
+        "        return scale(attended[0].sum(1)) * tokens.size(1)\n"
+        "torch.manual_seed(0)\n"
+        "torch.jit.script(Structured().eval()).save(sys.argv[1])\n");
+    return runPython(QStringLiteral("make_structured.py"), script, {model}) ? model : QString();
+}
+
+bool MainWindowTest::runPython(const QString& name, const QString& script, const QStringList& arguments)
+{
+    // torch.jit.script reads the class's source, so the script must be a file.
+    const QString scriptPath = m_dir.filePath(name);
+    QFile scriptFile(scriptPath);
+    if (!scriptFile.open(QIODevice::WriteOnly))
+        return false;
+    scriptFile.write(script.toUtf8());
+    scriptFile.close();
+    QProcess python;
+    python.start(QStringLiteral("/usr/bin/python3"), QStringList{scriptPath} + arguments);
+    if (!python.waitForFinished(120000) || python.exitStatus() != QProcess::NormalExit || python.exitCode() != 0) {
+        qWarning() << python.readAllStandardError();
+        return false;
+    }
+    return true;
+}
+
+// torchvision returns any node; the window shows every tensor of a node's value as maps of its own and the
+// rest as text, with the same rule for the return-node rows as the engine's.
+void MainWindowTest::structuredOutputsShowEachTensorAndTheRestAsText()
+{
+    const QString model = makeStructuredModel();
+    QVERIFY(!model.isEmpty());
+    openAndWait(model);
+    ReturnNodesModel* returns = m_window->document()->returnNodes();
+    returns->clearAll();
+    m_window->addReturnNode(QStringLiteral("fpn"), QStringLiteral("levels"));
+    m_window->addReturnNode(QStringLiteral("attn"));
+    m_window->addReturnNode(QStringLiteral("size"));
+    for (const auto& entry : returns->entries())
+        QVERIFY2(entry.severity == 0, qPrintable(entry.message)); // no "not a tensor" refusal
+    m_window->setImage(kImage);
+    runAndWait();
+
+    // 224 px in (ImageNet's preprocessing): stem 56, down 28, the pool level 14.
+    ResultsPanel* results = m_window->results();
+    QStringList keys;
+    for (int i = 0; i < results->outputCount(); ++i)
+        keys.append(results->view(i)->output().key);
+    QCOMPARE(keys, (QStringList{QStringLiteral("levels['0']"), QStringLiteral("levels['1']"), QStringLiteral("levels['pool']"),
+                                QStringLiteral("attn[0]")}));
+    const FeatureMapView* pool = results->view(2);
+    QCOMPARE(pool->output().node, QStringLiteral("fpn"));
+    QCOMPARE(pool->output().path, QStringLiteral("['pool']"));
+    QCOMPARE(pool->output().shapeText(), QStringLiteral("1×4×14×14"));
+    QCOMPARE(pool->shownMaps(), 4);
+    QCOMPARE(results->view(0)->tensor().height(), 56);
+    QCOMPARE(results->view(3)->output().shapeText(), QStringLiteral("1×196×4"));
+    QCOMPARE(results->tabs()->tabText(0), QStringLiteral("levels['0']  [1×4×56×56]"));
+
+    // What is no tensor is listed as text, in a last tab: the attention's weights (None) and the token count.
+    QTableWidget* texts = results->textOutputs();
+    QVERIFY(texts);
+    QCOMPARE(results->tabs()->count(), 5);
+    QCOMPARE(results->tabs()->widget(4), texts);
+    QCOMPARE(texts->rowCount(), 2);
+    QCOMPARE(texts->item(0, 0)->text(), QStringLiteral("attn[1]"));
+    QCOMPARE(texts->item(0, 2)->text(), QStringLiteral("NoneType"));
+    QCOMPARE(texts->item(0, 3)->text(), QStringLiteral("None"));
+    QCOMPARE(texts->item(1, 0)->text(), QStringLiteral("size"));
+    QCOMPARE(texts->item(1, 2)->text(), QStringLiteral("int"));
+    QCOMPARE(texts->item(1, 3)->text(), QStringLiteral("196"));
+    // The graph says what each node gave.
+    QCOMPARE(graphItem(QStringLiteral("fpn"))->shapeText(), QStringLiteral("3 values"));
+    QCOMPARE(graphItem(QStringLiteral("size"))->shapeText(), QStringLiteral("196"));
+    // A CAM needs maps: only tensor nodes are offered (none here).
+    QCOMPARE(m_window->inputPanel()->findChild<QPushButton*>(QStringLiteral("explain"))->isEnabled(), false);
+
+    // Layouts, PNG and .npy work per tab as for any output.
+    results->tabs()->setCurrentIndex(2);
+    QVERIFY(results->currentView()->setLayout(QStringLiteral("nchw")));
+    QCOMPARE(results->currentView()->layoutChoice(), QStringLiteral("nchw"));
+    QVERIFY(m_window->exportMapsPng(m_dir.filePath(QStringLiteral("pool.png"))));
+    QVERIFY(!QImage(m_dir.filePath(QStringLiteral("pool.png"))).isNull());
+    QVERIFY(m_window->exportTensors(m_dir.path()));
+    QFile npy(m_dir.filePath(QStringLiteral("levels__pool__.npy")));
+    QVERIFY(npy.open(QIODevice::ReadOnly));
+    QVERIFY(npy.read(128).contains("'shape': (1, 4, 14, 14)"));
+    QVERIFY(QFile::exists(m_dir.filePath(QStringLiteral("attn_0_.npy"))));
+}
+
+// Model > Load Options, as a person uses it: the dialog warns that an op library is trusted native code, and
+// loading again with a leaf function makes its call one node; the options stay with the file.
+void MainWindowTest::loadOptionsActionReloadsWithLeafFunctionsAndLibraries()
+{
+    const QString model = makeStructuredModel();
+    QVERIFY(!model.isEmpty());
+    openAndWait(model);
+    QVERIFY(!m_window->document()->model().graph(Mode::Eval).names.contains(QStringLiteral("scale")));
+    QAction* action = nullptr;
+    for (QAction* candidate : m_window->findChildren<QAction*>())
+        if (candidate->text() == QStringLiteral("&Load Options…"))
+            action = candidate;
+    QVERIFY(action);
+
+    // Answers the dialog the action opens (it blocks in exec()) with `fill`, then accepts it.
+    QString warning;
+    const auto answerDialog = [&warning](std::function<void(LoadOptionsDialog*)> fill) {
+        auto* poll = new QTimer;
+        poll->setInterval(20);
+        QObject::connect(poll, &QTimer::timeout, [poll, fill, &warning] {
+            auto* dialog = qobject_cast<LoadOptionsDialog*>(QApplication::activeModalWidget());
+            if (!dialog || !dialog->isVisible())
+                return;
+            poll->stop();
+            poll->deleteLater();
+            warning = dialog->findChild<QLabel*>(QStringLiteral("trustWarning"))->text();
+            fill(dialog);
+            dialog->accept();
+        });
+        poll->start();
+    };
+
+    QSignalSpy loaded(m_window.get(), &MainWindow::modelLoaded);
+    answerDialog([](LoadOptionsDialog* dialog) {
+        dialog->findChild<QPlainTextEdit*>(QStringLiteral("leafFunctions"))->setPlainText(QStringLiteral(" scale \n\nscale"));
+    });
+    action->trigger();
+    QVERIFY(warning.contains(QStringLiteral("native code")));
+    QTRY_VERIFY_WITH_TIMEOUT(loaded.count() == 1, 60000);
+    QVERIFY2(loaded.last().first().toBool(), qPrintable(m_window->lastError()));
+    QCOMPARE(m_window->document()->loadOptions().leafFunctions, QStringList{QStringLiteral("scale")});
+    QVERIFY(m_window->document()->model().graph(Mode::Eval).names.contains(QStringLiteral("scale")));
+
+    // A library that is not there: the load fails naming it, and the model and its options stay.
+    const QString missing = m_dir.filePath(QStringLiteral("libmissing_ops.so"));
+    answerDialog([missing](LoadOptionsDialog* dialog) {
+        dialog->findChild<QPlainTextEdit*>(QStringLiteral("opsLibraries"))->setPlainText(missing);
+    });
+    action->trigger();
+    QTRY_VERIFY_WITH_TIMEOUT(loaded.count() == 2, 60000);
+    QCOMPARE(loaded.last().first().toBool(), false);
+    QVERIFY2(m_window->lastError().contains(QStringLiteral("libmissing_ops.so")), qPrintable(m_window->lastError()));
+    QCOMPARE(m_window->document()->model().file, model);
+    QCOMPARE(m_window->document()->loadOptions().opsLibraries, QStringList());
+
+    // torchvision's op library, chosen by hand: loaded as trusted, said so in the Model panel.
+    const QStringList torchvisionOps = QDir(QStringLiteral("/usr/lib/python3/dist-packages/torchvision"))
+                                           .entryList({QStringLiteral("_C*.so")}, QDir::Files);
+    QVERIFY2(!torchvisionOps.isEmpty(), "python3-torchvision's op library (scripts/setup.sh installs it)");
+    const QString library = QStringLiteral("/usr/lib/python3/dist-packages/torchvision/") + torchvisionOps.first();
+    answerDialog([library](LoadOptionsDialog* dialog) {
+        dialog->findChild<QPlainTextEdit*>(QStringLiteral("opsLibraries"))->setPlainText(library);
+    });
+    action->trigger();
+    QTRY_VERIFY_WITH_TIMEOUT(loaded.count() == 3, 60000);
+    QVERIFY2(loaded.last().first().toBool(), qPrintable(m_window->lastError()));
+    QCOMPARE(m_window->document()->model().opsLibraries.size(), 1);
+    QVERIFY(m_window->document()->model().opsLibraries.first().contains(QStringLiteral("chosen in the inspector")));
+    QVERIFY(m_window->findChild<QLabel*>(QStringLiteral("modelInfo"))->text().contains(QStringLiteral("trusted op libraries")));
+
+    // The options stay with the file: opened again (another model in between), it gets them without asking.
+    openAndWait(kModel);
+    QVERIFY(m_window->document()->loadOptions().isEmpty());
+    openAndWait(model);
+    QCOMPARE(m_window->document()->loadOptions().leafFunctions, QStringList{QStringLiteral("scale")});
+    QCOMPARE(m_window->document()->loadOptions().opsLibraries, QStringList{library});
+    QVERIFY(m_window->document()->model().graph(Mode::Eval).names.contains(QStringLiteral("scale")));
 }
 
 QTEST_MAIN(MainWindowTest)

@@ -23,12 +23,8 @@ enum class ReturnNodeProblem {
     UnknownNode,       ///< no node at or below the name; suggestions holds the closest names
     SeveralValues,     ///< the node has several outputs, so no one value to return
     InsideControlFlow, ///< computed inside a loop or a data-dependent branch
-    NotATensor,        ///< the node's value is no tensor where only tensors can be shown
     DuplicateKey       ///< an earlier entry has the same output key
 };
-
-/// Which values may be outputs: torchvision returns any node; a view that draws maps needs tensors.
-enum class OutputValues { Any, TensorsOnly };
 
 /// The verdict on one requested output.
 struct ReturnNodeCheck {
@@ -45,13 +41,13 @@ struct ReturnNodeCheck {
     bool ok() const { return problem == ReturnNodeProblem::None; }
 };
 
-/// Checks every entry of `nodes` against `graph`, in order; one verdict per entry.
-std::vector<ReturnNodeCheck> checkReturnNodes(const GraphDescription& graph, const ReturnNodes& nodes,
-                                              OutputValues values = OutputValues::Any);
+/// Checks every entry of `nodes` against `graph`, in order; one verdict per entry. Any value may be an
+/// output, as in torchvision: tensors, tuples, lists, dicts, ints, None (front ends split what holds
+/// several tensors, featscope::splitValue).
+std::vector<ReturnNodeCheck> checkReturnNodes(const GraphDescription& graph, const ReturnNodes& nodes);
 
 /// Throws the first problem of `nodes` as featscope::Error (UnknownNodeError with its suggestions),
 /// and an Error when `nodes` is empty; returns the verdicts when every entry is fine.
-std::vector<ReturnNodeCheck> requireValidReturnNodes(const GraphDescription& graph, const ReturnNodes& nodes,
-                                                     OutputValues values = OutputValues::Any);
+std::vector<ReturnNodeCheck> requireValidReturnNodes(const GraphDescription& graph, const ReturnNodes& nodes);
 
 } // namespace featscope

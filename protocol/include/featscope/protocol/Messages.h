@@ -43,6 +43,9 @@ struct LoadRequest {
     QString path;
     QStringList leafModules;   ///< torchvision's leaf_modules, by qualified class name
     QStringList leafFunctions; ///< torchvision's autowrap_functions, by qualified name
+    /// Libraries of custom TorchScript ops to load into the engine first (featscope-engine --ops-library): the
+    /// user's word that their code is trusted. A library stays loaded for the engine's life.
+    QStringList opsLibraries;
 
     QJsonObject toJson() const;
     static LoadRequest fromJson(const QJsonObject& request);
@@ -78,10 +81,12 @@ QStringList stringsFromJson(const QJsonValue& value);
 /// A statistic the engine sent; empty for its null (a value that was not finite).
 std::optional<double> finiteNumberFromJson(const QJsonValue& value);
 
-/// One output of a run: where it came from, its statistics and its values.
+/// One tensor of a run: where it came from, its statistics and its values. A node whose value holds
+/// several tensors (a dict, list or tuple: an FPN's levels) gives one per tensor (featscope::splitValue).
 struct TensorOutput {
-    QString key;
+    QString key;  ///< the return node's key, then `path`: "layer1", "backbone.fpn['0']"
     QString node; ///< the full node name the key's entry resolved to
+    QString path; ///< where the tensor sits in the node's value ("['0']", "[1]"); empty when it is the value
     QVector<qint64> shape;
     double min = 0, max = 0, mean = 0, std = 0; ///< of all values; std is the population one
     QByteArray values; ///< count() float32 values in C order, in this machine's byte order
@@ -92,17 +97,27 @@ struct TensorOutput {
     QString shapeText() const;
 };
 
+/// One part of a run's output that is no tensor (an int, a shape, None), as text.
+struct TextOutput {
+    QString key;  ///< as TensorOutput's
+    QString node;
+    QString path;
+    QString type; ///< TorchScript's name of its type: "int", "List[int]", "NoneType"
+    QString text; ///< as TorchScript prints it: "3", "[1, 256, 7, 7]", "None"
+};
+
 struct RunResult {
     Status status;
     Mode mode = Mode::Eval;
     QVector<qint64> inputShape;
     double elapsedMs = 0;
     QVector<TensorOutput> outputs;
+    QVector<TextOutput> textOutputs; ///< in the header only; no payload part
 
-    /// The engine's answer: the header and one payload part per output (values in little-endian order).
+    /// The engine's answer: the header and one payload part per tensor output (values in little-endian order).
     Frame toFrame() const;
-    /// Checks every output's part against its shape (count * 4 bytes); a mismatch is a failed result of
-    /// ErrorKind::Protocol naming the output, never a misread tensor.
+    /// Checks every tensor output's part against its shape (count * 4 bytes); a mismatch is a failed result
+    /// of ErrorKind::Protocol naming the output, never a misread tensor.
     static RunResult fromFrame(const Frame& frame);
 };
 
