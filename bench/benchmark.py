@@ -602,8 +602,8 @@ def figure_gui(torch, server, models, work, bin_dir, runs, smoke):
 
 # What a user does with default options: the inspector's Run (the engine's `run`, image to outputs on disk) and
 # `featscope-cli features`, each against the bare work in the same run. Two selections per model: the first is
-# run repeatedly (the engine keeps its extractor), the second is a new selection (a new extractor, whose first
-# forward goes through LibTorch's profiling run).
+# run repeatedly (the engine keeps its extractor), the second is a new selection (a new extractor and its first
+# forward).
 USER_SELECTIONS = {
     "resnet50": ("layer4", "layer3"),
     "vit_b_16": ("encoder.ln", "encoder.layers.encoder_layer_5"),

@@ -126,7 +126,8 @@ featscope::protocol::Frame Engine::handle(const QJsonObject& request)
                                    {QStringLiteral("threads"), featscope::intraOpThreads()},
                                    {QStringLiteral("availableCores"), featscope::availableCores()},
                                    {QStringLiteral("blas"), qs(featscope::describeBlas())},
-                                   {QStringLiteral("profilingExecutor"), bool(torch::jit::getProfilingMode())}};
+                                   {QStringLiteral("profilingExecutor"), bool(torch::jit::getProfilingMode())},
+                                   {QStringLiteral("graphOptimization"), torch::jit::getGraphExecutorOptimize()}};
         else if (cmd == QLatin1String("load"))
             response = load(request);
         else if (cmd == QLatin1String("run") || cmd == QLatin1String("export") || cmd == QLatin1String("cam")

@@ -158,6 +158,14 @@ int main(int argc, char** argv)
     // time under both (ResNet-50 and ViT-B/16, quiet machine, 2026-12-01: a new selection 450-525 -> 335-400 ms
     // on ViT-B/16, 72-98 -> 57-68 ms on ResNet-50; repeated runs equal). `hello` reports it.
     torch::jit::getProfilingMode() = false;
+    // Without profiling, the executor still inlines every call of a new graph and runs its optimisation passes
+    // over the result before the first run: on ViT-B/16 (multi-head attention's long functional code in each of
+    // twelve layers) that was a new selection's first forward at 1.6x a warm one, one thread, in-process. With
+    // graph optimisation off, each graph runs as written (leaf modules' methods through their own, already
+    // warm, executors): the first forward is 1.09x, warm forwards equal within 3% on ResNet-50, DenseNet-121,
+    // Swin-T, ViT-B/16 and ConvNeXt-T and bit-identical outputs. The setting is per thread: every request runs
+    // on this one. `hello` reports both settings.
+    torch::jit::setGraphExecutorOptimize(false);
     featscope::warnIfReferenceBlas("featscope-engine");
 
     std::mutex protocolMutex;

@@ -1,9 +1,8 @@
 #include "BuildFeatureExtractor.h"
 
+#include "EliminateDeadCode.h"
 #include "FlattenModuleCalls.h"
 #include "LeafPolicy.h"
-
-#include <torch/csrc/jit/passes/dead_code_elimination.h>
 
 #include <map>
 #include <set>
@@ -40,104 +39,6 @@ std::string childPath(const std::string& path, const std::string& name)
     return path.empty() ? name : path + "." + name;
 }
 
-// Whether removing this unused node cannot change what the graph computes without asking
-// alias analysis: torch.fx treats module and function calls as pure (TorchScript does not, as
-// they might have side effects), and a node with no side effects that writes none of its inputs
-// only makes its outputs. Nodes with blocks, or that mutate an input (relu_, append), are left to
-// TorchScript's pass, which knows what they alias.
-bool isRemovableWhenUnused(Node* node)
-{
-    if (node->hasUses() || !node->blocks().empty())
-        return false;
-    const auto kind = node->kind();
-    if (kind == prim::CallMethod || kind == prim::CallFunction)
-        return true;
-    if (node->hasSideEffects())
-        return false;
-    switch (kind) {
-    case prim::Constant:
-    case prim::GetAttr:
-    case prim::ListConstruct:
-    case prim::TupleConstruct:
-    case prim::DictConstruct:
-    case prim::ListUnpack:
-    case prim::TupleUnpack:
-    case prim::TupleIndex:
-        return true;
-    default:
-        break;
-    }
-    const c10::FunctionSchema* schema = node->maybeSchema();
-    if (!schema || schema->is_mutable())
-        return false;
-    return true;
-}
-
-// Removes unused removable nodes, consumers before producers, so a chain of them goes in one
-// walk. Returns whether anything was removed.
-bool removeUnusedNodes(Block* block)
-{
-    bool removed = false;
-    for (auto it = block->nodes().rbegin(); it != block->nodes().rend();) {
-        Node* node = *it;
-        ++it;
-        for (Block* inner : node->blocks())
-            removed |= removeUnusedNodes(inner);
-        if (isRemovableWhenUnused(node)) {
-            node->destroy();
-            removed = true;
-        }
-    }
-    return removed;
-}
-
-bool allOutputsUnused(const Node* node)
-{
-    for (const Value* output : node->outputs())
-        if (output->hasUses())
-            return false;
-    return true;
-}
-
-// Whether TorchScript's dead code elimination could still remove something after
-// removeUnusedNodes: it removes only nodes without side effects that are unused or feed only
-// removed nodes, and unused outputs of control flow. A set of dead nodes always holds one whose
-// outputs are all unused, so without such a node (or an unused control-flow output) it has
-// nothing to do.
-bool mayHoldDeadCode(Block* block)
-{
-    for (Node* node : block->nodes()) {
-        if (!node->hasSideEffects() && allOutputsUnused(node))
-            return true;
-        if (node->kind() == prim::If || node->kind() == prim::Loop)
-            for (const Value* output : node->outputs())
-                if (!output->hasUses())
-                    return true;
-        for (Block* inner : node->blocks())
-            if (mayHoldDeadCode(inner))
-                return true;
-    }
-    return false;
-}
-
-// Prunes like torch.fx's dead code elimination: every node the outputs do not need goes,
-// including unused module and function calls (see isRemovableWhenUnused).
-//
-// Algorithm: the cheap walk removes most dead nodes. TorchScript's EliminateDeadCode, which
-// builds an AliasDb over the whole graph (the expensive part), runs only when something it could
-// remove is left: in-place ops on dead values, unused control-flow outputs. What it removes can
-// leave more calls unused, so the two repeat until the walk finds nothing. The result is the fixed
-// point of both removals, as if EliminateDeadCode ran until nothing changed.
-void eliminateDeadCode(const std::shared_ptr<Graph>& graph)
-{
-    removeUnusedNodes(graph->block());
-    while (mayHoldDeadCode(graph->block())) {
-        torch::jit::EliminateDeadCode(graph);
-        if (!removeUnusedNodes(graph->block()))
-            break;
-    }
-}
-
 // The dict's value type: Tensor when every output of both modes is one, else the most specific type
 // holding all of them (TorchScript's unification, with Union as its last resort), else Any.
 c10::TypePtr outputValueType(const ExtractorOutputs& train, const ExtractorOutputs& eval)
@@ -168,33 +69,38 @@ class ExtractorBuilder {
 public:
     explicit ExtractorBuilder(const torch::jit::Module& module) : module_(module) {}
 
-    torch::jit::Module build(const ExtractorOutputs& train, const ExtractorOutputs& eval)
+    torch::jit::Module build(const ExtractorOutputs& train, const ExtractorOutputs& eval, FlatGraphUse use)
     {
         auto cu = module_._ivalue()->compilation_unit();
         torch::jit::Module extractor(c10::QualifiedName("__torch__.featscope.FeatureExtractor"), cu, true);
         extractor.register_attribute("training", c10::BoolType::get(), module_.is_training());
-        graph_ = std::make_shared<Graph>();
-        Value* self = graph_->addInput("self");
-        self->setType(extractor.type());
-        const auto& original = module_.get_method("forward").graph();
-        std::vector<Value*> inputs = {self};
-        for (size_t i = 1; i < original->inputs().size(); ++i) {
-            Value* input = graph_->addInput(original->inputs()[i]->debugName());
-            input->setType(original->inputs()[i]->type());
-            inputs.push_back(input);
-        }
         valueType_ = outputValueType(train, eval);
-        if (train.graph == eval.graph && train.outputs == eval.outputs) {
-            addMode(graph_->block(), train, inputs);
+        const bool oneBody = train.graph == eval.graph && train.outputs == eval.outputs;
+        if (oneBody && use == FlatGraphUse::TakeOver) {
+            takeOver(train, extractor);
         } else {
-            const auto dictType = c10::DictType::create(c10::StringType::get(), valueType_);
-            Value* training = graph_->insertGetAttr(self, "training");
-            Node* branch = graph_->insertNode(graph_->create(prim::If, 1));
-            branch->addInput(training);
-            branch->output()->setType(dictType);
-            addMode(branch->addBlock(), train, inputs);
-            addMode(branch->addBlock(), eval, inputs);
-            graph_->registerOutput(branch->output());
+            graph_ = std::make_shared<Graph>();
+            Value* self = graph_->addInput("self");
+            self->setType(extractor.type());
+            const auto& original = module_.get_method("forward").graph();
+            std::vector<Value*> inputs = {self};
+            for (size_t i = 1; i < original->inputs().size(); ++i) {
+                Value* input = graph_->addInput(original->inputs()[i]->debugName());
+                input->setType(original->inputs()[i]->type());
+                inputs.push_back(input);
+            }
+            if (oneBody) {
+                addMode(graph_->block(), train, inputs);
+            } else {
+                const auto dictType = c10::DictType::create(c10::StringType::get(), valueType_);
+                Value* training = graph_->insertGetAttr(self, "training");
+                Node* branch = graph_->insertNode(graph_->create(prim::If, 1));
+                branch->addInput(training);
+                branch->output()->setType(dictType);
+                addMode(branch->addBlock(), train, inputs);
+                addMode(branch->addBlock(), eval, inputs);
+                graph_->registerOutput(branch->output());
+            }
         }
         eliminateDeadCode(graph_);
 
@@ -226,15 +132,33 @@ private:
         torch::jit::WithInsertPoint guard(block->return_node());
         std::unordered_map<Value*, Value*> valueMap;
         torch::jit::insertGraph(*graph_, *mode.graph->flat.graph, inputs, valueMap);
+        block->registerOutput(insertOutputDict(mode, [&](Value* value) { return valueMap.at(value); }));
+    }
+
+    // The flat graph becomes forward's graph: the extractor as self, the dict as the only output. The
+    // graph's inputs already carry the source's names and types, as addMode would give them.
+    void takeOver(const ExtractorOutputs& mode, const torch::jit::Module& extractor)
+    {
+        graph_ = mode.graph->flat.graph;
+        Value* self = graph_->inputs()[0];
+        self->setDebugName("self");
+        self->setType(extractor.type());
+        while (!graph_->outputs().empty())
+            graph_->eraseOutput(graph_->outputs().size() - 1);
+        torch::jit::WithInsertPoint guard(graph_->return_node());
+        graph_->registerOutput(insertOutputDict(mode, [](Value* value) { return value; }));
+    }
+
+    // A dict of the mode's outputs at the insertion point; `valueOf` finds a flat graph value in graph_.
+    Value* insertOutputDict(const ExtractorOutputs& mode, const std::function<Value*(Value*)>& valueOf)
+    {
         std::vector<Value*> keys;
         std::vector<Value*> values;
         for (const auto& [key, value] : mode.outputs) {
             keys.push_back(graph_->insertConstant(key));
-            values.push_back(valueMap.at(value));
+            values.push_back(valueOf(value));
         }
-        Node* dict = graph_->insertNode(
-            graph_->createDict(c10::StringType::get(), valueType_, keys, values));
-        block->registerOutput(dict->output());
+        return graph_->insertNode(graph_->createDict(c10::StringType::get(), valueType_, keys, values))->output();
     }
 
     // A module-typed value only read or written through is a container; any other use (a call, an
@@ -322,9 +246,9 @@ private:
 } // namespace
 
 torch::jit::Module buildFeatureExtractor(const torch::jit::Module& module, const ExtractorOutputs& train,
-                                         const ExtractorOutputs& eval)
+                                         const ExtractorOutputs& eval, FlatGraphUse use)
 {
-    return ExtractorBuilder(module).build(train, eval);
+    return ExtractorBuilder(module).build(train, eval, use);
 }
 
 } // namespace featscope

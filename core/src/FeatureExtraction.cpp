@@ -130,10 +130,18 @@ GraphDescription AnalysedModel::describe(Mode mode) const { return featscope::de
 
 // The named graphs are only read: buildFeatureExtractor copies each half into the extractor's own graph.
 torch::jit::Module AnalysedModel::createFeatureExtractor(const ReturnNodes& trainReturnNodes,
-                                                         const ReturnNodes& evalReturnNodes) const
+                                                         const ReturnNodes& evalReturnNodes) const&
 {
     return buildFeatureExtractor(state_->module, resolveOutputs(state_->graphs.train(), Mode::Train, trainReturnNodes),
                                  resolveOutputs(state_->graphs.eval(), Mode::Eval, evalReturnNodes));
+}
+
+torch::jit::Module AnalysedModel::createFeatureExtractor(const ReturnNodes& trainReturnNodes,
+                                                         const ReturnNodes& evalReturnNodes) &&
+{
+    return buildFeatureExtractor(state_->module, resolveOutputs(state_->graphs.train(), Mode::Train, trainReturnNodes),
+                                 resolveOutputs(state_->graphs.eval(), Mode::Eval, evalReturnNodes),
+                                 FlatGraphUse::TakeOver);
 }
 
 GraphNodeNames getGraphNodeNames(const torch::jit::Module& module, const FeatureExtractionOptions& options)

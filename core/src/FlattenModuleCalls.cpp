@@ -13,6 +13,7 @@
 namespace featscope {
 namespace {
 
+using torch::jit::Graph;
 using torch::jit::Block;
 using torch::jit::Node;
 using torch::jit::Value;
@@ -68,12 +69,20 @@ public:
         : module_(module), policy_(policy)
     {
         result_.mode = mode;
-        result_.graph = module.get_method("forward").graph()->copy();
+        result_.graph = std::make_shared<Graph>();
+        valueMap_.reserve(4096); // a few thousand values on DenseNet-121: one table, not a rehash per doubling
     }
 
     FlatGraph run()
     {
-        flattenBlock(result_.graph->block());
+        const std::shared_ptr<Graph>& source = module_.get_method("forward").graph();
+        Graph& graph = *result_.graph;
+        for (Value* input : source->inputs())
+            valueMap_[input] = graph.addInput()->copyMetadata(input);
+        const Frame top;
+        emitBlock(source->block(), graph.block(), top);
+        for (Value* output : source->outputs())
+            graph.registerOutput(mapped(output));
         removeAugmentedAssignmentMutation(result_.graph, [this](Node* old, Node* replacement) {
             result_.modulePaths[replacement] = pathOf(old);
             result_.modulePaths.erase(old);
@@ -82,179 +91,201 @@ public:
     }
 
 private:
-    void flattenBlock(Block* block)
+    // Where the nodes being emitted come from: the module path torch.fx records them under, and for
+    // inlined code the call they were inlined from (none at the top level, whose values keep their
+    // names).
+    struct Frame {
+        std::string path;
+        c10::optional<torch::jit::InlinedCallStackPtr> callStack;
+        bool inlined() const { return callStack.has_value(); }
+    };
+
+    Value* mapped(Value* source) const { return valueMap_.at(source); }
+
+    // Emits the nodes of `source` at the end of `target`.
+    void emitBlock(Block* source, Block* target, const Frame& frame)
     {
-        Node* node = block->nodes().front();
-        while (node != block->return_node())
-            node = visit(node);
+        torch::jit::WithInsertPoint guard(target);
+        for (Node* node : source->nodes())
+            emit(node, frame);
     }
 
-    // Visits one node and returns the next one to visit.
-    Node* visit(Node* node)
+    void emit(Node* node, const Frame& frame)
     {
         switch (node->kind()) {
         case prim::CallMethod:
-            return visitMethodCall(node);
+            if (emitMethodCall(node, frame))
+                return;
+            break;
         case prim::CallFunction:
-            return visitFunctionCall(node);
+            if (emitFunctionCall(node, frame))
+                return;
+            break;
         case prim::GetAttr:
-            return visitGetAttr(node);
+            if (emitAttributeConstant(node))
+                return;
+            break;
         case prim::If:
-            return visitIf(node);
+            if (emitTakenBranch(node, frame))
+                return;
+            break;
         default:
             break;
         }
-        for (Block* block : node->blocks())
-            flattenBlock(block);
-        return foldIfConstant(node);
+        emitCopy(node, frame);
     }
 
-    Node* visitMethodCall(Node* node)
+    // A copy of `node` whose blocks are emitted in turn, then folded if fx would have computed it in Python.
+    void emitCopy(Node* node, const Frame& frame)
     {
-        Value* self = node->input(0);
+        Graph& graph = *result_.graph;
+        Node* copy = graph.insertNode(graph.create(node->kind(), 0));
+        for (Value* input : node->inputs())
+            copy->addInput(mapped(input));
+        for (Value* output : node->outputs())
+            valueMap_[output] = adopt(copy->addOutput(), output, frame);
+        copy->copyAttributes(*node);
+        copy->copyMetadata(node);
+        if (frame.inlined())
+            copy->setCallStack(*frame.callStack);
+        for (Block* block : node->blocks()) {
+            Block* copied = copy->addBlock();
+            for (Value* input : block->inputs())
+                valueMap_[input] = adopt(copied->addInput(), input, frame);
+            emitBlock(block, copied, frame);
+            for (Value* output : block->outputs())
+                copied->registerOutput(mapped(output));
+        }
+        if (foldIfConstant(copy, node))
+            return;
+        if (!frame.path.empty())
+            result_.modulePaths.emplace(copy, frame.path);
+    }
+
+    // Inlined values stay unnamed: Graph keeps names unique by renaming the previous owner with a `.<n>`
+    // suffix found by counting up from 1, quadratic in how often a name recurs (`out` in every block).
+    // Nothing reads them; TorchScript prints unnamed values as `_<n>`.
+    static Value* adopt(Value* copy, Value* source, const Frame& frame)
+    {
+        return frame.inlined() ? copy->setType(source->type()) : copy->copyMetadata(source);
+    }
+
+    bool emitMethodCall(Node* call, const Frame& frame)
+    {
+        Value* self = mapped(call->input(0));
         const auto type = self->type()->cast<c10::ClassType>();
-        const std::string method = node->s(attr::name);
+        const std::string& method = call->s(attr::name);
         if (!type || (isForward(method) && policy_.isLeafModule(type->name()->qualifiedName())))
-            return node->next();
+            return false;
         auto* callee = torch::jit::tryToGraphFunction(type->getMethod(method));
         if (!callee)
-            return node->next();
+            return false;
         // Only calling a module (its forward) enters the module's scope in torch.fx; another method,
         // such as FloatFunctional.add_relu, is traced as plain Python in the caller's scope.
-        return inlineCall(node, *callee, isForward(method) ? modulePathOf(self) : pathOf(node));
+        Frame inner;
+        inner.path = isForward(method) ? modulePathOf(self) : frame.path;
+        inner.callStack = c10::make_intrusive<torch::jit::InlinedCallStack>(callee, call->sourceRange());
+        emitCall(call, call->inputs(), *callee, inner);
+        return true;
     }
 
-    Node* visitFunctionCall(Node* node)
+    bool emitFunctionCall(Node* call, const Frame& frame)
     {
-        const auto functionType = node->input(0)->type()->cast<c10::FunctionType>();
+        const auto functionType = call->input(0)->type()->cast<c10::FunctionType>();
         if (!functionType)
-            return node->next();
+            return false;
         torch::jit::Function* function = functionType->function();
         if (!policy_.leafFunctionName(function->qualname().qualifiedName()).empty())
-            return node->next();
+            return false;
         auto* callee = torch::jit::tryToGraphFunction(*function);
         if (!callee)
-            return node->next();
-        node->removeInput(0);
-        return inlineCall(node, *callee, pathOf(node));
+            return false;
+        Frame inner;
+        inner.path = frame.path;
+        inner.callStack = c10::make_intrusive<torch::jit::InlinedCallStack>(callee, call->sourceRange());
+        emitCall(call, call->inputs().slice(1), *callee, inner);
+        return true;
     }
 
-    Node* visitGetAttr(Node* node)
+    // Emits the callee's body in place of the call. TorchScript has no recursion, so a callee graph is
+    // never entered twice at once and one value map serves every frame.
+    void emitCall(Node* call, c10::ArrayRef<Value*> arguments, torch::jit::GraphFunction& callee, const Frame& inner)
     {
-        const std::string name = node->s(attr::name);
-        Value* owner = node->input(0);
+        Graph& body = *callee.graph();
+        for (size_t i = 0; i < arguments.size(); ++i)
+            valueMap_[body.inputs()[i]] = mapped(arguments[i]);
+        for (Node* node : body.nodes())
+            emit(node, inner);
+        for (size_t i = 0; i < call->outputs().size(); ++i)
+            valueMap_[call->output(i)] = mapped(body.outputs()[i]);
+    }
+
+    // `self.training` becomes the mode's constant, other non-tensor module attributes constants of
+    // their current values.
+    bool emitAttributeConstant(Node* read)
+    {
+        Value* owner = mapped(read->input(0));
         if (!owner->type()->cast<c10::ClassType>())
-            return node->next();
+            return false;
+        const std::string& name = read->s(attr::name);
         if (name == "training") {
             result_.readsMode = true;
-            return replaceWithConstant(node, c10::IValue(result_.mode == Mode::Train));
+            mapToConstant(read->output(), c10::IValue(result_.mode == Mode::Train));
+            return true;
         }
         const auto ownerObject = objectOf(owner);
         if (!ownerObject)
-            return node->next();
+            return false;
         const auto slot = ownerObject->type()->findAttributeSlot(name);
         if (!slot)
-            return node->next();
+            return false;
         const c10::IValue value = ownerObject->getSlot(*slot);
-        if (isFoldableAttribute(value))
-            return replaceWithConstant(node, value);
-        return node->next();
+        if (!isFoldableAttribute(value))
+            return false;
+        mapToConstant(read->output(), value);
+        return true;
     }
 
-    Node* visitIf(Node* node)
+    // A branch on a constant: only the taken block's nodes are emitted, in place of the prim::If.
+    bool emitTakenBranch(Node* branch, const Frame& frame)
     {
-        const auto condition = torch::jit::toIValue(node->input(0));
-        if (!condition || !condition->isBool()) {
-            for (Block* block : node->blocks())
-                flattenBlock(block);
-            return node->next();
-        }
-        Block* taken = node->blocks()[condition->toBool() ? 0 : 1];
-        Node* first = taken->nodes().front();
-        Node* next = first == taken->return_node() ? node->next() : first;
-        for (auto it = taken->nodes().begin(); it != taken->nodes().end();) {
-            Node* moved = *it;
-            ++it;
-            moved->moveBefore(node);
-        }
-        for (size_t i = 0; i < node->outputs().size(); ++i)
-            node->output(i)->replaceAllUsesWith(taken->outputs()[i]);
-        destroy(node);
-        return next;
+        const auto condition = torch::jit::toIValue(mapped(branch->input(0)));
+        if (!condition || !condition->isBool())
+            return false;
+        Block* taken = branch->blocks()[condition->toBool() ? 0 : 1];
+        for (Node* node : taken->nodes())
+            emit(node, frame);
+        for (size_t i = 0; i < branch->outputs().size(); ++i)
+            valueMap_[branch->output(i)] = mapped(taken->outputs()[i]);
+        return true;
     }
 
-    // Folds scalar computations on constants, as Python would have computed them before fx saw them.
-    Node* foldIfConstant(Node* node)
+    void mapToConstant(Value* source, const c10::IValue& value)
     {
-        Node* next = node->next();
-        if (node->kind() == prim::Constant || node->inputs().empty() || !node->blocks().empty()
-            || node->hasSideEffects())
-            return next;
-        for (Value* input : node->inputs())
+        valueMap_[source] = result_.graph->insertConstant(value);
+    }
+
+    // Folds scalar computations on constants, as Python would have computed them before fx saw them:
+    // the node's outputs become constants and the node goes. Returns whether it was folded.
+    bool foldIfConstant(Node* copy, Node* source)
+    {
+        if (copy->kind() == prim::Constant || copy->inputs().empty() || !copy->blocks().empty()
+            || copy->hasSideEffects())
+            return false;
+        for (Value* input : copy->inputs())
             if (input->node()->kind() != prim::Constant)
-                return next;
-        for (Value* output : node->outputs())
+                return false;
+        for (Value* output : copy->outputs())
             if (!isImmutableScalarType(output->type()))
-                return next;
-        const auto stack = torch::jit::runNodeIfInputsAreConstant(node);
-        if (!stack || stack->size() != node->outputs().size())
-            return next;
-        torch::jit::WithInsertPoint guard(node);
-        std::vector<Value*> constants;
-        for (const c10::IValue& value : *stack) {
-            const auto constant = result_.graph->insertConstant(value);
-            constants.push_back(constant);
-        }
-        for (size_t i = 0; i < constants.size(); ++i)
-            node->output(i)->replaceAllUsesWith(constants[i]);
-        destroy(node);
-        return next;
-    }
-
-    Node* replaceWithConstant(Node* node, const c10::IValue& value)
-    {
-        torch::jit::WithInsertPoint guard(node);
-        const auto constant = result_.graph->insertConstant(value);
-        Node* next = node->next();
-        node->output()->replaceAllUsesWith(constant);
-        destroy(node);
-        return next;
-    }
-
-    Node* inlineCall(Node* call, torch::jit::GraphFunction& callee, const std::string& path)
-    {
-        Node* before = call->prev();
-        Node* after = call->next();
-        result_.modulePaths.erase(call); // inlineCallTo destroys it; its address may be reused
-        torch::jit::inlineCallTo(call, &callee, callee.graph().get());
-        for (Node* node = before->next(); node != after; node = node->next())
-            adoptInlinedNode(node, path);
-        return before->next();
-    }
-
-    // Node addresses are reused after destruction, so a destroyed node must leave the path map.
-    void destroy(Node* node)
-    {
-        result_.modulePaths.erase(node);
-        node->destroy();
-    }
-
-    // Records the module path of an inlined node and drops its values' names. Inlining copies each
-    // callee value's name, and Graph keeps names unique by renaming the previous owner with a `.<n>`
-    // suffix found by counting up from 1: quadratic in how often a name recurs (`out` in every
-    // block) unless inlined names are released again. Nothing reads them; TorchScript prints
-    // unnamed values as `_<n>`.
-    void adoptInlinedNode(Node* node, const std::string& path)
-    {
-        result_.modulePaths[node] = path;
-        for (Value* output : node->outputs())
-            output->setDebugName("");
-        for (Block* block : node->blocks()) {
-            for (Value* input : block->inputs())
-                input->setDebugName("");
-            for (Node* inner : block->nodes())
-                adoptInlinedNode(inner, path);
-        }
+                return false;
+        const auto stack = torch::jit::runNodeIfInputsAreConstant(copy);
+        if (!stack || stack->size() != copy->outputs().size())
+            return false;
+        torch::jit::WithInsertPoint guard(copy);
+        for (size_t i = 0; i < stack->size(); ++i)
+            mapToConstant(source->output(i), (*stack)[i]);
+        copy->destroy();
+        return true;
     }
 
     std::string pathOf(const Node* node) const
@@ -283,6 +314,7 @@ private:
     const torch::jit::Module& module_;
     const LeafPolicy& policy_;
     FlatGraph result_;
+    std::unordered_map<Value*, Value*> valueMap_; // source value -> its value in result_.graph
 };
 
 } // namespace

@@ -25,12 +25,16 @@ struct FlatGraph {
 
 /// Copies the forward graph of `module` and partially evaluates it the way torch.fx traces it.
 ///
-/// Algorithm: walk the nodes in execution order. A method call on a non-leaf module and a call
-/// of a function torch.fx traces through are inlined in place and their nodes visited next, so
-/// nested calls flatten too. What fx sees as plain Python values is evaluated: `self.training`
-/// becomes the constant of `mode`, other non-tensor module attributes become constants of their
-/// current values, scalar ops on constants are folded, and a branch on a constant keeps only the
-/// taken block. Leaf module calls stay prim::CallMethod and leaf function calls prim::CallFunction.
+/// Algorithm: walk the forward graph in execution order and emit each node into a new graph,
+/// through a map from source values to their copies. A method call on a non-leaf module and a
+/// call of a function torch.fx traces through emit the callee's body in place of the call, walked
+/// the same way, so nested calls flatten too. What fx sees as plain Python values is evaluated
+/// while walking: `self.training` becomes the constant of `mode`, other non-tensor module
+/// attributes become constants of their current values, scalar ops on constants are folded, and a
+/// branch on a constant emits only the taken block. What is evaluated away is never copied (the
+/// dense layers of a DenseNet carry branches for memory-efficient and dropout code that would be).
+/// Leaf module calls stay prim::CallMethod and leaf function calls prim::CallFunction; inlined
+/// values are unnamed, and inlined nodes carry the call they came from as their callstack.
 ///
 /// Contract: the returned graph computes what `module.forward` computes in `mode` for the
 /// module's current attribute values; dead nodes are kept because torch.fx names them too. The

@@ -1,11 +1,13 @@
 // The core passes on small TorchScript modules built here with LibTorch's C++ API: torchvision's naming
 // counter and module-scoped names (NameGraphNodes.h), flattening of module calls and of `self.training`
-// (FlattenModuleCalls.h), augmented assignment (RemoveAugmentedAssignmentMutation.h) and the closest
-// names offered for an unknown node. Runs in about a second: no fixtures, no Python.
+// (FlattenModuleCalls.h), augmented assignment (RemoveAugmentedAssignmentMutation.h), pruning around
+// in-place list appends (EliminateDeadCode.h), one-shot extractors against those of an analysis, and the
+// closest names offered for an unknown node. Runs in about a second: no fixtures, no Python.
 //
 // Each module's Python twin is in the comment above its builder; the expected names are what
 // torchvision 0.14.1's get_graph_node_names returns for that twin (checked with /usr/bin/python3).
 
+#include "EliminateDeadCode.h"
 #include "FlattenModuleCalls.h"
 #include "LeafPolicy.h"
 #include "NameGraphNodes.h"
@@ -14,11 +16,14 @@
 #include <featscope/Errors.h>
 #include <featscope/FeatureExtraction.h>
 
+#include <torch/csrc/jit/ir/irparser.h>
+#include <torch/csrc/jit/passes/canonicalize.h>
 #include <torch/csrc/jit/serialization/import.h>
 #include <torch/script.h>
 
 #include <QTest>
 
+#include <regex>
 #include <sstream>
 
 using namespace featscope;
@@ -164,6 +169,14 @@ bool contains(const std::vector<std::string>& list, const std::string& item)
     return std::find(list.begin(), list.end(), item) != list.end();
 }
 
+// An extractor's forward as text that does not depend on the order values were created in (they print as
+// their numbers) nor on how many extractor types came before (the second one's are mangled).
+std::string comparableForward(const torch::jit::Module& extractor)
+{
+    const auto graph = torch::jit::Canonicalize(extractor.get_method("forward").graph(), /*keep_unique_names=*/false);
+    return std::regex_replace(graph->toString(), std::regex("___torch_mangle_[0-9]+\\."), "");
+}
+
 std::string joined(const Names& names)
 {
     std::string text;
@@ -213,10 +226,17 @@ private Q_SLOTS:
         for (const torch::jit::Node* node : eval.graph->nodes()) {
             if (node->kind() == torch::jit::prim::CallMethod)
                 QCOMPARE(modulePathOf(node->input(0)), std::string("head.act"));
-            if (node->kind() == torch::jit::aten::relu)
+            if (node->kind() == torch::jit::aten::relu) {
                 QCOMPARE(eval.modulePaths.at(node), std::string("head")); // from Head.scale, inlined
-            if (node->kind() == torch::jit::aten::sigmoid)
+                // Inlined code remembers the call it came from, and its values carry no names.
+                QVERIFY(node->callstack().has_value());
+                QCOMPARE((*node->callstack())->function_name(), std::string("scale"));
+                QVERIFY(!node->output()->hasDebugName());
+            }
+            if (node->kind() == torch::jit::aten::sigmoid) {
                 QCOMPARE(eval.modulePaths.count(node) ? eval.modulePaths.at(node) : std::string(), std::string());
+                QVERIFY(!node->callstack().has_value());
+            }
         }
         QVERIFY(!flattenModuleCalls(repeatedOpsNet(), Mode::Eval, policy).readsMode);
 
@@ -264,6 +284,61 @@ private Q_SLOTS:
         const auto features = extractor.forward({x}).toGenericDict();
         QVERIFY(torch::equal(features.at("before").toTensor(), torch::relu(x)));
         QVERIFY(torch::equal(features.at("after").toTensor(), torch::relu(x) + x));
+    }
+
+    // DenseNet's concatenation lists: appends to a list that is read later stay, appends to a list nothing
+    // reads (or after its last read) go, as TorchScript's alias-aware dead code elimination decides.
+    void pruningKeepsAppendsToListsThatAreRead()
+    {
+        const auto pruned = [](const std::string& ir) {
+            auto graph = std::make_shared<torch::jit::Graph>();
+            torch::jit::parseIR(ir, graph.get());
+            eliminateDeadCode(graph);
+            return kindsOf(*graph);
+        };
+        const std::vector<std::string> live = pruned(R"IR(
+graph(%x : Tensor, %y : Tensor):
+  %dim : int = prim::Constant[value=1]()
+  %features : Tensor[] = prim::ListConstruct(%x)
+  %appended : Tensor[] = aten::append(%features, %y)
+  %out : Tensor = aten::cat(%features, %dim)
+  return (%out)
+)IR");
+        QCOMPARE(live, (std::vector<std::string>{"prim::ListConstruct", "aten::append", "aten::cat"}));
+        const std::vector<std::string> partlyDead = pruned(R"IR(
+graph(%x : Tensor, %y : Tensor):
+  %dim : int = prim::Constant[value=1]()
+  %features : Tensor[] = prim::ListConstruct(%x)
+  %appended : Tensor[] = aten::append(%features, %y)
+  %out : Tensor = aten::cat(%features, %dim)
+  %late : Tensor[] = aten::append(%features, %x)
+  %unread : Tensor[] = prim::ListConstruct(%y)
+  %lost : Tensor[] = aten::append(%unread, %x)
+  %unused : Tensor = aten::relu(%y)
+  return (%out)
+)IR");
+        QCOMPARE(partlyDead, (std::vector<std::string>{"prim::ListConstruct", "aten::append", "aten::cat"}));
+    }
+
+    // A one-shot createFeatureExtractor takes the analysis's graph over instead of copying it: the same
+    // extractor as one built from a kept analysis, which can still build others afterwards.
+    void oneShotExtractorEqualsOneFromAKeptAnalysis()
+    {
+        const torch::jit::Module net = savedAndLoaded(repeatedOpsNet());
+        const ReturnNodes nodes{{"block.add", "first"}, {"block_2.relu_1", "second"}};
+        const AnalysedModel analysis(net);
+        torch::jit::Module kept = analysis.createFeatureExtractor(nodes, nodes);
+        torch::jit::Module oneShot = createFeatureExtractor(net, nodes);
+        QCOMPARE(comparableForward(oneShot), comparableForward(kept));
+        torch::jit::Module later = analysis.createFeatureExtractor({{"act", "act"}}, {{"act", "act"}});
+        const torch::Tensor x = torch::tensor({-1.0f, 0.5f, 2.0f});
+        for (torch::jit::Module* extractor : {&kept, &oneShot, &later})
+            extractor->eval();
+        const auto a = kept.forward({x}).toGenericDict();
+        const auto b = oneShot.forward({x}).toGenericDict();
+        QVERIFY(torch::equal(a.at("first").toTensor(), b.at("first").toTensor()));
+        QVERIFY(torch::equal(a.at("second").toTensor(), b.at("second").toTensor()));
+        QVERIFY(later.forward({x}).toGenericDict().contains("act"));
     }
 
     // An unknown node on a named graph fails with the closest names of that graph, best first.

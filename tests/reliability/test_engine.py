@@ -159,8 +159,9 @@ class EngineTest(unittest.TestCase):
                     self.assertEqual(hello["threads"], expected, hello)
                     self.assertEqual(hello["availableCores"], cores, hello)
                     self.assertTrue(hello["blas"], hello)
-                    # A new selection's first run must not pay for profiling (issue 11).
+                    # A new selection's first run must not pay for profiling or graph optimisation (issue 11).
                     self.assertIs(hello["profilingExecutor"], False, hello)
+                    self.assertIs(hello["graphOptimization"], False, hello)
                 finally:
                     engine.close()
         if shutil.which("taskset") and cores > 1:

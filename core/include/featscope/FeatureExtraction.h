@@ -69,7 +69,11 @@ public:
     GraphDescription describe(Mode mode) const;
     /// As the free createFeatureExtractor with separate selections, on the graphs named already.
     torch::jit::Module createFeatureExtractor(const ReturnNodes& trainReturnNodes,
-                                              const ReturnNodes& evalReturnNodes) const;
+                                              const ReturnNodes& evalReturnNodes) const&;
+    /// The same on an analysis used only for this extractor: its graph becomes the extractor's instead
+    /// of being copied and torn down.
+    torch::jit::Module createFeatureExtractor(const ReturnNodes& trainReturnNodes,
+                                              const ReturnNodes& evalReturnNodes) &&;
 
 private:
     struct State;
