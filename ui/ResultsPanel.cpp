@@ -13,6 +13,7 @@
 #include <QRegularExpression>
 #include <QHeaderView>
 #include <QSaveFile>
+#include <QSignalBlocker>
 #include <QTabWidget>
 #include <QTableWidget>
 #include <QVBoxLayout>
@@ -75,12 +76,18 @@ ResultsPanel::ResultsPanel(QWidget* parent)
 
 void ResultsPanel::clear(const QString& message)
 {
-    while (m_tabs->count() > 0) {
-        QWidget* w = m_tabs->widget(0);
-        m_tabs->removeTab(0);
-        delete w;
+    {
+        // Removing a tab makes the next one current: the outputs being removed must not be announced as shown
+        // (the input view and the top-images panel would take their node for the next model's).
+        const QSignalBlocker quiet(m_tabs);
+        while (m_tabs->count() > 0) {
+            QWidget* w = m_tabs->widget(0);
+            m_tabs->removeTab(0);
+            delete w;
+        }
     }
     m_texts = nullptr;
+    Q_EMIT overlayChanged();
     showMessage(message.isEmpty() ? tr("No results yet: tick return nodes, choose an image and press Run (Ctrl+R).")
                                   : message,
                 false);

@@ -30,6 +30,9 @@ namespace {
 
 constexpr int kThumbnailSide = 150;
 
+const char* const kHint = QT_TRANSLATE_NOOP("featscope::ui::TopImagesPanel",
+                                            "Which images of a folder excite a channel of the node most: choose a folder, then Find.");
+
 // The image as the model sees it with `map` drawn over it, half opaque, smoothly scaled to the image.
 QImage thumbnail(const TopImages::Image& image, const Preprocessing& preprocessing, const QCPRange& range,
                  const QCPColorGradient& gradient, QString* problem)
@@ -73,6 +76,7 @@ TopImagesPanel::TopImagesPanel(ModelDocument* document, QWidget* parent)
     m_find->setObjectName(QStringLiteral("findTopImages"));
     m_cancel->setObjectName(QStringLiteral("cancelTopImages"));
     m_status->setWordWrap(true);
+    m_status->setText(tr(kHint));
     m_status->setTextInteractionFlags(Qt::TextSelectableByMouse);
     m_progress->hide();
     m_thumbnails->setViewMode(QListView::IconMode);
@@ -132,6 +136,10 @@ TopImagesPanel::TopImagesPanel(ModelDocument* document, QWidget* parent)
     connect(m_document, &ModelDocument::displayChanged, this, &TopImagesPanel::showTopImages);
     connect(m_document, &ModelDocument::modelChanged, this, [this] {
         m_search->cancel();
+        // Another model: the node and channel chosen for the last one mean nothing here.
+        m_node->setCurrentText(QString());
+        m_channel->setValue(0);
+        m_status->setText(tr(kHint));
         updateNodes();
         showTopImages();
     });

@@ -644,6 +644,19 @@ void MainWindowTest::topImagesOfAFolderWithTheirMaps()
     QVERIFY2(finished.first().at(1).toString().contains(QStringLiteral("There is no node 'no.such.node'")),
              qPrintable(finished.first().at(1).toString()));
     QCOMPARE(m_window->document()->topImages().top.size(), 3);
+
+    // Opening another model starts the panel over: no result, and no node of the last model, neither the one
+    // typed nor one of the maps shown (two tabs, so that closing one would make the other current).
+    m_window->addReturnNode(QStringLiteral("features.block1.relu"), QStringLiteral("block1"));
+    runAndWait();
+    QCOMPARE(m_window->results()->outputCount(), 2);
+    const QString other = makeStructuredModel();
+    QVERIFY(!other.isEmpty());
+    openAndWait(other);
+    QVERIFY(m_window->document()->topImages().isEmpty());
+    QCOMPARE(panel->thumbnails()->count(), 0);
+    const QString nodeAfter = panel->findChildren<QComboBox*>().first()->currentText();
+    QVERIFY2(nodeAfter != QStringLiteral("no.such.node") && !nodeAfter.startsWith(QStringLiteral("features.")), qPrintable(nodeAfter));
 }
 
 // Compare two images: pin the maps of one, run on the other, look at their difference on one scale.
