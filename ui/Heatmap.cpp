@@ -31,10 +31,12 @@ QCPColorGradient colourMapNamed(const QString& name)
 QImage colourised(const float* values, int width, int height, const QCPRange& range, const QCPColorGradient& gradient)
 {
     QImage colours(width, height, QImage::Format_ARGB32);
+    // colorize() fills the gradient's colour table on first use: one copy serves every row.
+    QCPColorGradient colouring(gradient);
     QVector<double> row(width);
     for (int y = 0; y < height; ++y) {
         std::copy(values + qsizetype(y) * width, values + qsizetype(y + 1) * width, row.begin());
-        QCPColorGradient(gradient).colorize(row.constData(), range, reinterpret_cast<QRgb*>(colours.scanLine(y)), width);
+        colouring.colorize(row.constData(), range, reinterpret_cast<QRgb*>(colours.scanLine(y)), width);
     }
     return colours;
 }
