@@ -425,6 +425,12 @@ void MainWindow::computeStatistics()
     m_controller->computeStatistics();
 }
 
+void MainWindow::showTopImages()
+{
+    m_topImagesDock->show();
+    m_topImagesDock->raise();
+}
+
 void MainWindow::exportExtractor(const QString& path) { m_controller->exportExtractor(path); }
 
 void MainWindow::saveSettings()

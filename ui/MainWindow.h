@@ -53,6 +53,8 @@ public:
     void cancelRun();
     /// Summarises every node on the image (Run > Compute Statistics) into the Statistics dock.
     void computeStatistics();
+    /// Shows the Top images dock in front (Run > Find Top Images).
+    void showTopImages();
     /// Runs the model at `path` beside the open one and compares them node by node (File > Compare with Model).
     void compareWithModel(const QString& path);
     void exportExtractor(const QString& path);

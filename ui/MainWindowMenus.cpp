@@ -98,10 +98,7 @@ void MainWindow::createMenus()
     m_runAction = runMenu->addAction(tr("&Run Extractor"), QKeySequence(tr("Ctrl+R")), this, &MainWindow::run);
     runMenu->addAction(tr("&Cancel Run"), QKeySequence(Qt::Key_Escape), this, &MainWindow::cancelRun);
     runMenu->addAction(tr("Compute &Statistics"), QKeySequence(tr("Ctrl+Shift+R")), this, &MainWindow::computeStatistics);
-    runMenu->addAction(tr("Find &Top Images…"), QKeySequence(tr("Ctrl+Shift+T")), this, [this] {
-        m_topImagesDock->show();
-        m_topImagesDock->raise();
-    });
+    runMenu->addAction(tr("Find &Top Images…"), QKeySequence(tr("Ctrl+Shift+T")), this, &MainWindow::showTopImages);
 
     QMenu* help = menuBar()->addMenu(tr("&Help"));
     help->addAction(tr("&About featscope"), this, [this] {

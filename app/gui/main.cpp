@@ -16,7 +16,6 @@
 #include <QApplication>
 #include <QDebug>
 #include <QCommandLineParser>
-#include <QDockWidget>
 #include <QFileInfo>
 #include <QSaveFile>
 #include <QTimer>
@@ -139,8 +138,7 @@ private:
         auto* panel = m_window->topImagesPanel();
         panel->suggest({}, m_topChannel);
         panel->setFolder(m_topImagesFolder);
-        m_window->findChild<QDockWidget*>(QStringLiteral("topImagesDock"))->show();
-        m_window->findChild<QDockWidget*>(QStringLiteral("topImagesDock"))->raise();
+        m_window->showTopImages();
         if (!panel->find()) {
             fail(QStringLiteral("--top-images %1: the search could not start").arg(m_topImagesFolder));
             finish();
@@ -284,7 +282,11 @@ int main(int argc, char** argv)
         std::fprintf(stderr, "featscope: --cam-method must be gradcam, gradcam++ or gradxact\n");
         return 2;
     }
-    if (parser.isSet(cam) && (!parser.isSet(screenshot) || !parser.isSet(image) || !parser.isSet(select))) {
+    // --cam, --compare and --top-images act on what a headless run shows: they need its screenshot, image and node.
+    const auto withoutARun = [&](const QCommandLineOption& option) {
+        return parser.isSet(option) && !(parser.isSet(screenshot) && parser.isSet(image) && parser.isSet(select));
+    };
+    if (withoutARun(cam)) {
         std::fprintf(stderr, "featscope: --cam needs --screenshot, --image and a --select to run first (see --help)\n");
         return 2;
     }
@@ -302,14 +304,13 @@ int main(int argc, char** argv)
         std::fprintf(stderr, "featscope: --compare-model needs --screenshot and --image, and no --select (see --help)\n");
         return 2;
     }
-    if (parser.isSet(compare) && (!parser.isSet(screenshot) || !parser.isSet(image) || !parser.isSet(select))) {
+    if (withoutARun(compare)) {
         std::fprintf(stderr, "featscope: --compare needs --screenshot, --image and a --select to run first (see --help)\n");
         return 2;
     }
     bool channelOk = false;
     const int topChannelValue = parser.value(topChannel).toInt(&channelOk);
-    if (parser.isSet(topImages) && (!parser.isSet(screenshot) || !parser.isSet(image) || !parser.isSet(select) || !channelOk
-                                    || topChannelValue < 0)) {
+    if (withoutARun(topImages) || (parser.isSet(topImages) && (!channelOk || topChannelValue < 0))) {
         std::fprintf(stderr, "featscope: --top-images needs --screenshot, --image, a --select and a --top-channel of 0 or more\n");
         return 2;
     }
