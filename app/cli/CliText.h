@@ -14,6 +14,12 @@ inline std::string quote(const std::string& text)
     return "'" + text + "'";
 }
 
+/// Whether `text` ends with `suffix` (C++17's std::string has no ends_with).
+inline bool endsWith(const std::string& text, const std::string& suffix)
+{
+    return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
 inline QString qs(const std::string& text)
 {
     return QString::fromStdString(text);

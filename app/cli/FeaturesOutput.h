@@ -3,6 +3,7 @@
 // The outputs of `features` and `features-join`: OUT.npy, OUT.paths.txt and OUT.json (which marks
 // them complete), their names, identities and the final step that publishes them.
 
+#include "CliText.h"
 #include "CommandLine.h"
 
 #include <QJsonObject>
@@ -25,7 +26,7 @@ struct OutputFiles {
 
     explicit OutputFiles(std::string out)
     {
-        if (out.size() < 4 || out.compare(out.size() - 4, 4, ".npy") != 0)
+        if (!endsWith(out, ".npy"))
             out += ".npy";
         npy = out;
         const std::string base = out.substr(0, out.size() - 4);

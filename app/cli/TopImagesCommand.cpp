@@ -96,12 +96,11 @@ TopImagesOutput topImagesOutput(const CommandLine& line)
 {
     TopImagesOutput out;
     out.path = outputOption(line);
-    const auto endsWith = [&](const std::string& suffix) {
-        return out.path.size() > suffix.size() && out.path.compare(out.path.size() - suffix.size(), suffix.size(), suffix) == 0;
-    };
-    if (endsWith(".csv"))
+    // A name before the extension: "-o .json" names no output.
+    const auto named = [&](const std::string& suffix) { return endsWith(out.path, suffix) && out.path.size() > suffix.size(); };
+    if (named(".csv"))
         out.csv = true;
-    else if (!endsWith(".json"))
+    else if (!named(".json"))
         throw UsageError{"-o names OUT.json or OUT.csv, not '" + out.path + "'"};
     out.scores = out.path.substr(0, out.path.rfind('.')) + ".scores.npy";
     return out;
