@@ -441,7 +441,7 @@ value = next(iter(got.values()))
 ref = dict(ref) if isinstance(ref, dict) else {"": ref}
 value = dict(value) if isinstance(value, dict) else {"": value}
 diffs = {k: float((value[k] - ref[k]).abs().max()) for k in ref if k in value and value[k].shape == ref[k].shape}
-print(json.dumps({"node": next(iter(got.keys())), "levels": list(ref), "matched": sorted(diffs) == sorted(ref) and list(value) == list(ref),
+print(json.dumps({"levels": list(ref), "matched": sorted(diffs) == sorted(ref) and list(value) == list(ref),
                   "max_abs": max(diffs.values()) if diffs else None}))
 """
 
@@ -522,6 +522,13 @@ def detection_section(lines, rows, atol):
     lines.append("")
 
 
+def write_rows(path, rows, elapsed):
+    """A run's rows with when it ended and how long it took, for a later --merge."""
+    with open(path, "w") as f:
+        json.dump({"generated": f"{datetime.datetime.now().strftime('%Y-%m-%d %H:%M')}, {elapsed / 60:.1f} min",
+                   "rows": rows}, f, indent=1)
+
+
 def with_merged(merged, rows):
     """Rows of earlier runs, each replaced by this run's row of the same model, then this run's new models."""
     ran = {r["model"]: r for r in rows}
@@ -573,9 +580,7 @@ def main(argv=None):
             shutil.rmtree(workdir, ignore_errors=True)
         write_report(args.out, with_merged(merged, rows), args, time.time() - t_all)
         if args.json:
-            with open(args.json, "w") as f:
-                json.dump({"generated": f"{datetime.datetime.now().strftime('%Y-%m-%d %H:%M')}, "
-                                        f"{(time.time() - t_all) / 60:.1f} min", "rows": rows}, f, indent=1)
+            write_rows(args.json, rows, time.time() - t_all)
         return 0
     models = model_list(args)
     reuse = args.fixtures is not None
@@ -621,9 +626,7 @@ def main(argv=None):
                 write_report(args.out, with_merged(merged, rows), args, time.time() - t_all)
         write_report(args.out, with_merged(merged, rows), args, time.time() - t_all)
         if args.json:
-            with open(args.json, "w") as f:
-                json.dump({"generated": f"{datetime.datetime.now().strftime('%Y-%m-%d %H:%M')}, "
-                                        f"{(time.time() - t_all) / 60:.1f} min", "rows": rows}, f, indent=1)
+            write_rows(args.json, rows, time.time() - t_all)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
         if not reuse and not args.keep:
