@@ -12,17 +12,20 @@
 #include "LeafPolicy.h"
 #include "NameGraphNodes.h"
 #include "RemoveAugmentedAssignmentMutation.h"
+#include "SubgraphRewriterShortcut.h"
 
 #include <featscope/Errors.h>
 #include <featscope/FeatureExtraction.h>
 
 #include <torch/csrc/jit/ir/irparser.h>
 #include <torch/csrc/jit/passes/canonicalize.h>
+#include <torch/csrc/jit/passes/subgraph_rewrite.h>
 #include <torch/csrc/jit/serialization/import.h>
 #include <torch/script.h>
 
 #include <QTest>
 
+#include <map>
 #include <regex>
 #include <sstream>
 
@@ -192,12 +195,71 @@ std::string joined(const Names& names)
         QVERIFY2(a == e, ("got [" + joined(a) + "], torchvision gives [" + joined(e) + "]").c_str()); \
     } while (false)
 
+// Every method graph of a module and its submodules, printed, by qualified method name.
+std::map<std::string, std::string> printedGraphs(const torch::jit::Module& module)
+{
+    std::map<std::string, std::string> graphs;
+    for (const torch::jit::Module& submodule : module.modules())
+        for (const torch::jit::Method& method : submodule.get_methods())
+            graphs[submodule.type()->name()->qualifiedName() + "." + method.name()] = method.graph()->toString();
+    return graphs;
+}
+
+// Restores the shortcut's setting when a test ends, failed or not.
+struct ShortcutSetting {
+    explicit ShortcutSetting(bool enabled) : previous(setSubgraphRewriterShortcut(enabled)) {}
+    ~ShortcutSetting() { setSubgraphRewriterShortcut(previous); }
+    bool previous;
+};
+
 } // namespace
 
 class PassesTest : public QObject {
     Q_OBJECT
 
 private Q_SLOTS:
+    // SubgraphRewriterShortcut.h: this process's SubgraphRewriter::runOnModule, which LibTorch's own
+    // torch::jit::load calls, is featscope's.
+    void loadingUsesTheSubgraphRewriterShortcut() { QVERIFY(subgraphRewriterShortcutInstalled()); }
+
+    // A graph that holds a pattern's node kinds is rewritten as LibTorch rewrites it; one that lacks them is
+    // left as it is; both end as with the shortcut off (LibTorch's runOnModule).
+    void theShortcutRewritesWhatAPatternCanMatch()
+    {
+        const auto rewritten = [](bool shortcut) {
+            const ShortcutSetting setting(shortcut);
+            torch::jit::Module net = repeatedOpsNet().clone();
+            torch::jit::SubgraphRewriter rewriter;
+            rewriter.RegisterRewritePattern("graph(%x):\n  %y = aten::relu(%x)\n  %z = aten::relu(%y)\n  return (%z)",
+                                            "graph(%x):\n  %z = aten::sigmoid(%x)\n  return (%z)");
+            for (const torch::jit::Module& submodule : net.modules())
+                rewriter.runOnModule(submodule);
+            return printedGraphs(net);
+        };
+        const std::map<std::string, std::string> withShortcut = rewritten(true);
+        QCOMPARE(withShortcut, rewritten(false));
+        int sigmoids = 0;
+        for (const auto& [method, graph] : withShortcut)
+            sigmoids += graph.find("aten::sigmoid") != std::string::npos;
+        QVERIFY2(sigmoids > 0, "no graph was rewritten: the shortcut skipped a graph the pattern matches");
+        QVERIFY(withShortcut != printedGraphs(repeatedOpsNet()));
+    }
+
+    // torch::jit::load (which runs LibTorch's rewrite of old quantized convolutions on every submodule) gives
+    // the same graphs with the shortcut as without it.
+    void loadedGraphsEqualThoseOfLibTorchsOwnRewriter()
+    {
+        std::stringstream archive;
+        modeDependentTop().save(archive);
+        const auto loaded = [&archive](bool shortcut) {
+            const ShortcutSetting setting(shortcut);
+            std::stringstream copy(archive.str());
+            return printedGraphs(torch::jit::load(copy));
+        };
+        const std::map<std::string, std::string> withShortcut = loaded(true);
+        QVERIFY(withShortcut.size() > 2);
+        QCOMPARE(withShortcut, loaded(false));
+    }
     // torchvision's counter is per full name: the second call of a leaf module or op gets `_1`, an op
     // repeated in another module starts again (`block_2.relu`, not fx's global `relu_3`), and a leaf
     // whose own name ends in `_<n>` loses that suffix (`conv_1` is listed as `conv`).
