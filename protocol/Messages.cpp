@@ -120,13 +120,16 @@ QJsonObject LoadRequest::toJson() const
         request.insert(field("leafFunctions"), QJsonArray::fromStringList(leafFunctions));
     if (!opsLibraries.isEmpty())
         request.insert(field("opsLibraries"), QJsonArray::fromStringList(opsLibraries));
+    if (readInEngine)
+        request.insert(field("readInEngine"), true);
     return request;
 }
 
 LoadRequest LoadRequest::fromJson(const QJsonObject& request)
 {
     return LoadRequest{request.value(field("path")).toString(), strings(request.value(field("leafModules"))),
-                       strings(request.value(field("leafFunctions"))), strings(request.value(field("opsLibraries")))};
+                       strings(request.value(field("leafFunctions"))), strings(request.value(field("opsLibraries"))),
+                       request.value(field("readInEngine")).toBool()};
 }
 
 LoadResult LoadResult::fromFrame(const Frame& frame)

@@ -86,7 +86,9 @@ int EngineClient::send(const QString& command, QJsonObject params, Callback call
 
 int EngineClient::load(const protocol::LoadRequest& request, std::function<void(const protocol::LoadResult&)> done, int timeoutMs)
 {
-    return sendForFrame(QStringLiteral("load"), request.toJson(), [done](const protocol::Frame& response) {
+    protocol::LoadRequest readInEngine = request;
+    readInEngine.readInEngine = true; // onFinished tries it again through the reader should the engine die
+    return sendForFrame(QStringLiteral("load"), readInEngine.toJson(), [done](const protocol::Frame& response) {
         done(protocol::LoadResult::fromFrame(response));
     }, timeoutMs);
 }
@@ -288,6 +290,20 @@ void EngineClient::onFinished(int exitCode, QProcess::ExitStatus status)
     // the user already has that answer, and the next request restarts the engine.
     if (status == QProcess::NormalExit && exitCode == featscope::kExitEngineStoppedByTimeCap && m_current.id == 0)
         return;
+    // An engine that held no model read this file itself and died of it: it held nothing, so nothing is lost.
+    // The load goes once more through the sandboxed reader of the restarted engine, whose answer names the
+    // file and what is wrong with it (or loads it, if this was not the file's doing).
+    if (m_current.id != 0 && m_current.command == QLatin1String("load")
+        && m_current.params.value(QStringLiteral("readInEngine")).toBool()) {
+        Request retry = m_current;
+        retry.params.remove(QStringLiteral("readInEngine"));
+        m_current = {};
+        m_timer.stop();
+        m_cancelGrace.stop();
+        m_queue.prepend(retry);
+        QTimer::singleShot(0, this, &EngineClient::startNext);
+        return;
+    }
     QString message = status == QProcess::CrashExit
         ? QStringLiteral("The engine crashed")
         : QStringLiteral("The engine exited with code %1").arg(exitCode);

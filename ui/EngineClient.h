@@ -16,6 +16,9 @@ namespace featscope::ui {
 
 /// Talks to the featscope-engine process (docs/engine-protocol.md): queues requests, restarts the engine
 /// after a crash, kill or timeout, and replays the last successful "load" so the next request finds the model.
+/// Loads let an engine that holds no model read the file itself ("readInEngine": one read instead of two); a
+/// load whose engine dies on it is tried once more through the restarted engine's sandboxed reader, so that a
+/// file that crashes LibTorch ends as an error naming the file, never as a lost model.
 /// The engine's answers are decoded as they arrive (protocol::FrameDecoder), a run's tensors included, so
 /// a big result never blocks the window in one piece.
 class EngineClient : public QObject {

@@ -190,7 +190,10 @@ QJsonObject Engine::load(const QJsonObject& request)
     // The previous model stays loaded until the new one has loaded and been described.
     const featscope::LoadLimits limits = featscope::effectiveLoadLimits(path, options_.loadLimits);
     const featscope::ScopedAddressSpaceCap memoryCap(limits.memoryBytes);
-    featscope::LoadedModule loaded = featscope::loadModuleWithMetadata(path, limits);
+    // With no model to lose, the caller may let this process read the file alone (one read instead of two).
+    const bool sandboxedRead = !(load.readInEngine && !module_);
+    featscope::LoadedModule loaded = sandboxedRead ? featscope::loadModuleWithMetadata(path, limits)
+                                                   : featscope::loadModuleInThisProcess(path, limits);
     torch::jit::Module module = std::move(loaded.module);
     module.eval();
     std::vector<featscope::UnsafeOp> unsafeOps = featscope::findUnsafeOps(module);
@@ -243,6 +246,7 @@ QJsonObject Engine::load(const QJsonObject& request)
     for (const featscope::UnsafeOp& op : unsafeOps)
         unsafe.append(qs(op.op + " (" + op.reason + ", in " + op.method + ")"));
     response.insert(QStringLiteral("unsafeOps"), unsafe);
+    response.insert(QStringLiteral("sandboxedRead"), sandboxedRead);
     QJsonArray opsLibraries;
     for (const featscope::OpsLibrary& library : featscope::loadedOpsLibraries())
         opsLibraries.append(qs(library.path + " (" + library.reason + ", " + std::to_string(library.ops.size()) + " ops)"));

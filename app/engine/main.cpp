@@ -207,6 +207,8 @@ int main(int argc, char** argv)
                 const std::string path = request.value(QStringLiteral("path")).toString().toStdString();
                 // Reading is capped at loadLimits.seconds by the sandboxed reader (an error; the engine goes on);
                 // the whole request, naming and describing included, gets 30 s more before the engine stops itself.
+                // A file read in this process (readInEngine, no model held) has only this cap: a hang stops the
+                // engine, which held nothing.
                 const double seconds = featscope::effectiveLoadLimits(path, options.loadLimits).seconds + 30;
                 watchdog.arm(seconds, timeoutResponse(request, seconds,
                                                       QStringLiteral("Loading '%1'").arg(QString::fromStdString(path)),

@@ -45,6 +45,12 @@ void checkFile(const std::string& path)
     }
 }
 
+void requireForward(const torch::jit::Module& module, const std::string& path)
+{
+    if (!module.find_method("forward"))
+        throw Error("Cannot use " + quotedPath(path) + ": the module has no forward method.");
+}
+
 } // namespace
 
 LoadLimits effectiveLoadLimits(const std::string& path, LoadLimits limits)
@@ -82,8 +88,7 @@ LoadedModule loadModuleWithMetadata(const std::string& path, const LoadLimits& l
         }
         torch::jit::Module module = torch::jit::load(path, torch::kCPU);
         reader.waitUntilDone();
-        if (!module.find_method("forward"))
-            throw Error("Cannot use " + quotedPath(path) + ": the module has no forward method.");
+        requireForward(module, path);
         return {std::move(module), reader.metadata()};
     } catch (const c10::Error& error) {
         throw Error("Cannot load " + quotedPath(path) + " as TorchScript: " + printableFirstLine(error.what_without_backtrace()) + " " + kSaveHint);
@@ -92,6 +97,21 @@ LoadedModule loadModuleWithMetadata(const std::string& path, const LoadLimits& l
         throw Error(missingOp.empty() ? "Cannot load " + quotedPath(path) + " as TorchScript: " + printableFirstLine(error.what()) + " " + kSaveHint
                                       : missingOp);
     }
+}
+
+LoadedModule loadModuleInThisProcess(const std::string& path, const LoadLimits& limits)
+{
+    checkFile(path);
+    try {
+        LoadedModule loaded;
+        loaded.module = readModuleFile(path, opslibraries::joinedLibraryPaths(),
+                                       {[&loaded](const std::string& metadata) { loaded.metadata = metadata; }, [] {}});
+        requireForward(loaded.module, path);
+        return loaded;
+    } catch (...) {
+        // Every failure is worded once, by the sandboxed read: the same file fails there the same way.
+    }
+    return loadModuleWithMetadata(path, limits);
 }
 
 torch::jit::Module loadModule(const std::string& path, const LoadLimits& limits)

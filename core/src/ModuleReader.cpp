@@ -26,7 +26,7 @@
 namespace featscope {
 namespace {
 
-static_assert(reader::kMaxMetadataMessage == kMaxModelMetadataBytes + 1, "the report carries one byte more than is accepted");
+static_assert(reader::kMaxMetadataMessage == kMaxModelMetadataBytes + 1, "the report carries one byte more than is accepted, as readModuleFile cuts it");
 
 using messages::printableFirstLine;
 using messages::kSaveHint;
@@ -120,6 +120,41 @@ void readDebugInformation(torch::jit::Block* block)
 
 } // namespace
 
+torch::jit::Module readModuleFile(const std::string& path, const std::string& opsLibraries, const ReadSteps& steps)
+{
+    std::vector<std::string> code;
+    try {
+        caffe2::serialize::PyTorchStreamReader archive(path);
+        code = checkArchive(archive, path);
+        checkDebugInformation(archive, path);
+        if (archive.hasRecord(kModelMetadataRecord)) {
+            const auto record = archive.getRecord(kModelMetadataRecord);
+            steps.metadataRead(std::string(static_cast<const char*>(std::get<0>(record).get()),
+                                           std::min(std::get<1>(record), kMaxModelMetadataBytes + 1)));
+        }
+    } catch (const c10::Error& error) {
+        throw Error("Cannot open " + quotedPath(path) + ": the archive is truncated or corrupt ("
+                    + printableFirstLine(error.what_without_backtrace()) + "). Save the model again.");
+    }
+    for (const std::string& library : opslibraries::splitLibraryPaths(opsLibraries))
+        loadOpsLibrary(library);
+    opslibraries::loadOpsLibrariesCalledBy(code);
+    torch::jit::Module module;
+    try {
+        module = torch::jit::load(path, torch::kCPU);
+    } catch (const std::exception& error) {
+        const std::string missingOp = opslibraries::describeMissingOp(error.what(), path);
+        if (missingOp.empty())
+            throw;
+        throw Error(missingOp);
+    }
+    steps.archiveRead();
+    for (const torch::jit::Module& submodule : module.modules())
+        for (const torch::jit::Method& method : submodule.get_methods())
+            readDebugInformation(method.graph()->block());
+    return module;
+}
+
 int runModuleReader(int requestFd, int reportFd)
 {
     const rlimit noCore{0, 0};
@@ -134,36 +169,9 @@ int runModuleReader(int requestFd, int reportFd)
         // The parent stops the reader at the time cap; the alarm stops it should the parent be gone.
         ::alarm(static_cast<unsigned>(request.seconds) + 10);
         capAddressSpace(currentAddressSpace() + request.memoryBytes);
-        std::vector<std::string> code;
-        try {
-            caffe2::serialize::PyTorchStreamReader archive(request.path);
-            code = checkArchive(archive, request.path);
-            checkDebugInformation(archive, request.path);
-            if (archive.hasRecord(kModelMetadataRecord)) {
-                const auto record = archive.getRecord(kModelMetadataRecord);
-                const std::string text(static_cast<const char*>(std::get<0>(record).get()), std::min(std::get<1>(record), reader::kMaxMetadataMessage));
-                reader::sendAll(reportFd, reader::metadataMessage(text));
-            }
-        } catch (const c10::Error& error) {
-            throw Error("Cannot open " + quotedPath(request.path) + ": the archive is truncated or corrupt ("
-                        + printableFirstLine(error.what_without_backtrace()) + "). Save the model again.");
-        }
-        for (const std::string& library : opslibraries::splitLibraryPaths(request.opsLibraries))
-            loadOpsLibrary(library);
-        opslibraries::loadOpsLibrariesCalledBy(code);
-        torch::jit::Module module;
-        try {
-            module = torch::jit::load(request.path, torch::kCPU);
-        } catch (const std::exception& error) {
-            const std::string missingOp = opslibraries::describeMissingOp(error.what(), request.path);
-            if (missingOp.empty())
-                throw;
-            throw Error(missingOp);
-        }
-        reader::sendAll(reportFd, std::string(1, reader::kArchiveRead));
-        for (const torch::jit::Module& submodule : module.modules())
-            for (const torch::jit::Method& method : submodule.get_methods())
-                readDebugInformation(method.graph()->block());
+        readModuleFile(request.path, request.opsLibraries,
+                       {[&](const std::string& metadata) { reader::sendAll(reportFd, reader::metadataMessage(metadata)); },
+                        [&] { reader::sendAll(reportFd, std::string(1, reader::kArchiveRead)); }});
         reader::sendAll(reportFd, std::string(1, reader::kReadAll));
         return 0;
     } catch (const Error& error) {

@@ -188,6 +188,42 @@ class EngineTest(unittest.TestCase):
         self.assertTrue(run["ok"], run)
         self.assertEqual(engine.close(), 0)
 
+    def test_a_fresh_engine_asked_to_read_the_file_itself_reads_it_alone(self):
+        """readInEngine (docs/engine-protocol.md): an engine with no model to lose reads the file in its own
+        process, one read instead of the reader's and its own; one that holds a model always lets the reader
+        read first."""
+        engine = self.start()
+        first = engine.request("load", path=self.good, readInEngine=True)
+        self.assertTrue(first["ok"], first)
+        self.assertFalse(first["sandboxedRead"])
+        second = engine.request("load", path=self.good, readInEngine=True)
+        self.assertTrue(second["ok"], second)
+        self.assertTrue(second["sandboxedRead"])
+        self.assertEqual(first["graphs"], second["graphs"])
+        run = engine.request("run", image=os.path.join(self.dir, "gray.png"), returnNodes=[{"node": "conv"}])
+        self.assertTrue(run["ok"], run)
+        other = Engine()
+        try:
+            self.assertTrue(other.request("load", path=self.good)["sandboxedRead"])
+        finally:
+            self.assertEqual(other.close(), 0)
+
+    def test_bad_models_read_in_a_fresh_engine_get_the_readers_errors(self):
+        # A file that crashes LibTorch crashes an engine that reads it itself: the caller that asked has nothing
+        # to lose and asks again without readInEngine (ui/EngineClient.cpp). Every other failure is worded as
+        # the sandboxed reader words it.
+        engine = self.start()
+        for name, needle in BAD_MODELS.items():
+            if needle == "crashed while reading it":
+                continue
+            path = os.path.join(self.dir, name)
+            with self.subTest(file=name):
+                response = engine.request("load", path=path, readInEngine=True)
+                self.assertFalse(response["ok"], response)
+                self.assertIn(path, response["error"])
+                self.assertIn(needle, response["error"])
+                self.assertAlive(engine)
+
     def test_images(self):
         engine = self.start()
         self.assertTrue(engine.request("load", path=self.good)["ok"])

@@ -10,9 +10,11 @@
 #include <QJsonObject>
 #include <QProcess>
 #include <QSignalSpy>
+#include <QTemporaryDir>
 #include <QTimer>
 
 #include <algorithm>
+#include <optional>
 #include <QTest>
 
 using namespace featscope::ui;
@@ -21,6 +23,7 @@ class EngineClientTest : public QObject {
     Q_OBJECT
 private Q_SLOTS:
     void crashWhileLoadingIsReported();
+    void loadThatCrashesAnEngineReadingItAloneIsAskedAgainThroughTheReader();
     void hangIsKilledAtTimeout();
     void missingEngineIsReported();
     void realEngineRestartsAndReplaysModel();
@@ -75,6 +78,41 @@ void EngineClientTest::crashWhileLoadingIsReported()
     QCOMPARE(stopped.count(), 1);
     QVERIFY(stopped.first().at(1).value<featscope::protocol::ErrorKind>() == featscope::protocol::ErrorKind::Crash);
     QVERIFY(!client.isBusy());
+}
+
+// The typed load lets an engine with no model read the file alone; an engine that dies of it held nothing,
+// and the load is asked again without readInEngine, whose answer (here: the sandboxed reader's error) is the
+// one the caller gets, without a crash report.
+void EngineClientTest::loadThatCrashesAnEngineReadingItAloneIsAskedAgainThroughTheReader()
+{
+    QTemporaryDir dir;
+    const QString requests = dir.filePath(QStringLiteral("requests.txt"));
+    EngineClient client;
+    client.setProgram(QStringLiteral("/bin/sh"));
+    client.setArguments({QStringLiteral("-c"),
+                         QStringLiteral("read line; echo \"$line\" >> '%1'\n"
+                                        "case \"$line\" in *readInEngine*) kill -SEGV $$;; esac\n"
+                                        "id=$(echo \"$line\" | sed 's/.*\"id\":\\([0-9]*\\).*/\\1/')\n"
+                                        "echo '{\"id\":'$id',\"ok\":false,\"errorType\":\"error\",\"error\":\"Cannot open /x.pt: "
+                                        "LibTorch crashed while reading it (Segmentation fault).\"}'\n"
+                                        "read line")
+                             .arg(requests)});
+    QSignalSpy stopped(&client, &EngineClient::engineStopped);
+    std::optional<featscope::protocol::LoadResult> result;
+    const int id = client.load(featscope::protocol::LoadRequest{QStringLiteral("/x.pt"), {}, {}, {}},
+                               [&](const featscope::protocol::LoadResult& r) { result = r; });
+    QTRY_VERIFY_WITH_TIMEOUT(result.has_value(), 20000);
+    QVERIFY(!result->status.ok);
+    QVERIFY2(result->status.error.contains(QStringLiteral("LibTorch crashed while reading it")), qPrintable(result->status.error));
+    QCOMPARE(stopped.count(), 0);
+    QVERIFY(!client.isBusy());
+    QFile sent(requests);
+    QVERIFY(sent.open(QIODevice::ReadOnly));
+    const QList<QByteArray> lines = sent.readAll().trimmed().split('\n');
+    QCOMPARE(lines.size(), 2);
+    QVERIFY(lines[0].contains("\"readInEngine\":true"));
+    QVERIFY(!lines[1].contains("readInEngine"));
+    QVERIFY(lines[1].contains("\"id\":" + QByteArray::number(id)));
 }
 
 void EngineClientTest::hangIsKilledAtTimeout()

@@ -50,6 +50,15 @@ struct LoadedModule {
 /// is not opened a third time for it.
 LoadedModule loadModuleWithMetadata(const std::string& path, const LoadLimits& limits = {});
 
+/// loadModuleWithMetadata without the reader process, for a caller with nothing to lose: a process that
+/// holds no model and whose crash its own caller handles (the inspector's engine before its first model).
+/// The file goes through the same checks and steps as in the reader (refused code, debug entries, op
+/// libraries), in this process, under the caller's own caps; the time saved is one whole read of the file.
+/// Contract: a file this loads is one loadModuleWithMetadata would load, with the same result. Any failure is
+/// retried as loadModuleWithMetadata, which throws its error, so each error has one wording. A file that
+/// crashes LibTorch crashes the caller (the point of the reader is to avoid that); one that hangs, hangs it.
+LoadedModule loadModuleInThisProcess(const std::string& path, const LoadLimits& limits = {});
+
 /// Starts the reader process of the next loadModule now, so that it does not wait the second or so
 /// LibTorch takes to start in a new program. Call it first thing in main(), while the process has one
 /// thread (the reader is then a fork), and after each load. Optional; a reader that cannot start is

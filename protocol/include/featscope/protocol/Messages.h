@@ -46,6 +46,10 @@ struct LoadRequest {
     /// Libraries of custom TorchScript ops to load into the engine first (featscope-engine --ops-library): the
     /// user's word that their code is trusted. A library stays loaded for the engine's life.
     QStringList opsLibraries;
+    /// The caller has nothing to lose if the engine dies while reading the file: an engine that holds no model
+    /// then reads it in its own process, without the sandboxed reader's second read (and a file that crashes
+    /// LibTorch crashes the engine). An engine that holds a model always reads through the reader.
+    bool readInEngine = false;
 
     QJsonObject toJson() const;
     static LoadRequest fromJson(const QJsonObject& request);
