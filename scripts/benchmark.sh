@@ -12,6 +12,6 @@ cd "$(dirname "$0")/.."
 if [[ " $* " != *" --help "* && " $* " != *" -h "* && " $* " != *" --report-only "* ]]; then
   cmake -S . -B build-bench -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
   cmake --build build-bench --parallel "$(nproc)" \
-    --target featscope-bench featscope-bench-gui featscope featscope-engine featscope-cli
+    --target featscope-bench featscope-bench-gui featscope-bench-bare-load featscope featscope-engine featscope-cli
 fi
 exec /usr/bin/python3 bench/benchmark.py --bin-dir build-bench/bin --work-dir build-bench/bench-work "$@"

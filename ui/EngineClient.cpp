@@ -154,6 +154,11 @@ void EngineClient::cancel(int id)
     killEngine(QStringLiteral("Cancelled."), ErrorKind::Cancelled);
 }
 
+void EngineClient::startEngine()
+{
+    ensureStarted();
+}
+
 void EngineClient::ensureStarted()
 {
     if (m_process)

@@ -39,6 +39,10 @@ public:
     /// Extra command-line arguments for the engine (e.g. --debug-run-delay-ms for tests).
     void setArguments(const QStringList& arguments) { m_arguments = arguments; }
 
+    /// Starts the engine process now, if none runs: LibTorch takes most of a second to start in it, time better
+    /// spent while the window is built than after the first request. Requests start it anyway.
+    void startEngine();
+
     /// Queues `command` with `params`; `timeoutMs` (0 = none) kills a hung engine. Returns the request id.
     int send(const QString& command, QJsonObject params, Callback callback, int timeoutMs = 0);
     int sendForFrame(const QString& command, QJsonObject params, FrameCallback callback, int timeoutMs = 0);

@@ -37,7 +37,9 @@ ModelController::ModelController(ModelDocument* document, SettingsStore* setting
         if (kind != protocol::ErrorKind::Cancelled)
             Q_EMIT errorReported(message);
     });
-    // Start the engine now: loading LibTorch takes most of a second, better spent before the user opens a model.
+    // Start the engine now, while the window is built: loading LibTorch takes most of a second, better spent
+    // before the user opens a model. The hello then checks that it answers.
+    m_engine->startEngine();
     m_engine->send(QStringLiteral("hello"), {}, nullptr, 30000);
 }
 
