@@ -75,6 +75,9 @@ struct ModelInfo {
     QStringList opsLibraries;
 
     const ModeGraph& graph(Mode mode) const { return graphs[int(mode)]; }
+    /// Both modes name the same nodes in the same order (most models): no node needs a "not in <mode>" mark,
+    /// and nobody needs to build sets of 10,000 names to find that out.
+    bool modesHaveSameNames() const { return graphs[0].names == graphs[1].names; }
     static ModelInfo fromJson(const QJsonObject& response);
 };
 

@@ -240,6 +240,8 @@ void ReturnNodesModel::revalidate()
 
 void ReturnNodesModel::validate(QVector<Entry>& list, Mode mode) const
 {
+    if (list.isEmpty()) // the checker indexes every node of the graph first
+        return;
     featscope::ReturnNodes requests;
     for (const Entry& e : list)
         requests.push_back({e.node.toStdString(), e.key.toStdString()});
