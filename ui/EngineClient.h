@@ -4,6 +4,7 @@
 #include <featscope/protocol/Framing.h>
 #include <featscope/protocol/Messages.h>
 
+#include <QFutureWatcher>
 #include <QJsonObject>
 #include <QObject>
 #include <QProcess>
@@ -11,13 +12,15 @@
 #include <QTimer>
 
 #include <functional>
+#include <utility>
 
 namespace featscope::ui {
 
 /// Talks to the featscope-engine process (docs/engine-protocol.md): queues requests, restarts the engine
 /// after a crash, kill or timeout, and replays the last successful "load" so the next request finds the model.
-/// The engine's answers are decoded as they arrive (protocol::FrameDecoder), a run's tensors included, so
-/// a big result never blocks the window in one piece.
+/// The engine's answers are decoded as they arrive (protocol::FrameDecoder), a run's tensors included, and a
+/// header line of megabytes (a big model's load answer) is parsed on a worker, so a big result never blocks
+/// the window in one piece.
 class EngineClient : public QObject {
     Q_OBJECT
 public:
@@ -80,6 +83,12 @@ private:
     void startNext();
     void finishCurrent(const protocol::Frame& response);
     void onReadyRead();
+    /// Hands the decoded frames to their requests (or stops the engine when `decoded` is false, the stream broke),
+    /// and starts parsing a long header on a worker when the decoder waits for one.
+    void takeFrames(bool decoded);
+    void onHeaderParsed();
+    /// Parses on this thread the long headers the decoder waits for, and hands their frames over.
+    void readDeferredHeaders();
     void onFinished(int exitCode, QProcess::ExitStatus status);
     void onError(QProcess::ProcessError error);
     void onTimeout();
@@ -95,6 +104,8 @@ private:
     QTimer m_timer;
     QTimer m_cancelGrace; ///< runs from an in-engine cancel until its answer; kills the engine when it fires
     protocol::FrameDecoder m_decoder;
+    QFutureWatcher<std::pair<int, protocol::ParsedHeader>> m_headerParse;
+    int m_headerParses = 0; ///< counts parses started or abandoned; a worker's result counts only for the latest
     QByteArray m_stderr;
     QString m_killReason;
     int m_nextId = 1;
