@@ -141,13 +141,7 @@ void FramingTest::framesFollowEachOther()
     QCOMPARE(frames[3].header.value(QStringLiteral("id")).toInt(), 3);
 }
 
-void FramingTest::deferredHeaderGivesTheSameFrames_data()
-{
-    QTest::addColumn<qsizetype>("piece");
-    QTest::newRow("byte by byte") << qsizetype(1);
-    QTest::newRow("7 bytes") << qsizetype(7);
-    QTest::newRow("all at once") << qsizetype(1 << 20);
-}
+void FramingTest::deferredHeaderGivesTheSameFrames_data() { severalTensorsSurviveAnyPieceSize_data(); }
 
 // A long header line waits for the caller's parse (EngineClient parses it on a worker); the run message
 // behind it, header and payload, arrives meanwhile and comes out whole after resume().
