@@ -40,6 +40,8 @@ bool FrameDecoder::fail(const QString& message)
 {
     m_error = message;
     m_line.clear();
+    m_deferredLine.clear();
+    m_held.clear();
     m_frame = {};
     m_partSizes.clear();
     return false;
@@ -49,6 +51,10 @@ bool FrameDecoder::feed(const char* data, qsizetype size)
 {
     if (failed())
         return false;
+    if (waitingForHeader()) {
+        m_held.append(data, size);
+        return true;
+    }
     const char* const end = data + size;
     while (data < end) {
         if (m_inPayload) {
@@ -72,20 +78,44 @@ bool FrameDecoder::feed(const char* data, qsizetype size)
         if (!newline)
             break;
         ++data; // the newline
-        const QByteArray line = std::exchange(m_line, QByteArray());
-        if (!line.trimmed().isEmpty() && !startFrame(line))
+        QByteArray line = std::exchange(m_line, QByteArray());
+        if (line.trimmed().isEmpty())
+            continue;
+        if (line.size() >= m_deferHeaderBytes) {
+            m_deferredLine = std::move(line);
+            m_held = QByteArray(data, end - data);
+            return true;
+        }
+        if (!startFrame(parseHeader(line)))
             return false;
     }
     return true;
 }
 
-bool FrameDecoder::startFrame(const QByteArray& line)
+ParsedHeader FrameDecoder::parseHeader(const QByteArray& line)
 {
     QJsonParseError parseError{};
     const QJsonDocument document = QJsonDocument::fromJson(line, &parseError);
     if (!document.isObject())
-        return fail(QStringLiteral("The engine sent a line that is not a JSON object (%1).").arg(parseError.errorString()));
-    m_frame = Frame{document.object(), {}};
+        return {{}, QStringLiteral("The engine sent a line that is not a JSON object (%1).").arg(parseError.errorString())};
+    return {document.object(), {}};
+}
+
+bool FrameDecoder::resume(const ParsedHeader& header)
+{
+    if (failed() || !waitingForHeader())
+        return !failed();
+    m_deferredLine.clear();
+    if (!startFrame(header))
+        return false;
+    return feed(std::exchange(m_held, QByteArray()));
+}
+
+bool FrameDecoder::startFrame(const ParsedHeader& header)
+{
+    if (!header.error.isEmpty())
+        return fail(header.error);
+    m_frame = Frame{header.object, {}};
     m_partSizes.clear();
     // The sizes are framing, not content: the frame carries them as its parts.
     const QJsonValue declared = m_frame.header.take(kPayload);

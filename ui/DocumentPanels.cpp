@@ -49,9 +49,13 @@ void ModelPanel::showModel()
     const ModelInfo& model = m_document->model();
     const ModeGraph& train = model.graph(Mode::Train);
     const ModeGraph& eval = model.graph(Mode::Eval);
-    const QSet<QString> trainNames(train.names.cbegin(), train.names.cend());
-    const QSet<QString> evalNames(eval.names.cbegin(), eval.names.cend());
-    const int onlyTrain = int((trainNames - evalNames).size()), onlyEval = int((evalNames - trainNames).size());
+    int onlyTrain = 0, onlyEval = 0;
+    if (!model.modesHaveSameNames()) {
+        const QSet<QString> trainNames(train.names.cbegin(), train.names.cend());
+        const QSet<QString> evalNames(eval.names.cbegin(), eval.names.cend());
+        onlyTrain = int((trainNames - evalNames).size());
+        onlyEval = int((evalNames - trainNames).size());
+    }
     QString text = tr("<b>%1</b><br>class %2<br>%3 parameters · inputs: %4<br>nodes: %5 train, %6 eval")
                        .arg(QFileInfo(model.file).fileName().toHtmlEscaped(), model.className.toHtmlEscaped(),
                             QLocale().toString(model.parameterCount), model.inputs.join(QStringLiteral(", ")).toHtmlEscaped())

@@ -5,12 +5,17 @@
 #include <QDir>
 #include <QFileInfo>
 #include <QJsonDocument>
+#include <QtConcurrent/QtConcurrentRun>
 
 namespace featscope::ui {
 
 namespace {
 
 using protocol::ErrorKind;
+
+// Header lines this long are parsed on a worker: a 10,000-node model's load answer is a 5 MB line, 50-100 ms
+// of parsing; a run's header, with its tensors in the payload, is a few kilobytes.
+constexpr qsizetype kParseOffThreadBytes = 256 * 1024;
 
 protocol::Frame failure(const QString& message, ErrorKind kind)
 {
@@ -36,6 +41,7 @@ EngineClient::EngineClient(QObject* parent) : QObject(parent), m_program(default
 {
     m_timer.setSingleShot(true);
     connect(&m_timer, &QTimer::timeout, this, &EngineClient::onTimeout);
+    connect(&m_headerParse, &QFutureWatcherBase::finished, this, &EngineClient::onHeaderParsed);
     m_cancelGrace.setSingleShot(true);
     connect(&m_cancelGrace, &QTimer::timeout, this, [this] {
         if (m_current.id != 0)
@@ -164,6 +170,8 @@ void EngineClient::ensureStarted()
     if (m_process)
         return;
     m_decoder = protocol::FrameDecoder();
+    m_decoder.setDeferHeaderBytes(kParseOffThreadBytes);
+    ++m_headerParses; // a parse still running belongs to the previous process
     m_stderr.clear();
     m_process = new QProcess(this);
     connect(m_process, &QProcess::readyReadStandardOutput, this, &EngineClient::onReadyRead);
@@ -236,7 +244,12 @@ void EngineClient::finishCurrent(const protocol::Frame& frame)
 void EngineClient::onReadyRead()
 {
     // Each piece goes into the frame it belongs to as it arrives: a run's tensors are never copied in one block.
-    if (!m_decoder.feed(m_process->readAllStandardOutput())) {
+    takeFrames(m_decoder.feed(m_process->readAllStandardOutput()));
+}
+
+void EngineClient::takeFrames(bool decoded)
+{
+    if (!decoded) {
         killEngine(QStringLiteral("The engine's answer could not be read (%1); it was stopped and will restart.")
                        .arg(m_decoder.error()),
                    ErrorKind::Protocol);
@@ -249,6 +262,30 @@ void EngineClient::onReadyRead()
         if (m_current.id != 0 && response.header.value(QStringLiteral("id")).toInt() == m_current.id)
             finishCurrent(response);
     }
+    if (m_process && m_decoder.waitingForHeader() && !m_headerParse.isRunning()) {
+        const int parse = ++m_headerParses;
+        m_headerParse.setFuture(QtConcurrent::run([parse, line = m_decoder.deferredHeader()] {
+            return std::make_pair(parse, protocol::FrameDecoder::parseHeader(line));
+        }));
+    }
+}
+
+void EngineClient::onHeaderParsed()
+{
+    const auto [parse, header] = m_headerParse.result();
+    if (parse != m_headerParses) { // for another process or already read: start the parse the decoder waits for, if any
+        if (m_process)
+            takeFrames(true);
+        return;
+    }
+    takeFrames(m_decoder.resume(header));
+}
+
+void EngineClient::readDeferredHeaders()
+{
+    ++m_headerParses; // the worker's parse, if one runs, is not waited for
+    while (m_process && m_decoder.waitingForHeader())
+        takeFrames(m_decoder.resume(protocol::FrameDecoder::parseHeader(m_decoder.deferredHeader())));
 }
 
 void EngineClient::killEngine(const QString& reason, ErrorKind kind)
@@ -284,6 +321,9 @@ QString EngineClient::stderrTail() const
 
 void EngineClient::onFinished(int exitCode, QProcess::ExitStatus status)
 {
+    // An answer the engine sent before it ended is delivered first, as if its header had been parsed at once
+    // (reading it may find the stream broken instead, which stops the engine here).
+    readDeferredHeaders();
     QProcess* dead = m_process;
     if (!dead)
         return;

@@ -4,6 +4,7 @@
 #include <featscope/protocol/Framing.h>
 #include <featscope/protocol/Messages.h>
 
+#include <QFutureWatcher>
 #include <QJsonObject>
 #include <QObject>
 #include <QProcess>
@@ -11,6 +12,7 @@
 #include <QTimer>
 
 #include <functional>
+#include <utility>
 
 namespace featscope::ui {
 
@@ -19,8 +21,9 @@ namespace featscope::ui {
 /// Loads let an engine that holds no model read the file itself ("readInEngine": one read instead of two); a
 /// load whose engine dies on it is tried once more through the restarted engine's sandboxed reader, so that a
 /// file that crashes LibTorch ends as an error naming the file, never as a lost model.
-/// The engine's answers are decoded as they arrive (protocol::FrameDecoder), a run's tensors included, so
-/// a big result never blocks the window in one piece.
+/// The engine's answers are decoded as they arrive (protocol::FrameDecoder), a run's tensors included, and a
+/// header line of megabytes (a big model's load answer) is parsed on a worker, so a big result never blocks
+/// the window in one piece.
 class EngineClient : public QObject {
     Q_OBJECT
 public:
@@ -87,6 +90,12 @@ private:
     void startNext();
     void finishCurrent(const protocol::Frame& response);
     void onReadyRead();
+    /// Hands the decoded frames to their requests (or stops the engine when `decoded` is false, the stream broke),
+    /// and starts parsing a long header on a worker when the decoder waits for one.
+    void takeFrames(bool decoded);
+    void onHeaderParsed();
+    /// Parses on this thread the long headers the decoder waits for, and hands their frames over.
+    void readDeferredHeaders();
     void onFinished(int exitCode, QProcess::ExitStatus status);
     void onError(QProcess::ProcessError error);
     void onTimeout();
@@ -102,6 +111,8 @@ private:
     QTimer m_timer;
     QTimer m_cancelGrace; ///< runs from an in-engine cancel until its answer; kills the engine when it fires
     protocol::FrameDecoder m_decoder;
+    QFutureWatcher<std::pair<int, protocol::ParsedHeader>> m_headerParse;
+    int m_headerParses = 0; ///< counts parses started or abandoned; a worker's result counts only for the latest
     QByteArray m_stderr;
     QString m_killReason;
     int m_nextId = 1;

@@ -167,9 +167,13 @@ void InputPanel::updateCamChoices()
     // Nodes: the return nodes that resolve (a CAM needs a node of the model) to a tensor (a CAM needs maps; a
     // dict of FPN levels or a shape has none), the last one first chosen.
     const QString node = m_camNode->currentText();
-    QHash<QString, QString> valueTypes;
+    QSet<QString> resolved;
+    for (const auto& entry : m_document->returnNodes()->entries())
+        resolved.insert(entry.resolved);
+    QHash<QString, QString> valueTypes; // of the resolved nodes only: a model has thousands of nodes
     for (const GraphNodeInfo& graphNode : m_document->graph().nodes)
-        valueTypes.insert(graphNode.name, graphNode.valueType);
+        if (resolved.contains(graphNode.name))
+            valueTypes.insert(graphNode.name, graphNode.valueType);
     QStringList nodes;
     for (const auto& entry : m_document->returnNodes()->entries()) {
         const QString type = valueTypes.value(entry.resolved);

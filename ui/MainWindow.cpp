@@ -341,9 +341,10 @@ void MainWindow::showModeGraph()
     const Mode mode = m_document->mode();
     const Mode other = mode == Mode::Train ? Mode::Eval : Mode::Train;
     const QStringList& otherList = m_document->model().graph(other).names;
-    QSet<QString> otherNames(otherList.cbegin(), otherList.cend());
-    if (otherNames.isEmpty())
-        otherNames = QSet<QString>(graph.names.cbegin(), graph.names.cend());
+    // Empty: no node is marked "not in <other mode>" (the views' rule), as when the other mode has no graph.
+    QSet<QString> otherNames;
+    if (!m_document->model().modesHaveSameNames())
+        otherNames = QSet<QString>(otherList.cbegin(), otherList.cend());
     if (!graph.error.isEmpty())
         showError(tr("The %1-mode graph could not be described: %2").arg(modeName(mode), graph.error));
     m_graph->setGraph(graph, otherNames, modeName(other));

@@ -6,6 +6,8 @@
 #include "SettingsStore.h"
 
 #include <QFileInfo>
+#include <QFutureWatcher>
+#include <QtConcurrent/QtConcurrentRun>
 #include <QRegularExpression>
 
 namespace featscope::ui {
@@ -67,19 +69,35 @@ void ModelController::openModel(const QString& path, const std::optional<LoadOpt
             return;
         }
         m_engineLoadMs = qint64(r.elapsedMs);
-        QElapsedTimer guiTimer;
-        guiTimer.start();
-        ModelInfo model = ModelInfo::fromJson(r.model);
-        const QJsonObject state = m_settings->modelState(model.file);
-        m_settings->addRecentFile(model.file);
-        const QString warning = model.warning;
-        m_document->open(std::move(model), state, chosen);
-        Q_EMIT note(warning.isEmpty() ? tr("Tick boxes in the graph to choose return nodes; double-click a module to expand it.")
-                                      : warning,
-                    8000);
-        m_guiLoadMs = guiTimer.elapsed();
-        Q_EMIT modelLoaded(true);
+        // Reading 10,000 nodes' description takes the GUI thread well over 100 ms: a worker reads it.
+        const int reply = ++m_loadReplies;
+        auto* watcher = new QFutureWatcher<ModelInfo>(this);
+        connect(watcher, &QFutureWatcher<ModelInfo>::finished, this, [this, watcher, reply, chosen] {
+            watcher->deleteLater();
+            // Replies come in the order of the loads, parses may not: the engine holds the model of the last
+            // successful reply, so an earlier reply read later is not shown.
+            if (reply < m_loadApplied)
+                return;
+            m_loadApplied = reply;
+            applyLoadedModel(watcher->result(), chosen);
+        });
+        watcher->setFuture(QtConcurrent::run([model = r.model] { return ModelInfo::fromJson(model); }));
     }, kLoadTimeoutMs);
+}
+
+void ModelController::applyLoadedModel(ModelInfo model, const LoadOptions& options)
+{
+    QElapsedTimer guiTimer;
+    guiTimer.start();
+    const QJsonObject state = m_settings->modelState(model.file);
+    m_settings->addRecentFile(model.file);
+    const QString warning = model.warning;
+    m_document->open(std::move(model), state, options);
+    Q_EMIT note(warning.isEmpty() ? tr("Tick boxes in the graph to choose return nodes; double-click a module to expand it.")
+                                  : warning,
+                8000);
+    m_guiLoadMs = guiTimer.elapsed();
+    Q_EMIT modelLoaded(true);
 }
 
 // PyTorch's security policy: a TorchScript file is code. Running one that writes or reads files,

@@ -60,6 +60,7 @@ public:
     /// Milliseconds since the last openModel (for the "opened in" figure), and the engine's share of it.
     qint64 msSinceOpen() const { return m_openTimer.isValid() ? m_openTimer.elapsed() : 0; }
     qint64 engineLoadMs() const { return m_engineLoadMs; }
+    /// The GUI thread's share: opening the read model in the document and its views.
     qint64 guiLoadMs() const { return m_guiLoadMs; }
 
 Q_SIGNALS:
@@ -75,7 +76,8 @@ Q_SIGNALS:
     void runningChanged(bool running);
     /// A run was sent; the results area shows that it is on its way.
     void runStarted();
-    /// A load finished (ok or not).
+    /// A load finished (ok or not), once the document shows the model. A load the engine answered before a later
+    /// one whose model is already shown ends without it (its model was replaced in the engine too).
     void modelLoaded(bool ok);
     void runFinished(bool ok);
     /// `message` says why a run failed or that it was cancelled (empty when ok).
@@ -95,6 +97,8 @@ private:
     /// failure (`what` names the work in the message), ends with `finished(false)`, otherwise `finished(true)`.
     void sendForDocument(const QString& command, const QJsonObject& params, const QString& busyMessage, const QString& what,
                          void (ModelController::*finished)(bool), std::function<void(const QJsonObject&)> done);
+    /// Opens `model` (read from a successful load reply) in the document with the state kept for its file.
+    void applyLoadedModel(ModelInfo model, const LoadOptions& options);
     /// Why the document cannot be run on now (no model, image, valid preprocessing or consent); empty when it can.
     QString runBlocker();
 
@@ -109,6 +113,8 @@ private:
     qint64 m_guiLoadMs = 0;
     QString m_requestedModel;
     LoadOptions m_requestedOptions;
+    int m_loadReplies = 0; ///< successful load replies so far
+    int m_loadApplied = 0; ///< the latest of them opened in the document
 };
 
 } // namespace featscope::ui

@@ -84,7 +84,7 @@ ModelInfo ModelInfo::fromJson(const QJsonObject& r)
                 node.inputs.append(int(input));
             graph.nodes.append(node);
         }
-        graph.description = std::move(message.graph);
+        graph.description = std::make_shared<const featscope::GraphDescription>(std::move(message.graph));
     }
     return info;
 }

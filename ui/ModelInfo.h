@@ -10,6 +10,8 @@
 #include <QStringList>
 #include <QVector>
 
+#include <memory>
+
 namespace featscope::ui {
 
 /// Training or evaluation mode (featscope::Mode); also the index of a mode's graph in ModelInfo.
@@ -42,8 +44,10 @@ struct ModeGraph {
     QStringList names;              ///< getGraphNodeNames order
     QVector<GraphNodeInfo> nodes;   ///< describeGraph nodes (with edges)
     QString error;                  ///< set when the engine could not describe this mode
-    /// The same graph in the model layer's type, for its rules (return-node validation).
-    featscope::GraphDescription description;
+    /// The same graph in the model layer's type, for its rules (return-node validation). Shared, never
+    /// changed after parsing: the document, the return-node checks and the graph panel each hold the graph,
+    /// and a deep copy of 10,000 nodes' strings costs the GUI thread tens of milliseconds.
+    std::shared_ptr<const featscope::GraphDescription> description = std::make_shared<const featscope::GraphDescription>();
 };
 
 /// Image preprocessing settings sent with each run: the protocol's, validated by the same rules as the
@@ -71,6 +75,9 @@ struct ModelInfo {
     QStringList opsLibraries;
 
     const ModeGraph& graph(Mode mode) const { return graphs[int(mode)]; }
+    /// Both modes name the same nodes in the same order (most models): no node needs a "not in <mode>" mark,
+    /// and nobody needs to build sets of 10,000 names to find that out.
+    bool modesHaveSameNames() const { return graphs[0].names == graphs[1].names; }
     static ModelInfo fromJson(const QJsonObject& response);
 };
 

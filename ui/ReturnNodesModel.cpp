@@ -211,19 +211,18 @@ featscope::ReturnNodes ReturnNodesModel::returnNodes(Mode mode) const
     return out;
 }
 
-void ReturnNodesModel::setGraphs(featscope::GraphDescription train, featscope::GraphDescription eval)
+void ReturnNodesModel::setGraphs(std::shared_ptr<const featscope::GraphDescription> train,
+                                 std::shared_ptr<const featscope::GraphDescription> eval)
 {
-    m_graphs[int(Mode::Train)] = std::move(train);
-    m_graphs[int(Mode::Eval)] = std::move(eval);
-    m_hasGraphs = true;
+    m_graphs[int(Mode::Train)] = train ? std::move(train) : std::make_shared<const featscope::GraphDescription>();
+    m_graphs[int(Mode::Eval)] = eval ? std::move(eval) : std::make_shared<const featscope::GraphDescription>();
     revalidate();
 }
 
 void ReturnNodesModel::clearGraphs()
 {
-    m_graphs[0] = {};
-    m_graphs[1] = {};
-    m_hasGraphs = false;
+    m_graphs[0] = nullptr;
+    m_graphs[1] = nullptr;
     revalidate();
 }
 
@@ -241,16 +240,18 @@ void ReturnNodesModel::revalidate()
 
 void ReturnNodesModel::validate(QVector<Entry>& list, Mode mode) const
 {
+    if (list.isEmpty()) // the checker indexes every node of the graph first
+        return;
     featscope::ReturnNodes requests;
     for (const Entry& e : list)
         requests.push_back({e.node.toStdString(), e.key.toStdString()});
     // The engine's rule: a run shows tensors as maps and anything else as text.
     const std::vector<featscope::ReturnNodeCheck> verdicts =
-        m_hasGraphs ? featscope::checkReturnNodes(m_graphs[int(mode)], requests) : std::vector<featscope::ReturnNodeCheck>();
+        m_graphs[int(mode)] ? featscope::checkReturnNodes(*m_graphs[int(mode)], requests) : std::vector<featscope::ReturnNodeCheck>();
     for (int i = 0; i < list.size(); ++i) {
         Entry& e = list[i];
         e.suggestions.clear();
-        if (!m_hasGraphs) {
+        if (!m_graphs[int(mode)]) {
             e.resolved.clear();
             e.message.clear();
             e.severity = 1;

@@ -10,6 +10,8 @@
 #include <QSet>
 #include <QStringList>
 
+#include <memory>
+
 namespace featscope::ui {
 
 /// The chosen return nodes: node (possibly truncated), output key, the node it resolves to and a status.
@@ -64,7 +66,8 @@ public:
     void replaceNode(int row, const QString& node);
 
     /// The graphs of the loaded model, indexed by Mode; every row is checked against them again.
-    void setGraphs(featscope::GraphDescription train, featscope::GraphDescription eval);
+    void setGraphs(std::shared_ptr<const featscope::GraphDescription> train,
+                   std::shared_ptr<const featscope::GraphDescription> eval);
     /// No model: rows wait (and keep their names) until the next setGraphs.
     void clearGraphs();
 
@@ -89,8 +92,7 @@ private:
     QVector<Entry> m_lists[2];
     bool m_separate = false;
     Mode m_mode = Mode::Eval;
-    featscope::GraphDescription m_graphs[2]; ///< indexed by Mode
-    bool m_hasGraphs = false;
+    std::shared_ptr<const featscope::GraphDescription> m_graphs[2]; ///< indexed by Mode; null without a model
 };
 
 } // namespace featscope::ui

@@ -76,6 +76,9 @@ private Q_SLOTS:
     void severalTensorsSurviveAnyPieceSize();
     void framesFollowEachOther();
     void truncatedFrameWaitsForTheRest();
+    void deferredHeaderGivesTheSameFrames_data();
+    void deferredHeaderGivesTheSameFrames();
+    void deferredHeaderThatIsNoJsonBreaksTheStream();
     void lengthsAreCheckedBeforeReading_data();
     void lengthsAreCheckedBeforeReading();
     void overLongLineIsRefused();
@@ -136,6 +139,52 @@ void FramingTest::framesFollowEachOther()
     QCOMPARE(ExportResult::fromFrame(frames[2]).path, QStringLiteral("/x.pt"));
     QCOMPARE(RunResult::fromFrame(frames[3]).outputs[0].data()[0], 3.0f);
     QCOMPARE(frames[3].header.value(QStringLiteral("id")).toInt(), 3);
+}
+
+void FramingTest::deferredHeaderGivesTheSameFrames_data() { severalTensorsSurviveAnyPieceSize_data(); }
+
+// A long header line waits for the caller's parse (EngineClient parses it on a worker); the run message
+// behind it, header and payload, arrives meanwhile and comes out whole after resume().
+void FramingTest::deferredHeaderGivesTheSameFrames()
+{
+    QFETCH(qsizetype, piece);
+    const QByteArray big = line({{QStringLiteral("id"), 1}, {QStringLiteral("ok"), true},
+                                 {QStringLiteral("model"), QString(300, QLatin1Char('n'))}});
+    const QByteArray bytes = big + runMessage({output(QStringLiteral("a"), {2}, floats({1, 2}))}, 2);
+    FrameDecoder decoder;
+    decoder.setDeferHeaderBytes(200);
+    for (qsizetype at = 0; at < bytes.size(); at += piece)
+        QVERIFY(decoder.feed(bytes.constData() + at, std::min(piece, bytes.size() - at)));
+    QVERIFY(!decoder.hasFrame());
+    QVERIFY(decoder.waitingForHeader());
+    QCOMPARE(decoder.deferredHeader(), big.chopped(1));
+    QVERIFY(decoder.resume(FrameDecoder::parseHeader(decoder.deferredHeader())));
+    QVERIFY(!decoder.waitingForHeader());
+    QList<Frame> frames;
+    while (decoder.hasFrame())
+        frames.append(decoder.takeFrame());
+    const QList<Frame> direct = decodeAll(bytes, piece);
+    QCOMPARE(frames.size(), 2);
+    QCOMPARE(direct.size(), 2);
+    for (int i = 0; i < 2; ++i) {
+        QCOMPARE(frames[i].header, direct[i].header);
+        QCOMPARE(frames[i].payload, direct[i].payload);
+    }
+    QCOMPARE(frames[0].header.value(QStringLiteral("model")).toString().size(), 300);
+    QCOMPARE(RunResult::fromFrame(frames[1]).outputs[0].data()[1], 2.0f); // the short header was read at once
+    QVERIFY(decoder.idle());
+}
+
+void FramingTest::deferredHeaderThatIsNoJsonBreaksTheStream()
+{
+    FrameDecoder decoder;
+    decoder.setDeferHeaderBytes(10);
+    QVERIFY(decoder.feed(QByteArray("segfault in unpickler\n") + line({{QStringLiteral("id"), 1}})));
+    QVERIFY(decoder.waitingForHeader());
+    QVERIFY(!decoder.resume(FrameDecoder::parseHeader(decoder.deferredHeader())));
+    QVERIFY(decoder.error().contains(QStringLiteral("not a JSON object")));
+    QVERIFY(!decoder.hasFrame());
+    QVERIFY(!decoder.feed(line({{QStringLiteral("id"), 2}})));
 }
 
 void FramingTest::truncatedFrameWaitsForTheRest()

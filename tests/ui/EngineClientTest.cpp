@@ -31,6 +31,7 @@ private Q_SLOTS:
     void typedRunCarriesTheTensors();
     void brokenFramingIsAProtocolError();
     void bigPayloadArrivesAcrossManyEventLoopTurns();
+    void longHeaderIsReadOnAWorkerInOrder();
     void cancelKeepsTheEngineAndItsModel();
     void cancelKillsAnEngineThatDoesNotAnswer();
 
@@ -270,6 +271,33 @@ void EngineClientTest::bigPayloadArrivesAcrossManyEventLoopTurns()
     QCOMPARE(run.outputs[0].count(), kValues);
     QCOMPARE(run.outputs[0].data()[kValues - 1], 0.0f);
     QVERIFY2(turns > 50, qPrintable(QStringLiteral("%1 event-loop turns while 64 MB arrived").arg(turns)));
+}
+
+// A header line of megabytes (a 10,000-node model's load answer) is parsed on a worker; the answers still
+// reach their requests whole and in order, and an answer the engine sent just before it ended itself (exit
+// code 3: a request ran past its time cap) is delivered as that answer, not as a crash, whether or not its
+// parse finished before the exit was seen.
+void EngineClientTest::longHeaderIsReadOnAWorkerInOrder()
+{
+    const QString longAnswer = QStringLiteral("printf '{\"id\":%1,\"ok\":true,\"model\":\"'; head -c 4000000 /dev/zero | tr '\\0' n; "
+                                              "printf '\"}\\n'; ");
+    EngineClient client;
+    client.setProgram(QStringLiteral("/bin/sh"));
+    client.setArguments({QStringLiteral("-c"), QStringLiteral("read line; ") + longAnswer.arg(1) + QStringLiteral("read line; ")
+                                                   + QStringLiteral("echo '{\"id\":2,\"ok\":true,\"path\":\"/x.pt\"}'; read line; ")
+                                                   + longAnswer.arg(3) + QStringLiteral("exit 3")});
+    QSignalSpy stopped(&client, &EngineClient::engineStopped);
+    QList<QJsonObject> answers;
+    for (int i = 0; i < 3; ++i)
+        client.send(QStringLiteral("load"), {}, [&](const QJsonObject& r) { answers.append(r); });
+    QTRY_VERIFY_WITH_TIMEOUT(answers.size() == 3, 60000);
+    for (int i = 0; i < 3; ++i)
+        QVERIFY2(answers[i].value(QStringLiteral("ok")).toBool(), qPrintable(answers[i].value(QStringLiteral("error")).toString()));
+    QCOMPARE(answers[0].value(QStringLiteral("model")).toString().size(), 4000000);
+    QCOMPARE(answers[1].value(QStringLiteral("path")).toString(), QStringLiteral("/x.pt"));
+    QCOMPARE(answers[2].value(QStringLiteral("model")).toString().size(), 4000000);
+    QCOMPARE(stopped.count(), 0);
+    QVERIFY(!client.isBusy());
 }
 
 // Cancel asks the engine to stop the run: it answers "cancelled" at once and keeps its process and model, so

@@ -6,6 +6,7 @@
 #include "GraphPanel.h"
 #include "GraphScene.h"
 #include "ModuleTree.h"
+#include "NodeTreeModel.h"
 
 #include <QElapsedTimer>
 #include <QFile>
@@ -62,6 +63,7 @@ private Q_SLOTS:
     void smallGraphFullyExpanded();
     void bigGraphOpensCollapsedWithoutBlocking();
     void expandAndCollapse();
+    void nodeTreeRowsFollowModules();
     void npyHeader();
     void shapeBadgesHaveRoomAboveTheNextClusterTitle();
 };
@@ -140,6 +142,81 @@ void GraphTest::bigGraphOpensCollapsedWithoutBlocking()
     QTRY_VERIFY_WITH_TIMEOUT(done.count() == 1, 30000);
     item = panel.scene()->itemForNode(QStringLiteral("stage7.block3.conv50"));
     QVERIFY(item && !item->isModule());
+}
+
+// The node list as the user sees it: modules as parent rows in order of their first node, node rows with
+// their op or class, tick boxes that report the user's ticks only, shapes after a run.
+void GraphTest::nodeTreeRowsFollowModules()
+{
+    const ModeGraph g = generatedGraph(2, 2, 3);
+    ModuleTree tree;
+    tree.build(g);
+    QSet<QString> otherNames(g.names.cbegin(), g.names.cend());
+    otherNames.remove(QStringLiteral("stage1.block0.add"));
+    NodeTreeModel model;
+    model.build(g, tree, otherNames, QStringLiteral("eval"));
+
+    auto text = [&](const QModelIndex& parent, int row, int column) { return model.index(row, column, parent).data().toString(); };
+    QCOMPARE(model.columnCount(), 3);
+    QCOMPARE(model.rowCount(), 3);
+    QCOMPARE(text({}, 0, 0), QStringLiteral("x"));
+    QCOMPARE(text({}, 0, 1), QStringLiteral("input"));
+    QCOMPARE(text({}, 1, 0), QStringLiteral("stage0"));
+    QCOMPARE(text({}, 2, 0), QStringLiteral("stage1"));
+    const QModelIndex stage1 = model.index(2, 0);
+    QVERIFY(stage1.data(NodeTreeModel::IsModuleRole).toBool());
+    QCOMPARE(stage1.data(NodeTreeModel::NameRole).toString(), QStringLiteral("stage1"));
+    QVERIFY(!(model.flags(stage1) & Qt::ItemIsUserCheckable));
+    QCOMPARE(model.rowCount(stage1), 2);
+    const QModelIndex block = model.index(0, 0, stage1);
+    QCOMPARE(block.data().toString(), QStringLiteral("block0"));
+    QCOMPARE(model.index(0, 1, stage1).data().toString(), QStringLiteral("Block"));
+    QCOMPARE(block.data(Qt::ToolTipRole).toString(), QStringLiteral("stage1.block0 (4 nodes)"));
+    QCOMPARE(block.parent(), stage1);
+    QCOMPARE(model.rowCount(block), 4);
+    QCOMPARE(text(block, 0, 0), QStringLiteral("conv0"));
+    QCOMPARE(text(block, 0, 1), QStringLiteral("Conv2d"));
+    QCOMPARE(text(block, 2, 0), QStringLiteral("conv2"));
+    QCOMPARE(text(block, 3, 0), QStringLiteral("add  [not in eval]"));
+    QCOMPARE(text(block, 3, 1), QStringLiteral("add"));
+    QVERIFY(model.index(3, 0, block).data(Qt::ToolTipRole).toString().contains(QLatin1String("exists in this mode only")));
+    QVERIFY(!model.index(2, 0, block).data(Qt::ToolTipRole).toString().contains(QLatin1String("exists in this mode only")));
+    QVERIFY(model.index(2, 0, block).data(Qt::ToolTipRole).toString().startsWith(QLatin1String("stage1.block0.conv2\nleaf_module Conv2d")));
+    const QModelIndex conv1 = model.index(1, 0, block);
+    QCOMPARE(conv1.data(NodeTreeModel::NameRole).toString(), QStringLiteral("stage1.block0.conv1"));
+    QVERIFY(!conv1.data(NodeTreeModel::IsModuleRole).toBool());
+    QVERIFY(model.flags(conv1) & Qt::ItemIsUserCheckable);
+    QCOMPARE(conv1.parent(), block);
+    QCOMPARE(model.indexForName(QStringLiteral("stage1.block0.conv1")), conv1);
+    QCOMPARE(model.indexForName(QStringLiteral("stage1.block0")), block);
+    QVERIFY(!model.indexForName(QStringLiteral("stage9")).isValid());
+
+    // Ticks set by the document are not the user's; a tick the user makes is reported.
+    QSignalSpy toggled(&model, &NodeTreeModel::checkToggled);
+    model.setChecked({QStringLiteral("stage1.block0.conv1")});
+    QCOMPARE(conv1.data(Qt::CheckStateRole).toInt(), int(Qt::Checked));
+    QCOMPARE(model.index(0, 0, block).data(Qt::CheckStateRole).toInt(), int(Qt::Unchecked));
+    QCOMPARE(toggled.count(), 0);
+    QVERIFY(model.setData(model.index(0, 0, block), int(Qt::Checked), Qt::CheckStateRole));
+    QCOMPARE(toggled.count(), 1);
+    QCOMPARE(toggled.first().at(0).toString(), QStringLiteral("stage1.block0.conv0"));
+    QVERIFY(toggled.first().at(1).toBool());
+    QCOMPARE(model.index(0, 0, block).data(Qt::CheckStateRole).toInt(), int(Qt::Checked));
+
+    QSignalSpy changed(&model, &QAbstractItemModel::dataChanged);
+    model.setShapes({{QStringLiteral("stage1.block0.conv2"), QStringLiteral("1×8×4×4")}});
+    QCOMPARE(text(block, 2, 2), QStringLiteral("1×8×4×4"));
+    QCOMPARE(text(block, 1, 2), QString());
+    QCOMPARE(changed.count(), 1);
+
+    // Another graph replaces every row.
+    const ModeGraph small = generatedGraph(1, 1, 1);
+    tree.build(small);
+    model.build(small, tree, {}, QStringLiteral("eval"));
+    QCOMPARE(model.rowCount(), 2);
+    QVERIFY(!model.indexForName(QStringLiteral("stage1.block0.conv1")).isValid());
+    QCOMPARE(text(model.index(1, 0), 0, 0), QStringLiteral("block0"));
+    QCOMPARE(text(model.index(0, 0, model.index(1, 0)), 0, 0), QStringLiteral("conv0"));
 }
 
 void GraphTest::expandAndCollapse()

@@ -7,6 +7,7 @@
 #include "GraphScene.h"
 #include "GraphView.h"
 #include "DocumentPanels.h"
+#include "EngineClient.h"
 #include "MainWindow.h"
 #include "ModelController.h"
 #include "ModelDocument.h"
@@ -41,6 +42,7 @@
 #include <QStandardPaths>
 #include <QTableView>
 #include <QTemporaryDir>
+#include <QThreadPool>
 #include <QTest>
 #include <QTimer>
 #include <QTreeView>
@@ -124,6 +126,7 @@ private Q_SLOTS:
     void init();
     void cleanup();
     void openingAnotherModelReplacesEverythingOfTheFirst();
+    void openingTwoModelsQuicklyShowsWhatTheEngineHolds();
     void wheelChangesNoUnfocusedField();
     void resultsCarryTheirInputsAndRunKeepsTheView();
     void returnNodeErrorLivesInItsRow();
@@ -256,6 +259,46 @@ void InspectorSessionTest::openingAnotherModelReplacesEverythingOfTheFirst()
     wheelOver(table->viewport(), -2);
     QVERIFY(!m_window->grab().isNull()); // paints the table, header sizing included
     QVERIFY(table->horizontalHeader()->sectionSize(ReturnNodesModel::StatusColumn) > 0);
+}
+
+// The window reads a load reply's model on a worker and shows it when read. Replies come in the order of the
+// loads, reads may not: whatever order they finish in, the window ends up showing the model the engine holds,
+// the last one that loaded, and a failed load still reports at once and keeps the model before it.
+void InspectorSessionTest::openingTwoModelsQuicklyShowsWhatTheEngineHolds()
+{
+    const QString first = copyModel(QStringLiteral("first.pt"));
+    const QString second = copyModel(QStringLiteral("second.pt"));
+    const QString broken = m_dir->filePath(QStringLiteral("broken.pt"));
+    QFile file(broken);
+    QVERIFY(file.open(QIODevice::WriteOnly));
+    file.write("not a TorchScript archive");
+    file.close();
+    auto settle = [] { // every read finished and its result handed to the GUI thread
+        QThreadPool::globalInstance()->waitForDone();
+        QCoreApplication::processEvents();
+    };
+
+    QSignalSpy loaded(m_window.get(), &MainWindow::modelLoaded);
+    m_window->openModel(first);
+    m_window->openModel(second);
+    QTRY_VERIFY_WITH_TIMEOUT(m_window->document()->model().file == second, 60000);
+    QTRY_VERIFY_WITH_TIMEOUT(!m_window->engine()->isBusy(), 60000);
+    settle();
+    QCOMPARE(m_window->document()->model().file, second);
+    QVERIFY(m_window->windowTitle().startsWith(QLatin1String("second.pt")));
+    QVERIFY(m_window->nodeTreePanel()->model()->indexForName(QStringLiteral("features.block2.pool")).isValid());
+    QVERIFY(loaded.count() >= 1 && loaded.count() <= 2);
+    for (const QList<QVariant>& signal : loaded)
+        QVERIFY(signal.first().toBool());
+
+    loaded.clear();
+    m_window->openModel(first);
+    m_window->openModel(broken);
+    QTRY_VERIFY_WITH_TIMEOUT(loaded.count() == 2, 60000);
+    settle();
+    QCOMPARE(m_window->document()->model().file, first);
+    QVERIFY2(m_window->lastError().contains(QLatin1String("broken.pt")), qPrintable(m_window->lastError()));
+    QCOMPARE(loaded.count(), 2);
 }
 
 void InspectorSessionTest::openWithNodes(const QStringList& nodes)

@@ -20,16 +20,18 @@ ModelInfo smallModel(const QString& file)
     model.preprocessing.centerCrop = 28;
     for (const featscope::Mode mode : {featscope::Mode::Train, featscope::Mode::Eval}) {
         ModeGraph& graph = model.graphs[int(mode)];
-        graph.description.mode = mode;
+        featscope::GraphDescription description;
+        description.mode = mode;
         const char* names[] = {"x", "conv", "relu"};
         for (const char* name : names) {
             featscope::GraphNode node;
             node.name = name;
             node.kind = std::string(name) == "x" ? featscope::NodeKind::Input : featscope::NodeKind::LeafModule;
             node.valueType = "Tensor";
-            graph.description.nodes.push_back(node);
+            description.nodes.push_back(node);
             graph.names.append(QString::fromLatin1(name));
         }
+        graph.description = std::make_shared<const featscope::GraphDescription>(std::move(description));
     }
     return model;
 }
