@@ -619,6 +619,10 @@ USER_SELECTIONS = {
 }
 USER_FEATURES = {"resnet50": ("layer4", "avg"), "vit_b_16": ("encoder.ln", "cls")}
 USER_REPEATS = 10
+# The models issue 11's run goals name (ResNet-50 batch 1; ViT-B/16, whose ratios are held to the same goals).
+# The bundled model's forward is 0.2-3 ms, against a request's fixed work (decoding the image, writing the
+# outputs): its ratios are shown, not judged.
+ENGINE_RUN_GOAL_MODELS = ("resnet50", "vit_b_16")
 
 
 def user_image(work):
@@ -832,10 +836,13 @@ def write_report(results, out_md, json_rel, notes):
         w("|---|---|---|---|---|---|---|---|---|")
         for r in u["engine_run"]:
             vit = "" if r["pass_vit"] is None else f" (ViT goal < 1.5 s: {verdict(r['pass_vit'])})"
+            judged = r["name"] in ENGINE_RUN_GOAL_MODELS
+            repeated = verdict(r["pass_repeated"]) if judged else "(not a goal)"
+            new_selection = verdict(r["pass_new_selection"]) if judged else "(not a goal)"
             w(f"| {r['name']}{vit} | {r['engine_threads']} | {fmt_ms(r['first_run_ms'])} | {fmt_ms(r['repeated_run_ms'])} | "
-              f"{fmt_ms(r['bare_forward_ms'])} | {r['repeated_ratio']:.2f} {verdict(r['pass_repeated'])} | "
+              f"{fmt_ms(r['bare_forward_ms'])} | {r['repeated_ratio']:.2f} {repeated} | "
               f"{fmt_ms(r['new_selection_first_run_ms'])} | {fmt_ms(r['bare_forward_new_selection_ms'])} | "
-              f"{r['new_selection_ratio']:.2f} {verdict(r['pass_new_selection'])} |")
+              f"{r['new_selection_ratio']:.2f} {new_selection} |")
         if u["engine_run"]:
             w(f"\nBLAS in the engine: `{u['engine_run'][0]['blas']}`.\n")
         w("| extractor vs the model itself, both bare C++ (`torch::jit::load` + forward) | extractor | model | ratio (goal <= 1.05) |")
@@ -1023,7 +1030,8 @@ SUMMARY = [
     ("user", "default-options user paths", lambda u: (
         "; ".join([f"{r['name']} run {r['repeated_ratio']:.2f}x bare" for r in u["engine_run"]]
                   + [f"{r['name']} features {r['ratio']:.2f}x Python" for r in u["features"] if "ratio" in r]),
-        all(r["pass_repeated"] and r["pass_new_selection"] and r["pass_vit"] is not False for r in u["engine_run"])
+        all(r["pass_repeated"] and r["pass_new_selection"] and r["pass_vit"] is not False
+            for r in u["engine_run"] if r["name"] in ENGINE_RUN_GOAL_MODELS)
         and all(r.get("pass", False) for r in u["features"]) and all(r["pass"] for r in u["bare_forward"]))),
     ("gui", "GUI open", lambda rows: (
         "; ".join(f"{r['nodes']} nodes {r['first_drawn_s']:.2f} s, block {r['longest_block_ms']:.0f} ms" for r in rows),

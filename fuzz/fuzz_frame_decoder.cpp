@@ -1,7 +1,7 @@
 // The engine's stdout framing as the GUI reads it (protocol/Framing.h, docs/engine-protocol.md "Framing"):
 // each input is a byte stream fed to protocol::FrameDecoder in pieces whose sizes come from the input's first
 // byte (QProcess delivers arbitrary pieces), and every frame goes through the typed decoders the GUI uses.
-// Checks: piecewise and whole-stream decoding agree; a decoded run's tensors hold exactly the values their
+// Checks: piecewise, whole-stream and deferred-header decoding (headers parsed by the caller) agree; a decoded run's tensors hold exactly the values their
 // shapes need; a frame encoded again decodes to itself.
 
 #include <featscope/protocol/Framing.h>
@@ -25,14 +25,21 @@ struct Decoded {
     bool failed = false;
 };
 
-Decoded decode(const char* data, qsizetype size, qsizetype piece)
+// `deferFrom` > 0: header lines that long are left for the caller, parsed and resumed, as EngineClient does
+// with a worker's parse.
+Decoded decode(const char* data, qsizetype size, qsizetype piece, qsizetype deferFrom = 0)
 {
     Decoded out;
     FrameDecoder decoder(kLimits);
+    decoder.setDeferHeaderBytes(deferFrom);
     for (qsizetype at = 0; at < size && !out.failed; at += piece) {
         out.failed = !decoder.feed(data + at, std::min(piece, size - at));
-        while (decoder.hasFrame())
-            out.frames.push_back(decoder.takeFrame());
+        while (!out.failed && (decoder.hasFrame() || decoder.waitingForHeader())) {
+            while (decoder.hasFrame())
+                out.frames.push_back(decoder.takeFrame());
+            if (decoder.waitingForHeader())
+                out.failed = !decoder.resume(FrameDecoder::parseHeader(decoder.deferredHeader()));
+        }
     }
     return out;
 }
@@ -51,8 +58,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
     const Decoded piecewise = decode(stream, length, piece);
     const Decoded whole = decode(stream, length, std::max<qsizetype>(length, 1));
+    const Decoded deferred = decode(stream, length, piece, 1 + data[0] / 64 * 8);
     if (piecewise.failed != whole.failed || piecewise.frames.size() != whole.frames.size())
         std::abort();
+    if (deferred.failed != whole.failed || deferred.frames.size() != whole.frames.size())
+        std::abort();
+    for (std::size_t i = 0; i < whole.frames.size(); ++i)
+        if (!same(whole.frames[i], deferred.frames[i]))
+            std::abort();
     for (std::size_t i = 0; i < whole.frames.size(); ++i) {
         const Frame& frame = whole.frames[i];
         if (!same(frame, piecewise.frames[i]))
