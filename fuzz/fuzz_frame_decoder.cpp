@@ -31,14 +31,16 @@ Decoded decode(const char* data, qsizetype size, qsizetype piece, qsizetype defe
 {
     Decoded out;
     FrameDecoder decoder(kLimits);
-    decoder.setDeferHeaderBytes(deferFrom);
+    if (deferFrom > 0)
+        decoder.setDeferHeaderBytes(deferFrom);
     for (qsizetype at = 0; at < size && !out.failed; at += piece) {
         out.failed = !decoder.feed(data + at, std::min(piece, size - at));
-        while (!out.failed && (decoder.hasFrame() || decoder.waitingForHeader())) {
+        while (decoder.hasFrame())
+            out.frames.push_back(decoder.takeFrame());
+        while (!out.failed && decoder.waitingForHeader()) {
+            out.failed = !decoder.resume(FrameDecoder::parseHeader(decoder.deferredHeader()));
             while (decoder.hasFrame())
                 out.frames.push_back(decoder.takeFrame());
-            if (decoder.waitingForHeader())
-                out.failed = !decoder.resume(FrameDecoder::parseHeader(decoder.deferredHeader()));
         }
     }
     return out;
