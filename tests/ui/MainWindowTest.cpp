@@ -95,6 +95,7 @@ private Q_SLOTS:
     void hungRunTimesOut();
     void engineTimeCapAnswersOnceAndRecovers();
     void brokenModelFileGivesError();
+    void aFileThatCrashesLibTorchIsTheReadersErrorInAFreshWindow();
     void restartRestoresSelection();
     void separateTrainEvalExport();
     void unsafeModelAsksBeforeRunning();
@@ -855,6 +856,34 @@ void MainWindowTest::brokenModelFileGivesError()
     m_window->run();
     QTRY_VERIFY_WITH_TIMEOUT(finished.count() == 1, 60000);
     QVERIFY2(finished.first().first().toBool(), qPrintable(m_window->lastError()));
+}
+
+// A window's first model is read by its engine alone (readInEngine); a file that crashes LibTorch then crashes
+// that engine, which held nothing, and the load is asked again through the reader: the user sees the reader's
+// error naming the file, not an engine crash, and the next model opens as usual.
+void MainWindowTest::aFileThatCrashesLibTorchIsTheReadersErrorInAFreshWindow()
+{
+    const QString crashing = m_dir.filePath(QStringLiteral("deep_nesting.pt"));
+    const QString script = QStringLiteral(
+        "import sys\n"
+        "sys.path.insert(0, sys.argv[3])\n"
+        "import make_bad_models as bad\n"
+        "bad.rewrite_archive(sys.argv[1], sys.argv[2], {'data.pkl': bad.deep_list_pickle(2_000_000)})\n");
+    QVERIFY(runPython(QStringLiteral("make_crashing.py"), script,
+                      {kModel, crashing, QStringLiteral(FEATSCOPE_SOURCE_DIR "/tests/reliability")}));
+    m_window.reset();
+    showNewWindow();
+    QSignalSpy loaded(m_window.get(), &MainWindow::modelLoaded);
+    QSignalSpy stopped(m_window->engine(), &EngineClient::engineStopped);
+    m_window->openModel(crashing);
+    QTRY_VERIFY_WITH_TIMEOUT(loaded.count() == 1, 60000);
+    QCOMPARE(loaded.first().first().toBool(), false);
+    QVERIFY2(m_window->lastError().contains(QStringLiteral("LibTorch crashed while reading it")), qPrintable(m_window->lastError()));
+    QVERIFY2(m_window->lastError().contains(crashing), qPrintable(m_window->lastError()));
+    QVERIFY2(!m_window->lastError().contains(QStringLiteral("engine crashed")), qPrintable(m_window->lastError()));
+    QCOMPARE(stopped.count(), 0);
+    openAndWait(kModel);
+    QCOMPARE(m_window->document()->model().file, kModel);
 }
 
 void MainWindowTest::unsafeModelAsksBeforeRunning()
