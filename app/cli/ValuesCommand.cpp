@@ -7,6 +7,7 @@
 
 #include <featscope/Errors.h>
 #include <featscope/FeatureExtraction.h>
+#include <featscope/NodeStatistics.h>
 #include <featscope/ReturnNodes.h>
 #include <featscope/ValueLeaves.h>
 
@@ -59,18 +60,14 @@ struct Shown {
     ValueLeaf leaf;
 };
 
-struct Range {
-    double min = 0, max = 0, mean = 0;
-};
-
-// Min, max and mean of a numeric, non-empty tensor (quantized ones dequantized); none for others (bool, empty).
-std::optional<Range> rangeOf(const torch::Tensor& tensor)
+// The statistics of a numeric, non-empty tensor, by the rule of `stats` and the inspector's statistics (quantized
+// values dequantized); none for others (bool, complex, empty).
+std::optional<NodeStatistics> rangeOf(const torch::Tensor& tensor)
 {
     const bool numeric = tensor.is_quantized() || tensor.is_floating_point() || c10::isIntegralType(tensor.scalar_type(), false);
     if (tensor.numel() == 0 || !numeric)
         return std::nullopt;
-    const torch::Tensor values = (tensor.is_quantized() ? tensor.dequantize() : tensor).to(torch::kFloat64);
-    return Range{values.min().item<double>(), values.max().item<double>(), values.mean().item<double>()};
+    return summarizeTensor(tensor);
 }
 
 void printJson(const std::vector<Shown>& shown)
