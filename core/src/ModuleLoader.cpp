@@ -104,7 +104,8 @@ LoadedModule loadModuleInThisProcess(const std::string& path, const LoadLimits& 
     checkFile(path);
     try {
         LoadedModule loaded;
-        loaded.module = readModuleFile(path, opslibraries::joinedLibraryPaths(),
+        // No libraries to load: the reader gets this process's libraries; here they are loaded already.
+        loaded.module = readModuleFile(path, /*opsLibraries=*/"",
                                        {[&loaded](const std::string& metadata) { loaded.metadata = metadata; }, [] {}});
         requireForward(loaded.module, path);
         return loaded;
